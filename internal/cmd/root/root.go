@@ -1,0 +1,38 @@
+// Package root wires gitmig's commands into one cobra tree.
+package root
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/gitmig/gitmig/internal/cmd/version"
+	"github.com/gitmig/gitmig/internal/cmdutil"
+)
+
+// Run executes the gitmig command line args.
+func Run(args []string, streams cmdutil.Streams) error {
+	cmd := NewCmd(streams)
+	cmd.SetArgs(args)
+	return cmd.Execute()
+}
+
+// NewCmd returns the root command with every subcommand attached.
+func NewCmd(streams cmdutil.Streams) *cobra.Command {
+	g := &cmdutil.Globals{}
+	cmd := &cobra.Command{
+		Use:   "gitmig",
+		Short: "Move microservices between Kubernetes clusters through reviewed Git commits",
+		Long: `gitmig decides from Prometheus when a service must leave an overloaded cluster and
+where it should go, then carries the move out as four kustomize overlay commits, one
+pull request each, waiting for Argo CD or Flux to apply every step.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	cmd.SetIn(streams.In)
+	cmd.SetOut(streams.Out)
+	cmd.SetErr(streams.Err)
+	g.AddFlags(cmd)
+	cmd.AddCommand(
+		version.NewCmd(streams),
+	)
+	return cmd
+}

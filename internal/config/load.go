@@ -1,0 +1,168 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Load reads, defaults and validates the gitmig.yaml at path. Base folders are checked
+// relative to repoRoot; an empty repoRoot means the folder holding path.
+func Load(path, repoRoot string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	if repoRoot == "" {
+		repoRoot = filepath.Dir(path)
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := cfg.Validate(os.DirFS(repoRoot)); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes a gitmig.yaml document strictly (unknown fields are errors) and applies
+// the defaults. It does not validate.
+func Parse(data []byte) (*Config, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("empty document")
+	}
+	var cfg Config
+	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
+		return nil, fmt.Errorf("decoding: %s", cleanDecodeError(err))
+	}
+	cfg.Default()
+	return &cfg, nil
+}
+
+// cleanDecodeError drops the layers of wrapping that sigs.k8s.io/yaml adds, so the user
+// sees "unknown field \"foo\"" or the line of a syntax error, not the library's plumbing.
+func cleanDecodeError(err error) string {
+	msg := err.Error()
+	for _, prefix := range []string{"error unmarshaling JSON: ", "while decoding JSON: ", "json: "} {
+		msg = strings.ReplaceAll(msg, prefix, "")
+	}
+	msg = strings.ReplaceAll(msg, "Go struct field ", "")
+	return msg
+}
+
+// Defaults of the policy, as documented in DESIGN.md.
+const (
+	DefaultPrometheusURL = "http://127.0.0.1:9090"
+	DefaultClusterLabel  = "cluster"
+	DefaultBranch        = "main"
+)
+
+// Default fills every optional field that has a default.
+func (c *Config) Default() {
+	for i := range c.Clusters {
+		if c.Clusters[i].Path == "" && c.Clusters[i].Name != "" {
+			c.Clusters[i].Path = "clusters/" + c.Clusters[i].Name
+		}
+		c.Clusters[i].Path = filepath.ToSlash(filepath.Clean(c.Clusters[i].Path))
+	}
+	for i := range c.Services {
+		if c.Services[i].Base != "" {
+			c.Services[i].Base = filepath.ToSlash(filepath.Clean(c.Services[i].Base))
+		}
+	}
+	p := &c.Policy
+	setString(&p.Prometheus.URL, DefaultPrometheusURL)
+	setString(&p.Prometheus.ClusterLabel, DefaultClusterLabel)
+	setDuration(&p.Prometheus.Timeout, 30*time.Second)
+	p.Queries.Default(p.Prometheus.ClusterLabel)
+	setFloat(&p.Overload.CPU, 0.80)
+	setFloat(&p.Overload.Memory, 0.85)
+	setFloat(&p.Target.CPU, 0.70)
+	setFloat(&p.Target.Memory, 0.75)
+	setDuration(&p.Sustain, 10*time.Minute)
+	setDuration(&p.Cooldown, time.Hour)
+	setDuration(&p.Drain, 5*time.Minute)
+	setDuration(&p.StepTimeout, 30*time.Minute)
+	if p.MaxConcurrent == 0 {
+		p.MaxConcurrent = 1
+	}
+	if p.Stickiness == 0 {
+		p.Stickiness = 10
+	}
+	g := &c.GitOps
+	setString(&g.Branch, DefaultBranch)
+	setString(&g.Engine, EngineNone)
+	setString(&g.Forge, ForgeLocal)
+	setString(&g.DNS, DNSExternalName)
+	if g.GitHub != nil {
+		setString(&g.GitHub.TokenEnv, "GITMIG_GITHUB_TOKEN")
+	}
+	if g.ArgoCD != nil {
+		setString(&g.ArgoCD.Namespace, "argocd")
+	}
+	if g.Flux != nil {
+		setString(&g.Flux.Namespace, "flux-system")
+	}
+}
+
+// Default fills the queries left empty with DESIGN.md's PromQL, grouped by clusterLabel.
+func (q *Queries) Default(clusterLabel string) {
+	setString(&q.NamespaceLabel, "namespace")
+	setString(&q.WorkloadLabel, "workload")
+	by := fmt.Sprintf("%s, %s, %s", clusterLabel, q.NamespaceLabel, q.WorkloadLabel)
+	usage := func(metric string) string {
+		return fmt.Sprintf(`sum by (%s) (label_replace(%s, "%s", "$1", "pod", "(.+)-[a-z0-9]+-[a-z0-9]+"))`,
+			by, metric, q.WorkloadLabel)
+	}
+	setString(&q.CPUUsage, usage(`rate(container_cpu_usage_seconds_total{image!=""}[5m])`))
+	setString(&q.MemoryUsage, usage(`container_memory_working_set_bytes{image!=""}`))
+	setString(&q.CPURequests, usage(`kube_pod_container_resource_requests{resource="cpu"}`))
+	setString(&q.MemoryRequests, usage(`kube_pod_container_resource_requests{resource="memory"}`))
+	setString(&q.CPUCapacity, fmt.Sprintf(`sum by (%s) (kube_node_status_allocatable{resource="cpu"})`, clusterLabel))
+	setString(&q.MemoryCapacity, fmt.Sprintf(`sum by (%s) (kube_node_status_allocatable{resource="memory"})`, clusterLabel))
+}
+
+func setString(p *string, v string) {
+	if *p == "" {
+		*p = v
+	}
+}
+
+func setFloat(p *float64, v float64) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+func setDuration(p *Duration, v time.Duration) {
+	if p.Duration == 0 {
+		p.Duration = v
+	}
+}
+
+// UnmarshalJSON accepts Go duration strings such as "10m" or "1h30m".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string such as \"10m\", got %s", b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q: want a number with a unit such as 30s, 10m or 1h", s)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalJSON writes the duration as a Go duration string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(d.Duration.String())
+}

@@ -1,0 +1,102 @@
+package config
+
+import (
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// Cluster returns the named cluster.
+func (c *Config) Cluster(name string) (Cluster, bool) {
+	for _, cl := range c.Clusters {
+		if cl.Name == name {
+			return cl, true
+		}
+	}
+	return Cluster{}, false
+}
+
+// Service returns the named service.
+func (c *Config) Service(name string) (Service, bool) {
+	for _, s := range c.Services {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Service{}, false
+}
+
+// Dependencies returns the services that s calls: those listing s among their clients.
+func (c *Config) Dependencies(s string) []Service {
+	var deps []Service
+	for _, d := range c.Services {
+		for _, client := range d.Clients {
+			if client == s {
+				deps = append(deps, d)
+				break
+			}
+		}
+	}
+	return deps
+}
+
+// LatencyMS returns the round trip between two clusters, 0 for a cluster to itself, and
+// false when gitmig.yaml does not say.
+func (c *Config) LatencyMS(a, b string) (float64, bool) {
+	if a == b {
+		return 0, true
+	}
+	for _, l := range c.Latency {
+		if len(l.Between) == 2 && ((l.Between[0] == a && l.Between[1] == b) || (l.Between[0] == b && l.Between[1] == a)) {
+			return l.MS, true
+		}
+	}
+	return 0, false
+}
+
+// ClusterByDNSName returns the cluster whose ingress answers for dnsName; a trailing dot
+// is ignored, as DNS does.
+func (c *Config) ClusterByDNSName(dnsName string) (Cluster, bool) {
+	for _, cl := range c.Clusters {
+		if trimDot(cl.Ingress.DNSName) == trimDot(dnsName) && dnsName != "" {
+			return cl, true
+		}
+	}
+	return Cluster{}, false
+}
+
+func trimDot(s string) string {
+	if len(s) > 0 && s[len(s)-1] == '.' {
+		return s[:len(s)-1]
+	}
+	return s
+}
+
+// EntryPointForPort returns the entry point of the cluster's ingress listening on port.
+func (cl Cluster) EntryPointForPort(port int32) (string, bool) {
+	for _, name := range sortedKeys(cl.Ingress.EntryPoints) {
+		if cl.Ingress.EntryPoints[name] == port {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// CPUCores and MemoryBytes return the configured capacity, and false when not configured.
+func (cl Cluster) CPUCores() (float64, bool) {
+	return quantity(cl.Capacity, func(c *Capacity) string { return c.CPU })
+}
+
+// MemoryBytes returns the configured memory capacity in bytes.
+func (cl Cluster) MemoryBytes() (float64, bool) {
+	return quantity(cl.Capacity, func(c *Capacity) string { return c.Memory })
+}
+
+func quantity(c *Capacity, field func(*Capacity) string) (float64, bool) {
+	if c == nil || field(c) == "" {
+		return 0, false
+	}
+	q, err := resource.ParseQuantity(field(c))
+	if err != nil {
+		return 0, false
+	}
+	return q.AsApproximateFloat64(), true
+}

@@ -1,0 +1,360 @@
+package config
+
+import (
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// FieldError is one problem in gitmig.yaml, at a field path such as
+// clusters[1].ingress.entryPoints.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// ValidationError lists every problem found in one document.
+type ValidationError []FieldError
+
+func (v ValidationError) Error() string {
+	lines := make([]string, len(v))
+	for i, e := range v {
+		lines[i] = "  " + e.Error()
+	}
+	return fmt.Sprintf("%d problem(s):\n%s", len(v), strings.Join(lines, "\n"))
+}
+
+type validator struct{ errs ValidationError }
+
+func (v *validator) add(field, format string, args ...any) {
+	v.errs = append(v.errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// Validate checks the whole document and reports every problem at once. repo, when
+// not nil, is the repository tree in which service base folders must exist.
+func (c *Config) Validate(repo fs.FS) error {
+	v := &validator{}
+	if c.APIVersion != APIVersion {
+		v.add("apiVersion", "must be %q, got %q", APIVersion, c.APIVersion)
+	}
+	if c.Kind != Kind {
+		v.add("kind", "must be %q, got %q", Kind, c.Kind)
+	}
+	clusters := c.validateClusters(v)
+	c.validateLatency(v, clusters)
+	c.validateServices(v, repo)
+	c.validatePolicy(v)
+	c.validateGitOps(v, clusters)
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return v.errs
+}
+
+func (c *Config) validateClusters(v *validator) map[string]bool {
+	names := map[string]bool{}
+	paths := map[string]string{}
+	dnsNames := map[string]string{}
+	if len(c.Clusters) == 0 {
+		v.add("clusters", "at least one cluster is required")
+	}
+	for i, cl := range c.Clusters {
+		f := fmt.Sprintf("clusters[%d]", i)
+		checkName(v, f+".name", cl.Name)
+		if names[cl.Name] {
+			v.add(f+".name", "duplicate cluster %q", cl.Name)
+		}
+		names[cl.Name] = true
+		if TierRank(cl.Tier) < 0 {
+			v.add(f+".tier", "must be one of edge, fog, cloud, got %q", cl.Tier)
+		}
+		checkRelPath(v, f+".path", cl.Path)
+		if other, ok := paths[cl.Path]; ok && cl.Path != "" {
+			v.add(f+".path", "overlay %q is also the path of cluster %q", cl.Path, other)
+		}
+		paths[cl.Path] = cl.Name
+		if cl.Capacity != nil {
+			checkQuantity(v, f+".capacity.cpu", cl.Capacity.CPU)
+			checkQuantity(v, f+".capacity.memory", cl.Capacity.Memory)
+		}
+		in := cl.Ingress
+		switch {
+		case in.DNSName == "":
+			v.add(f+".ingress.dnsName", "required: the DNS name of the cluster's Traefik load balancer")
+		case len(validation.IsDNS1123Subdomain(strings.TrimSuffix(in.DNSName, "."))) > 0:
+			v.add(f+".ingress.dnsName", "%q is not a valid DNS name", in.DNSName)
+		default:
+			if other, ok := dnsNames[in.DNSName]; ok {
+				v.add(f+".ingress.dnsName", "%q is also the dnsName of cluster %q", in.DNSName, other)
+			}
+			dnsNames[in.DNSName] = cl.Name
+		}
+		if in.Address != "" && net.ParseIP(in.Address) == nil {
+			v.add(f+".ingress.address", "%q is not an IP address", in.Address)
+		}
+		if len(in.EntryPoints) == 0 {
+			v.add(f+".ingress.entryPoints", "at least one entry point is required, e.g. {web: 80}")
+		}
+		byPort := map[int32]string{}
+		for _, ep := range sortedKeys(in.EntryPoints) {
+			port := in.EntryPoints[ep]
+			if port < 1 || port > 65535 {
+				v.add(f+".ingress.entryPoints."+ep, "port %d is out of range 1-65535", port)
+			}
+			if other, ok := byPort[port]; ok {
+				v.add(f+".ingress.entryPoints."+ep, "port %d is also entry point %q", port, other)
+			}
+			byPort[port] = ep
+		}
+	}
+	return names
+}
+
+func (c *Config) validateLatency(v *validator, clusters map[string]bool) {
+	seen := map[[2]string]bool{}
+	for i, l := range c.Latency {
+		f := fmt.Sprintf("latency[%d]", i)
+		if len(l.Between) != 2 {
+			v.add(f+".between", "must name exactly two clusters, got %d", len(l.Between))
+			continue
+		}
+		for j, name := range l.Between {
+			if !clusters[name] {
+				v.add(fmt.Sprintf("%s.between[%d]", f, j), "unknown cluster %q", name)
+			}
+		}
+		if l.Between[0] == l.Between[1] {
+			v.add(f+".between", "a cluster's latency to itself is zero; name two different clusters")
+		}
+		pair := [2]string{l.Between[0], l.Between[1]}
+		if pair[0] > pair[1] {
+			pair[0], pair[1] = pair[1], pair[0]
+		}
+		if seen[pair] {
+			v.add(f+".between", "latency between %s and %s is given twice", pair[0], pair[1])
+		}
+		seen[pair] = true
+		if l.MS < 0 {
+			v.add(f+".ms", "must not be negative, got %v", l.MS)
+		}
+	}
+}
+
+func (c *Config) validateServices(v *validator, repo fs.FS) {
+	names := map[string]bool{}
+	for _, s := range c.Services {
+		names[s.Name] = true
+	}
+	seen := map[string]bool{}
+	for i, s := range c.Services {
+		f := fmt.Sprintf("services[%d]", i)
+		checkName(v, f+".name", s.Name)
+		if seen[s.Name] {
+			v.add(f+".name", "duplicate service %q", s.Name)
+		}
+		seen[s.Name] = true
+		if s.Namespace == "" {
+			v.add(f+".namespace", "required")
+		} else if errs := validation.IsDNS1123Label(s.Namespace); len(errs) > 0 {
+			v.add(f+".namespace", "%q is not a valid namespace: %s", s.Namespace, errs[0])
+		}
+		switch {
+		case s.Base == "":
+			v.add(f+".base", "required: the kustomize base folder of the service, e.g. base/%s", s.Name)
+		case checkRelPath(v, f+".base", s.Base) && repo != nil:
+			if !hasKustomization(repo, s.Base) {
+				v.add(f+".base", "folder %q does not exist or holds no kustomization.yaml", s.Base)
+			}
+		}
+		for j, client := range s.Clients {
+			switch {
+			case client == s.Name:
+				v.add(fmt.Sprintf("%s.clients[%d]", f, j), "a service cannot be its own client")
+			case !names[client]:
+				v.add(fmt.Sprintf("%s.clients[%d]", f, j), "unknown service %q", client)
+			}
+		}
+		if s.MaxLatencyMS != nil && *s.MaxLatencyMS < 0 {
+			v.add(f+".maxLatencyMs", "must not be negative, got %v", *s.MaxLatencyMS)
+		}
+		for j, tier := range s.Tiers {
+			if TierRank(tier) < 0 {
+				v.add(fmt.Sprintf("%s.tiers[%d]", f, j), "must be one of edge, fog, cloud, got %q", tier)
+			}
+		}
+	}
+}
+
+func hasKustomization(repo fs.FS, dir string) bool {
+	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		if _, err := fs.Stat(repo, path.Join(dir, name)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Config) validatePolicy(v *validator) {
+	p := c.Policy
+	if u, err := url.Parse(p.Prometheus.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add("policy.prometheus.url", "%q is not an http(s) URL", p.Prometheus.URL)
+	} else if u.User != nil {
+		v.add("policy.prometheus.url", "must not carry credentials; name an environment variable in bearerTokenEnv or basicAuth")
+	}
+	if p.Prometheus.Timeout.Duration <= 0 {
+		v.add("policy.prometheus.timeout", "must be positive")
+	}
+	if p.Prometheus.BearerTokenEnv != "" && p.Prometheus.BasicAuth != nil {
+		v.add("policy.prometheus", "bearerTokenEnv and basicAuth are mutually exclusive")
+	}
+	if b := p.Prometheus.BasicAuth; b != nil && (b.UsernameEnv == "" || b.PasswordEnv == "") {
+		v.add("policy.prometheus.basicAuth", "usernameEnv and passwordEnv are both required")
+	}
+	for _, t := range []struct {
+		field string
+		value float64
+	}{
+		{"policy.overload.cpu", p.Overload.CPU}, {"policy.overload.memory", p.Overload.Memory},
+		{"policy.target.cpu", p.Target.CPU}, {"policy.target.memory", p.Target.Memory},
+	} {
+		if t.value <= 0 || t.value > 1 {
+			v.add(t.field, "must be in (0,1], got %v", t.value)
+		}
+	}
+	if p.Target.CPU > p.Overload.CPU {
+		v.add("policy.target.cpu", "%v is above policy.overload.cpu %v: a move could itself overload its destination", p.Target.CPU, p.Overload.CPU)
+	}
+	if p.Target.Memory > p.Overload.Memory {
+		v.add("policy.target.memory", "%v is above policy.overload.memory %v: a move could itself overload its destination", p.Target.Memory, p.Overload.Memory)
+	}
+	for _, d := range []struct {
+		field string
+		value Duration
+	}{
+		{"policy.sustain", p.Sustain}, {"policy.cooldown", p.Cooldown},
+		{"policy.drain", p.Drain}, {"policy.stepTimeout", p.StepTimeout},
+	} {
+		if d.value.Duration < 0 {
+			v.add(d.field, "must not be negative, got %s", d.value.Duration)
+		}
+	}
+	if p.MaxConcurrent < 1 {
+		v.add("policy.maxConcurrent", "must be at least 1, got %d", p.MaxConcurrent)
+	}
+	if p.Stickiness < 0 || p.Stickiness > 100 {
+		v.add("policy.stickiness", "must be within 0-100 (a score margin), got %v", p.Stickiness)
+	}
+}
+
+func (c *Config) validateGitOps(v *validator, clusters map[string]bool) {
+	g := c.GitOps
+	if !slices.Contains([]string{EngineArgoCD, EngineFlux, EngineNone}, g.Engine) {
+		v.add("gitops.engine", "must be one of argocd, flux, none, got %q", g.Engine)
+	}
+	if !slices.Contains([]string{ForgeGitHub, ForgeLocal}, g.Forge) {
+		v.add("gitops.forge", "must be one of github, local, got %q", g.Forge)
+	}
+	if !slices.Contains([]string{DNSExternalName, DNSExternalDNS}, g.DNS) {
+		v.add("gitops.dns", "must be one of externalname, externaldns, got %q", g.DNS)
+	}
+	if g.DNS == DNSExternalDNS {
+		for i, cl := range c.Clusters {
+			if cl.Ingress.Address == "" {
+				v.add(fmt.Sprintf("clusters[%d].ingress.address", i), "required with gitops.dns externaldns: DNSEndpoint records point at it")
+			}
+		}
+	}
+	if g.Forge == ForgeGitHub {
+		if g.GitHub == nil || g.GitHub.Owner == "" || g.GitHub.Repo == "" {
+			v.add("gitops.github", "owner and repo are required with forge github")
+		}
+	}
+	if g.Engine == EngineArgoCD {
+		if g.ArgoCD == nil {
+			v.add("gitops.argocd", "required with engine argocd")
+		} else {
+			checkClusterMap(v, "gitops.argocd.applications", g.ArgoCD.Applications, clusters, c.Clusters)
+		}
+	}
+	if g.Engine == EngineFlux {
+		if g.Flux == nil {
+			v.add("gitops.flux", "required with engine flux")
+		} else {
+			checkClusterMap(v, "gitops.flux.kustomizations", g.Flux.Kustomizations, clusters, c.Clusters)
+		}
+	}
+	for _, name := range sortedKeys(g.Workloads) {
+		if !clusters[name] {
+			v.add("gitops.workloads."+name, "unknown cluster %q", name)
+		}
+	}
+}
+
+// checkClusterMap requires a map keyed by cluster name to name every cluster, and only those.
+func checkClusterMap(v *validator, field string, m map[string]string, known map[string]bool, all []Cluster) {
+	for _, name := range sortedKeys(m) {
+		if !known[name] {
+			v.add(field+"."+name, "unknown cluster %q", name)
+		}
+	}
+	for _, cl := range all {
+		if _, ok := m[cl.Name]; !ok && cl.Name != "" {
+			v.add(field, "no entry for cluster %q", cl.Name)
+		}
+	}
+}
+
+func checkName(v *validator, field, name string) {
+	if name == "" {
+		v.add(field, "required")
+		return
+	}
+	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+		v.add(field, "%q is not a valid name: %s", name, errs[0])
+	}
+}
+
+// checkRelPath requires a slash-separated path inside the repository.
+func checkRelPath(v *validator, field, p string) bool {
+	if p == "" {
+		return false
+	}
+	if path.IsAbs(p) || p == ".." || strings.HasPrefix(p, "../") {
+		v.add(field, "%q must be a path inside the repository", p)
+		return false
+	}
+	return true
+}
+
+func checkQuantity(v *validator, field, q string) {
+	if q == "" {
+		return
+	}
+	qty, err := resource.ParseQuantity(q)
+	if err != nil {
+		v.add(field, "%q is not a Kubernetes quantity such as 8, 500m or 16Gi", q)
+		return
+	}
+	if qty.Sign() <= 0 {
+		v.add(field, "must be positive, got %s", q)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
