@@ -1,0 +1,364 @@
+package decide
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	promconfig "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+
+	"github.com/gitmig/gitmig/internal/config"
+)
+
+// PrometheusOptions tune a PrometheusSource; the zero value is ready to use.
+type PrometheusOptions struct {
+	// URL overrides policy.prometheus.url.
+	URL string
+	// Attempts bounds the tries of one query on transport errors and 503; 4 when zero.
+	Attempts int
+	// Backoff is the wait before the first retry, doubled before each next one; 250ms
+	// when zero.
+	Backoff time.Duration
+	// Getenv reads the credentials named in policy.prometheus; os.Getenv when nil.
+	Getenv func(string) string
+	// Transport sends the requests; http.DefaultTransport when nil.
+	Transport http.RoundTripper
+}
+
+// PrometheusSource reads the metrics of the whole fleet from one Prometheus (or a
+// Prometheus-compatible API such as Thanos or Mimir), one query per metric.
+type PrometheusSource struct {
+	cfg     *config.Config
+	api     v1.API
+	url     string
+	timeout time.Duration
+}
+
+// attemptGrace lets the server's own timeout answer before the client gives up, so the
+// user reads Prometheus's reason rather than "context deadline exceeded".
+const attemptGrace = 5 * time.Second
+
+// NewPrometheusSource returns a source for cfg's fleet. Credentials are read from the
+// environment variables gitmig.yaml names, now, so a missing one fails early.
+func NewPrometheusSource(cfg *config.Config, opts PrometheusOptions) (*PrometheusSource, error) {
+	p := cfg.Policy.Prometheus
+	address := p.URL
+	if opts.URL != "" {
+		address = opts.URL
+	}
+	transport := opts.Transport
+	if transport == nil {
+		transport = http.DefaultTransport
+	}
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	transport, err := withCredentials(p, getenv, transport)
+	if err != nil {
+		return nil, err
+	}
+	client, err := api.NewClient(api.Config{Address: address, RoundTripper: transport})
+	if err != nil {
+		return nil, fmt.Errorf("prometheus URL %q: %w", address, err)
+	}
+	attempts := opts.Attempts
+	if attempts <= 0 {
+		attempts = 4
+	}
+	backoff := opts.Backoff
+	if backoff <= 0 {
+		backoff = 250 * time.Millisecond
+	}
+	retrying := &retryingClient{next: client, attempts: attempts, backoff: backoff, attemptTimeout: p.Timeout.Duration + attemptGrace}
+	return &PrometheusSource{cfg: cfg, api: v1.NewAPI(retrying), url: address, timeout: p.Timeout.Duration}, nil
+}
+
+// withCredentials adds the bearer token or basic auth that the environment holds. The
+// values never appear in an error: only the variables' names do.
+func withCredentials(p config.Prometheus, getenv func(string) string, rt http.RoundTripper) (http.RoundTripper, error) {
+	read := func(field, name string) (string, error) {
+		v := getenv(name)
+		if v == "" {
+			return "", fmt.Errorf("%s: environment variable %s is empty or unset", field, name)
+		}
+		return v, nil
+	}
+	if p.BearerTokenEnv != "" {
+		token, err := read("policy.prometheus.bearerTokenEnv", p.BearerTokenEnv)
+		if err != nil {
+			return nil, err
+		}
+		return promconfig.NewAuthorizationCredentialsRoundTripper("Bearer", promconfig.NewInlineSecret(token), rt), nil
+	}
+	if b := p.BasicAuth; b != nil {
+		user, err := read("policy.prometheus.basicAuth.usernameEnv", b.UsernameEnv)
+		if err != nil {
+			return nil, err
+		}
+		password, err := read("policy.prometheus.basicAuth.passwordEnv", b.PasswordEnv)
+		if err != nil {
+			return nil, err
+		}
+		return promconfig.NewBasicAuthRoundTripper(promconfig.NewInlineSecret(user), promconfig.NewInlineSecret(password), rt), nil
+	}
+	return rt, nil
+}
+
+// Snapshot evaluates every query at the same instant at, so that all numbers describe
+// one moment of the fleet.
+func (s *PrometheusSource) Snapshot(ctx context.Context, at time.Time) (*Snapshot, error) {
+	at = at.UTC()
+	queries := fleetQueries(s.cfg)
+	b := newSnapshotBuilder(s.cfg, at)
+	b.snap.Source = s.url
+	for _, q := range queries {
+		b.snap.Queries = append(b.snap.Queries, Query{Name: q.name, PromQL: q.promql})
+		vector, warnings, err := s.query(ctx, q, at)
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range warnings {
+			b.unknownAll(fmt.Sprintf("Prometheus warned on %s: %s", q.name, w))
+		}
+		if err := b.add(q, vector); err != nil {
+			return nil, err
+		}
+	}
+	return b.finish(), nil
+}
+
+func (s *PrometheusSource) query(ctx context.Context, q fleetQuery, at time.Time) (model.Vector, v1.Warnings, error) {
+	value, warnings, _, err := s.api.Query(ctx, q.promql, at, v1.WithTimeout(s.timeout))
+	if err != nil {
+		return nil, nil, s.queryError(q, err)
+	}
+	vector, ok := value.(model.Vector)
+	if !ok {
+		return nil, nil, &QueryError{Kind: QueryInvalid, Query: q.name, Field: q.field,
+			Err: fmt.Errorf("returned a %s, want an instant vector", value.Type())}
+	}
+	return vector, warnings, nil
+}
+
+// queryError tells configuration mistakes (4xx: fix gitmig.yaml) from an unavailable
+// server (transport errors and 5xx, already retried).
+func (s *PrometheusSource) queryError(q fleetQuery, err error) error {
+	var apiErr *v1.Error
+	if errors.As(err, &apiErr) {
+		switch apiErr.Type {
+		case v1.ErrBadData, v1.ErrExec, v1.ErrClient:
+			return &QueryError{Kind: QueryInvalid, Query: q.name, Field: q.field,
+				Err: fmt.Errorf("Prometheus at %s rejected it (%s): %s", s.url, apiErr.Type, apiErr.Msg)}
+		}
+		msg := apiErr.Msg
+		if detail := strings.TrimSpace(apiErr.Detail); detail != "" {
+			msg += ": " + truncate(detail, 200)
+		}
+		return &QueryError{Kind: QueryUnavailable, Query: q.name, Field: q.field,
+			Err: fmt.Errorf("Prometheus at %s failed (%s): %s", s.url, apiErr.Type, msg)}
+	}
+	return &QueryError{Kind: QueryUnavailable, Query: q.name, Field: q.field,
+		Err: fmt.Errorf("cannot reach Prometheus at %s: %w", s.url, err)}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// snapshotBuilder gathers query answers into a Snapshot, marking a cluster Unknown, with
+// every reason, as soon as one of its numbers cannot be trusted.
+type snapshotBuilder struct {
+	cfg       *config.Config
+	snap      *Snapshot
+	clusters  map[string]*clusterTotals
+	workloads map[workloadKey]*WorkloadMetrics
+}
+
+type clusterTotals struct {
+	metrics ClusterMetrics
+	// seen records which query roles returned at least one sample for the cluster.
+	seen    map[queryRole][2]bool
+	reasons []string
+}
+
+type workloadKey struct{ cluster, namespace, name string }
+
+func newSnapshotBuilder(cfg *config.Config, at time.Time) *snapshotBuilder {
+	b := &snapshotBuilder{
+		cfg:       cfg,
+		snap:      &Snapshot{APIVersion: config.APIVersion, Kind: SnapshotKind, EvaluatedAt: at, Sustain: cfg.Policy.Sustain},
+		clusters:  map[string]*clusterTotals{},
+		workloads: map[workloadKey]*WorkloadMetrics{},
+	}
+	for _, cl := range cfg.Clusters {
+		t := &clusterTotals{metrics: ClusterMetrics{Name: cl.Name}, seen: map[queryRole][2]bool{}}
+		if v, ok := cl.CPUCores(); ok {
+			t.metrics.CPU.Capacity = v
+			t.markSeen(roleCapacity, cpu)
+		}
+		if v, ok := cl.MemoryBytes(); ok {
+			t.metrics.Memory.Capacity = v
+			t.markSeen(roleCapacity, memory)
+		}
+		b.clusters[cl.Name] = t
+	}
+	return b
+}
+
+func (t *clusterTotals) markSeen(role queryRole, r resource) {
+	seen := t.seen[role]
+	seen[r] = true
+	t.seen[role] = seen
+}
+
+func (t *clusterTotals) resource(r resource) *ResourceMetrics {
+	if r == cpu {
+		return &t.metrics.CPU
+	}
+	return &t.metrics.Memory
+}
+
+func (b *snapshotBuilder) unknownAll(reason string) {
+	for _, t := range b.clusters {
+		t.reasons = append(t.reasons, reason)
+	}
+}
+
+// add reads the samples of one query. Samples of clusters that gitmig.yaml does not
+// list are ignored: one Prometheus often watches more than the fleet.
+func (b *snapshotBuilder) add(q fleetQuery, vector model.Vector) error {
+	labels := b.cfg.Policy.Queries
+	clusterLabel := model.LabelName(b.cfg.Policy.Prometheus.ClusterLabel)
+	perWorkload := q.role == roleUsage || q.role == roleRequests
+	for _, sample := range vector {
+		name, ok := sample.Metric[clusterLabel]
+		if !ok {
+			return missingLabel(q, sample.Metric, string(clusterLabel), "policy.prometheus.clusterLabel")
+		}
+		t := b.clusters[string(name)]
+		if t == nil {
+			continue
+		}
+		value := float64(sample.Value)
+		finite := !math.IsNaN(value) && !math.IsInf(value, 0)
+		if !perWorkload {
+			if !finite {
+				t.reasons = append(t.reasons, fmt.Sprintf("%s returned %v", q.name, value))
+				continue
+			}
+			t.markSeen(q.role, q.resource)
+			if q.role == roleSustained {
+				t.resource(q.resource).Sustained = value
+			} else if !configuredCapacity(b.cfg, string(name), q.resource) {
+				t.resource(q.resource).Capacity = value
+			}
+			continue
+		}
+		namespace, ok := sample.Metric[model.LabelName(labels.NamespaceLabel)]
+		if !ok {
+			return missingLabel(q, sample.Metric, labels.NamespaceLabel, "policy.queries.namespaceLabel")
+		}
+		workload, ok := sample.Metric[model.LabelName(labels.WorkloadLabel)]
+		if !ok {
+			return missingLabel(q, sample.Metric, labels.WorkloadLabel, "policy.queries.workloadLabel")
+		}
+		if !finite {
+			t.reasons = append(t.reasons, fmt.Sprintf("%s returned %v for %s/%s", q.name, value, namespace, workload))
+			continue
+		}
+		t.markSeen(q.role, q.resource)
+		key := workloadKey{string(name), string(namespace), string(workload)}
+		w := b.workloads[key]
+		if w == nil {
+			w = &WorkloadMetrics{Cluster: key.cluster, Namespace: key.namespace, Name: key.name}
+			b.workloads[key] = w
+		}
+		usage := &w.CPU
+		if q.resource == memory {
+			usage = &w.Memory
+		}
+		total := t.resource(q.resource)
+		if q.role == roleUsage {
+			usage.Usage += value
+			total.Used += value
+		} else {
+			usage.Requests += value
+			total.Requests += value
+		}
+	}
+	return nil
+}
+
+func configuredCapacity(cfg *config.Config, cluster string, r resource) bool {
+	cl, _ := cfg.Cluster(cluster)
+	if r == cpu {
+		_, ok := cl.CPUCores()
+		return ok
+	}
+	_, ok := cl.MemoryBytes()
+	return ok
+}
+
+func missingLabel(q fleetQuery, m model.Metric, label, field string) error {
+	return &QueryError{Kind: QueryInvalid, Query: q.name, Field: q.field,
+		Err: fmt.Errorf("returned series %s without the label %q; set %s to the label your series carry", m, label, field)}
+}
+
+// finish checks that every cluster got every number, and turns the missing ones into
+// reasons for Unknown.
+func (b *snapshotBuilder) finish() *Snapshot {
+	window := model.Duration(b.cfg.Policy.Sustain.Duration)
+	for _, cl := range b.cfg.Clusters {
+		t := b.clusters[cl.Name]
+		for _, r := range []resource{cpu, memory} {
+			switch {
+			case !t.seen[roleUsage][r]:
+				t.reasons = append(t.reasons, fmt.Sprintf("no %s usage series with %s=%q", r, b.cfg.Policy.Prometheus.ClusterLabel, cl.Name))
+			case !t.seen[roleSustained][r]:
+				t.reasons = append(t.reasons, fmt.Sprintf("%s usage does not cover the whole %s sustain window", r, window))
+			}
+			if !t.seen[roleRequests][r] {
+				t.reasons = append(t.reasons, fmt.Sprintf("no %s requests series (kube-state-metrics) with %s=%q", r, b.cfg.Policy.Prometheus.ClusterLabel, cl.Name))
+			}
+			if !t.seen[roleCapacity][r] || t.resource(r).Capacity <= 0 {
+				t.reasons = append(t.reasons, fmt.Sprintf("no %s capacity: neither in gitmig.yaml nor from the capacity query", r))
+			}
+		}
+		m := t.metrics
+		if len(t.reasons) > 0 {
+			m.State = StateUnknown
+			m.Why = strings.Join(dedupe(t.reasons), "; ")
+		}
+		b.snap.Clusters = append(b.snap.Clusters, m)
+	}
+	for _, w := range b.workloads {
+		b.snap.Workloads = append(b.snap.Workloads, *w)
+	}
+	sortSnapshot(b.snap)
+	return b.snap
+}
+
+// dedupe drops repeated reasons, keeping the first occurrence's order.
+func dedupe(reasons []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range reasons {
+		if !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
