@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/render"
 )
 
 // Streams are where a command reads and writes: data to Out, diagnostics to Err.
@@ -72,4 +74,27 @@ func Main(run func(args []string, streams Streams) error, args []string, streams
 	}
 	fmt.Fprintln(streams.Err, "gitmig:", err)
 	return 1
+}
+
+// Repository loads gitmig.yaml and opens the repository work tree on disk.
+func (g *Globals) Repository() (*config.Config, *render.Repo, error) {
+	cfg, err := g.LoadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	root, err := filepath.Abs(g.Repo)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, render.NewRepo(filesys.MakeFsOnDisk(), root, cfg), nil
+}
+
+// Output validates an -o flag against the formats a command supports.
+func Output(value string, formats ...string) error {
+	for _, f := range formats {
+		if value == f {
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown output format %q: use one of %v", value, formats)
 }

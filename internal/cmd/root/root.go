@@ -4,6 +4,10 @@ package root
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/gitmig/gitmig/internal/cmd/build"
+	"github.com/gitmig/gitmig/internal/cmd/migrate"
+	"github.com/gitmig/gitmig/internal/cmd/step"
+	"github.com/gitmig/gitmig/internal/cmd/verify"
 	"github.com/gitmig/gitmig/internal/cmd/version"
 	"github.com/gitmig/gitmig/internal/cmdutil"
 )
@@ -32,6 +36,10 @@ pull request each, waiting for Argo CD or Flux to apply every step.`,
 	cmd.SetErr(streams.Err)
 	g.AddFlags(cmd)
 	cmd.AddCommand(
+		build.NewCmd(streams, g),
+		migrate.NewCmd(streams, g),
+		step.NewCmd(streams, g),
+		verify.NewCmd(streams, g),
 		version.NewCmd(streams),
 	)
 	return cmd

@@ -1,0 +1,76 @@
+// Package verify implements `gitmig verify`: builds every overlay and checks that every
+// service stays reachable and that no trap of a migration is in the tree.
+package verify
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gitmig/gitmig/internal/cmdutil"
+	"github.com/gitmig/gitmig/internal/render"
+)
+
+// Options are the inputs of the verify command.
+type Options struct {
+	Globals *cmdutil.Globals
+	Streams cmdutil.Streams
+	Output  string
+}
+
+// NewCmd returns the verify command.
+func NewCmd(streams cmdutil.Streams, g *cmdutil.Globals) *cobra.Command {
+	opts := &Options{Globals: g, Streams: streams}
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Check that every service leads to a Deployment from everywhere it is called",
+		Long: `verify builds every cluster's overlay and follows each service in gitmig.yaml from
+every cluster where one of its clients runs or a Service of its name exists: a
+ClusterIP Service must select a Deployment in the same cluster; an ExternalName must
+name a cluster's ingress dnsName whose traefik.io IngressRoute matches the service's
+hosts on the entry point of each port and forwards to such a Service there. It also
+reports the traps of a migration. It exits 1 when it finds anything.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error { return Run(opts) },
+	}
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+// Run verifies the tree and prints the findings.
+func Run(opts *Options) error {
+	if err := cmdutil.Output(opts.Output, "text", "json"); err != nil {
+		return err
+	}
+	_, repo, err := opts.Globals.Repository()
+	if err != nil {
+		return err
+	}
+	model, err := repo.Model()
+	if err != nil {
+		return err
+	}
+	findings := render.Verify(model)
+	if opts.Output == "json" {
+		if findings == nil {
+			findings = []render.Finding{}
+		}
+		enc := json.NewEncoder(opts.Streams.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(map[string]any{"findings": findings}); err != nil {
+			return err
+		}
+	} else {
+		for _, f := range findings {
+			fmt.Fprintln(opts.Streams.Out, f)
+		}
+	}
+	if len(findings) > 0 {
+		return fmt.Errorf("verify: %d problem(s) found", len(findings))
+	}
+	if opts.Output == "text" {
+		fmt.Fprintf(opts.Streams.Out, "ok: %d clusters build, every service is reachable\n", len(model.Builds))
+	}
+	return nil
+}
