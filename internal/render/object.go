@@ -118,25 +118,30 @@ func (s RouteService) PortRef() (number int32, name string) {
 // "Host(`a`) && PathPrefix(`/x`)" matches only part of a host's traffic and yields none,
 // so the verifier never counts a partial route as a route.
 func Hosts(rule string) []string {
+	rule = strings.TrimSpace(rule)
+	for strings.HasPrefix(rule, "(") && strings.HasSuffix(rule, ")") && balanced(rule[1:len(rule)-1]) {
+		rule = strings.TrimSpace(rule[1 : len(rule)-1])
+	}
+	if alternatives := splitTopLevel(rule, "||"); len(alternatives) > 1 {
+		var hosts []string
+		for _, alternative := range alternatives {
+			hosts = append(hosts, Hosts(alternative)...)
+		}
+		return hosts
+	}
+	if !strings.HasPrefix(rule, "Host(") || !strings.HasSuffix(rule, ")") {
+		return nil
+	}
+	args := rule[len("Host(") : len(rule)-1]
+	if strings.ContainsAny(args, "()|&!") {
+		return nil
+	}
+	// Traefik v2 accepted Host(`a`, `b`); v3 takes one host per matcher.
 	var hosts []string
-	for _, alternative := range splitTopLevel(rule, "||") {
-		alternative = strings.TrimSpace(alternative)
-		for strings.HasPrefix(alternative, "(") && strings.HasSuffix(alternative, ")") && balanced(alternative[1:len(alternative)-1]) {
-			alternative = strings.TrimSpace(alternative[1 : len(alternative)-1])
-		}
-		if !strings.HasPrefix(alternative, "Host(") || !strings.HasSuffix(alternative, ")") {
-			continue
-		}
-		args := alternative[len("Host(") : len(alternative)-1]
-		if strings.ContainsAny(args, "()|&!") {
-			continue
-		}
-		// Traefik v2 accepted Host(`a`, `b`); v3 takes one host per matcher.
-		for _, arg := range strings.Split(args, ",") {
-			arg = strings.TrimSpace(arg)
-			if len(arg) >= 2 && (arg[0] == '`' || arg[0] == '"') && arg[len(arg)-1] == arg[0] {
-				hosts = append(hosts, strings.ToLower(arg[1:len(arg)-1]))
-			}
+	for _, arg := range strings.Split(args, ",") {
+		arg = strings.TrimSpace(arg)
+		if len(arg) >= 2 && (arg[0] == '`' || arg[0] == '"') && arg[len(arg)-1] == arg[0] {
+			hosts = append(hosts, strings.ToLower(arg[1:len(arg)-1]))
 		}
 	}
 	return hosts
