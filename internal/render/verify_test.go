@@ -129,9 +129,9 @@ func TestVerifyRejects(t *testing.T) {
 			want:    "the build has no Namespace shop for Service/shop/api",
 		},
 		{
-			name: "destination without an entry point for one port",
-			cfg:  strings.Replace(handMadeConfig, "{dnsName: east.example.internal, entryPoints: {web: 80, grpc: 9000}}", "{dnsName: east.example.internal, entryPoints: {web: 80}}", 1),
-			edit: func(map[string]string) {},
+			name:    "destination without an entry point for one port",
+			cfg:     strings.Replace(handMadeConfig, "{dnsName: east.example.internal, entryPoints: {web: 80, grpc: 9000}}", "{dnsName: east.example.internal, entryPoints: {web: 80}}", 1),
+			edit:    func(map[string]string) {},
 			service: "api", cluster: "west",
 			want: "east's Traefik has no entry point on port 9000 (grpc)",
 		},
