@@ -1,0 +1,171 @@
+package root
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gitmig/gitmig/internal/cmdutil"
+)
+
+// exampleRepo copies the example fleet at the module root into a temporary work tree.
+func exampleRepo(t *testing.T) string {
+	t.Helper()
+	src, err := filepath.Abs("../../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	for _, top := range []string{"gitmig.yaml", "base", "clusters"} {
+		err := filepath.WalkDir(filepath.Join(src, top), func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(src, p)
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Join(dst, filepath.Dir(rel)), 0o755); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// gitmig runs a command line and returns its exit code, stdout and stderr.
+func gitmig(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := cmdutil.Main(Run, args, cmdutil.Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	return code, out.String(), errOut.String()
+}
+
+func TestStepsOneToFourKeepVerifyPassing(t *testing.T) {
+	repo := exampleRepo(t)
+	if code, out, errOut := gitmig(t, "verify", "--repo", repo); code != 0 {
+		t.Fatalf("verify before: exit %d\n%s%s", code, out, errOut)
+	}
+	wantFiles := map[string][]string{
+		"1": {"A clusters/cloud/gitmig/namespace-orc8r-ns.yaml", "M clusters/cloud/kustomization.yaml"},
+		"2": {"A clusters/cloud/gitmig/ingressroute-orc8r.yaml", "M clusters/cloud/kustomization.yaml"},
+		"3": {"A clusters/edge/gitmig/flip-orc8r.yaml", "M clusters/edge/kustomization.yaml"},
+		"4": {"A clusters/edge/gitmig/externalname-orc8r.yaml", "D clusters/edge/gitmig/flip-orc8r.yaml", "M clusters/edge/kustomization.yaml"},
+	}
+	for _, n := range []string{"1", "2", "3", "4"} {
+		code, out, errOut := gitmig(t, "step", "--repo", repo, "--service", "orc8r", "--from", "edge", "--to", "cloud", "--step", n, "--id", "orc8r-edge-to-cloud-20261127-0900")
+		if code != 0 {
+			t.Fatalf("step %s: exit %d: %s", n, code, errOut)
+		}
+		for _, line := range wantFiles[n] {
+			if !strings.Contains(out, "  "+line+"\n") {
+				t.Errorf("step %s: output lacks %q:\n%s", n, line, out)
+			}
+		}
+		for _, cluster := range []string{"edge", "fog", "cloud"} {
+			if code, _, errOut := gitmig(t, "build", "--repo", repo, cluster); code != 0 {
+				t.Fatalf("after step %s, build %s: %s", n, cluster, errOut)
+			}
+		}
+		if code, out, errOut := gitmig(t, "verify", "--repo", repo); code != 0 {
+			t.Fatalf("verify after step %s: exit %d\n%s%s", n, code, out, errOut)
+		}
+	}
+	_, edge, _ := gitmig(t, "build", "--repo", repo, "edge")
+	if strings.Contains(edge, "kind: Deployment\nmetadata:\n  labels:\n    app.kubernetes.io/name: orc8r") {
+		t.Errorf("edge still deploys orc8r after step 4:\n%s", edge)
+	}
+	if !strings.Contains(edge, "externalName: cloud.testnetwork.internal") {
+		t.Errorf("edge's orc8r Service is not an ExternalName to cloud:\n%s", edge)
+	}
+	code, _, errOut := gitmig(t, "step", "--repo", repo, "--service", "orc8r", "--from", "edge", "--to", "cloud", "--step", "4")
+	if code == 0 || !strings.Contains(errOut, "step 4-cleanup") || !strings.Contains(errOut, "step 4 is done") {
+		t.Errorf("step 4 twice: want a refusal naming what it found, got exit %d: %s", code, errOut)
+	}
+}
+
+func TestVerifyExitsOneAndNamesTheService(t *testing.T) {
+	repo := exampleRepo(t)
+	// The flip without the route: edge sends orc8r's clients to a cloud that has nothing.
+	code, _, errOut := gitmig(t, "step", "--repo", repo, "--service", "orc8r", "--from", "edge", "--to", "cloud", "--step", "3")
+	if code == 0 || !strings.Contains(errOut, "expects cloud to route orc8r (step 2)") {
+		t.Fatalf("step 3 first: want a refusal, got exit %d: %s", code, errOut)
+	}
+	kust := filepath.Join(repo, "clusters/edge/kustomization.yaml")
+	if err := os.WriteFile(kust, []byte("resources: [namespaces.yaml, ../../base/agw, orc8r.yaml]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stub := "apiVersion: v1\nkind: Service\nmetadata: {name: orc8r, namespace: orc8r-ns}\nspec: {type: ExternalName, externalName: cloud.testnetwork.internal}\n"
+	if err := os.WriteFile(filepath.Join(repo, "clusters/edge/orc8r.yaml"), []byte(stub), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := gitmig(t, "verify", "--repo", repo)
+	if code != 1 {
+		t.Fatalf("verify: exit %d, want 1\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "service orc8r, cluster edge: ") || !strings.Contains(out, "no traefik.io IngressRoute in cloud") {
+		t.Errorf("verify output does not name the service, the cluster and the missing route:\n%s", out)
+	}
+	if !strings.Contains(errOut, "problem(s) found") {
+		t.Errorf("stderr lacks the summary: %q", errOut)
+	}
+	code, out, _ = gitmig(t, "verify", "--repo", repo, "-o", "json")
+	if code != 1 || !strings.Contains(out, `"service": "orc8r"`) {
+		t.Errorf("verify -o json: exit %d\n%s", code, out)
+	}
+}
+
+func TestMigrateDryRunTouchesNothing(t *testing.T) {
+	repo := exampleRepo(t)
+	before, err := os.ReadFile(filepath.Join(repo, "clusters/cloud/kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := gitmig(t, "migrate", "orc8r", "--to", "cloud", "--dry-run", "--repo", repo)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"== Step 1/4 deploy: cluster cloud ==",
+		"  added   Deployment.apps/orc8r-ns/orc8r",
+		"== Step 2/4 route: cluster cloud ==",
+		"  added   IngressRoute.traefik.io/orc8r-ns/orc8r-controller",
+		"== Step 3/4 flip: cluster edge ==",
+		"+  type: ExternalName",
+		"== Step 4/4 cleanup: cluster edge ==",
+		"  removed Deployment.apps/orc8r-ns/orc8r",
+		"After step 4: orc8r runs in cloud; verify: every service reachable",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run lacks %q", want)
+		}
+	}
+	after, _ := os.ReadFile(filepath.Join(repo, "clusters/cloud/kustomization.yaml"))
+	if !bytes.Equal(before, after) {
+		t.Error("dry run changed the work tree")
+	}
+	if code, _, errOut := gitmig(t, "migrate", "orc8r", "--to", "cloud", "--repo", repo); code == 0 || !strings.Contains(errOut, "use --dry-run") {
+		t.Errorf("migrate without --dry-run: exit %d: %s", code, errOut)
+	}
+}
+
+func TestBadConfigNamesFileAndField(t *testing.T) {
+	repo := exampleRepo(t)
+	cfg := filepath.Join(repo, "gitmig.yaml")
+	data, _ := os.ReadFile(cfg)
+	broken := strings.Replace(string(data), "target: {cpu: 0.70", "target: {cpu: 0.90", 1)
+	if err := os.WriteFile(cfg, []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := gitmig(t, "verify", "--repo", repo)
+	if code == 0 || !strings.Contains(errOut, cfg) || !strings.Contains(errOut, "policy.target.cpu") {
+		t.Errorf("want an error naming %s and policy.target.cpu, got exit %d: %s", cfg, code, errOut)
+	}
+}
