@@ -24,6 +24,8 @@ type resource int
 const (
 	cpu resource = iota
 	memory
+	// resourceCount lets `for r := range resourceCount` visit every resource.
+	resourceCount
 )
 
 func (r resource) String() string {

@@ -1,0 +1,55 @@
+package decide
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// amount is a quantity of both resources: cores and bytes.
+type amount [2]float64
+
+func (a amount) plus(b amount) amount  { return amount{a[cpu] + b[cpu], a[memory] + b[memory]} }
+func (a amount) minus(b amount) amount { return amount{a[cpu] - b[cpu], a[memory] - b[memory]} }
+
+// quantity formats cores with two decimals and bytes in binary units, as a person
+// compares them with Kubernetes requests.
+func quantity(r resource, v float64) string {
+	if r == cpu {
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	const gi, mi = 1 << 30, 1 << 20
+	switch {
+	case math.Abs(v) >= gi:
+		return strconv.FormatFloat(v/gi, 'f', 2, 64) + "Gi"
+	case math.Abs(v) >= mi:
+		return strconv.FormatFloat(v/mi, 'f', 1, 64) + "Mi"
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64) + "B"
+}
+
+// ratio formats a utilisation fraction.
+func ratio(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+
+// fraction formats used/capacity = utilisation.
+func fraction(r resource, used, capacity float64) string {
+	return fmt.Sprintf("%s/%s = %s", quantity(r, used), quantity(r, capacity), ratio(used/capacity))
+}
+
+// round keeps digits decimals, so that output is stable and readable; decisions are
+// taken on unrounded numbers except scores, see score.
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+func ms(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) + "ms" }
+
+// list joins at most max items and says how many more there were.
+func list(items []string, max int) string {
+	if len(items) <= max {
+		return strings.Join(items, "; ")
+	}
+	return fmt.Sprintf("%s; and %d more", strings.Join(items[:max], "; "), len(items)-max)
+}
