@@ -6,6 +6,7 @@ import (
 
 	"github.com/gitmig/gitmig/internal/cmd/build"
 	"github.com/gitmig/gitmig/internal/cmd/migrate"
+	"github.com/gitmig/gitmig/internal/cmd/plan"
 	"github.com/gitmig/gitmig/internal/cmd/step"
 	"github.com/gitmig/gitmig/internal/cmd/verify"
 	"github.com/gitmig/gitmig/internal/cmd/version"
@@ -38,6 +39,7 @@ pull request each, waiting for Argo CD or Flux to apply every step.`,
 	cmd.AddCommand(
 		build.NewCmd(streams, g),
 		migrate.NewCmd(streams, g),
+		plan.NewCmd(streams, g),
 		step.NewCmd(streams, g),
 		verify.NewCmd(streams, g),
 		version.NewCmd(streams),
