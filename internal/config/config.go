@@ -172,6 +172,20 @@ type GitOps struct {
 	ArgoCD    *ArgoCD               `json:"argocd,omitempty"`
 	Flux      *Flux                 `json:"flux,omitempty"`
 	Workloads map[string]KubeTarget `json:"workloads,omitempty"`
+	// TokenEnv names the environment variable with the token for an HTTPS remote that
+	// is not GitHub; with forge github, github.tokenEnv is used.
+	TokenEnv string `json:"tokenEnv,omitempty"`
+	// Author signs gitmig's commits.
+	Author *Author `json:"author,omitempty"`
+	// AutoMerge lists the steps (deploy, route, flip, cleanup) gitmig merges itself once
+	// the previous step's gate passes; cleanup only when listed.
+	AutoMerge []string `json:"autoMerge,omitempty"`
+}
+
+// Author is the name and email on gitmig's commits.
+type Author struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
 }
 
 // GitHub locates the repository on GitHub; the token is read from TokenEnv.

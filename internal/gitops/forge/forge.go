@@ -1,0 +1,160 @@
+// Package forge is gitmig's narrow view of where pull requests live: GitHub, or the
+// local forge that keeps them in the git remote itself. The reconciler sees only this
+// package's types; SDK types stay inside each implementation.
+package forge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Label marks every pull request gitmig opens.
+const Label = "gitmig"
+
+// BranchPrefix starts the head branch of every gitmig pull request:
+// gitmig/<migration id>/<n>-<step>.
+const BranchPrefix = "gitmig/"
+
+// State is a pull request's state.
+type State string
+
+// Pull request states.
+const (
+	StateOpen   State = "open"
+	StateMerged State = "merged"
+	StateClosed State = "closed"
+)
+
+// PullRequest is what gitmig needs to know of a pull request.
+type PullRequest struct {
+	Number int    `json:"number"`
+	Title  string `json:"title"`
+	Body   string `json:"body,omitempty"`
+	// Head is the branch name, without refs/heads/.
+	Head    string   `json:"head"`
+	HeadSHA string   `json:"headSha,omitempty"`
+	Base    string   `json:"base"`
+	State   State    `json:"state"`
+	Labels  []string `json:"labels,omitempty"`
+	URL     string   `json:"url"`
+	// MergeCommit is the commit the merge made on the base branch.
+	MergeCommit string    `json:"mergeCommit,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+	MergedAt    time.Time `json:"mergedAt,omitzero"`
+	ClosedAt    time.Time `json:"closedAt,omitzero"`
+}
+
+// HasLabel reports whether the pull request carries label.
+func (pr PullRequest) HasLabel(label string) bool {
+	for _, l := range pr.Labels {
+		if l == label {
+			return true
+		}
+	}
+	return false
+}
+
+// NewPullRequest is a pull request to open.
+type NewPullRequest struct {
+	Title  string
+	Body   string
+	Head   string
+	Base   string
+	Labels []string
+}
+
+// StatusState is the state of a commit status.
+type StatusState string
+
+// Commit status states, as GitHub names them.
+const (
+	StatusPending StatusState = "pending"
+	StatusSuccess StatusState = "success"
+	StatusFailure StatusState = "failure"
+	StatusError   StatusState = "error"
+)
+
+// Status is a commit status: gitmig reports each step's gate on the step's commit.
+type Status struct {
+	State       StatusState
+	Context     string
+	Description string
+	TargetURL   string
+}
+
+// Forge opens, reads and closes gitmig's pull requests.
+type Forge interface {
+	// List returns gitmig's pull requests, open and recently merged or closed: those
+	// whose head branch starts with BranchPrefix. One pass makes one call.
+	List(ctx context.Context) ([]PullRequest, error)
+	// Create opens a pull request, or returns the one already open for the same head
+	// branch, so that a pass interrupted after creating it converges.
+	Create(ctx context.Context, pr NewPullRequest) (PullRequest, error)
+	// UpdateBody replaces a pull request's description.
+	UpdateBody(ctx context.Context, number int, body string) error
+	// AddLabels adds labels to a pull request; labels it has already are kept once.
+	AddLabels(ctx context.Context, number int, labels ...string) error
+	// Comment adds a comment to a pull request.
+	Comment(ctx context.Context, number int, body string) error
+	// Close closes a pull request without merging it, after commenting why.
+	Close(ctx context.Context, number int, comment string) error
+	// Merge merges an open pull request into its base with a merge commit; gitmig
+	// uses it only for steps whose auto-merge is enabled.
+	Merge(ctx context.Context, number int) (PullRequest, error)
+	// SetStatus sets a commit status on a commit.
+	SetStatus(ctx context.Context, sha string, status Status) error
+}
+
+// RateLimitError reports that the forge refuses calls until Reset. It is retryable:
+// the pass stops before any partial change and the next pass after Reset resumes.
+type RateLimitError struct {
+	Reset time.Time
+	// Secondary is true for GitHub's secondary (abuse) limits.
+	Secondary bool
+	Message   string
+}
+
+func (e *RateLimitError) Error() string {
+	kind := "rate limit"
+	if e.Secondary {
+		kind = "secondary rate limit"
+	}
+	msg := fmt.Sprintf("forge %s exceeded", kind)
+	if !e.Reset.IsZero() {
+		msg += fmt.Sprintf("; retry after %s", e.Reset.UTC().Format(time.RFC3339))
+	}
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	return msg
+}
+
+// ErrNotFound is returned for a pull request number the forge does not know.
+var ErrNotFound = errors.New("pull request not found")
+
+// ParseBranch splits a gitmig head branch gitmig/<id>/<n>-<step> into the migration id,
+// the step number and the step name.
+func ParseBranch(branch string) (id string, step int, name string, ok bool) {
+	rest, found := strings.CutPrefix(branch, BranchPrefix)
+	if !found {
+		return "", 0, "", false
+	}
+	i := strings.LastIndex(rest, "/")
+	if i <= 0 {
+		return "", 0, "", false
+	}
+	id, stepPart := rest[:i], rest[i+1:]
+	numPart, name, found := strings.Cut(stepPart, "-")
+	if !found || len(numPart) != 1 || numPart[0] < '1' || numPart[0] > '9' || name == "" {
+		return "", 0, "", false
+	}
+	return id, int(numPart[0] - '0'), name, true
+}
+
+// Branch names the head branch of a migration step.
+func Branch(id string, step int, name string) string {
+	return fmt.Sprintf("%s%s/%d-%s", BranchPrefix, id, step, name)
+}
