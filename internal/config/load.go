@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -41,10 +44,59 @@ func Parse(data []byte) (*Config, error) {
 	}
 	var cfg Config
 	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
-		return nil, fmt.Errorf("decoding: %s", cleanDecodeError(err))
+		return nil, decodeError(data, err)
 	}
 	cfg.Default()
 	return &cfg, nil
+}
+
+// decodeError names the field of a decoding error where it can: the path of a value of
+// the wrong type, and the path of every unknown field at once. Syntax errors keep the
+// line number the YAML parser gives.
+func decodeError(data []byte, err error) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		return ValidationError{{Field: typeErr.Field, Message: typeMessage(typeErr)}}
+	}
+	// encoding/json stops at the first unknown field and does not say where it is;
+	// Kubernetes' strict decoder reports them all with their paths.
+	if j, jerr := yaml.YAMLToJSON(data); jerr == nil {
+		strict, _ := kjson.UnmarshalStrict(j, &Config{}, kjson.DisallowUnknownFields)
+		var unknown ValidationError
+		for _, e := range strict {
+			if fe, ok := e.(kjson.FieldError); ok {
+				unknown = append(unknown, FieldError{Field: fe.FieldPath(), Message: "unknown field"})
+			}
+		}
+		if len(unknown) > 0 {
+			return unknown
+		}
+	}
+	return fmt.Errorf("decoding: %s", cleanDecodeError(err))
+}
+
+var durationType = reflect.TypeFor[Duration]()
+
+func typeMessage(e *json.UnmarshalTypeError) string {
+	if e.Type == durationType {
+		return fmt.Sprintf("invalid duration %s: want a number with a unit such as 30s, 10m or 1h", e.Value)
+	}
+	want := e.Type.String()
+	switch e.Type.Kind() {
+	case reflect.String:
+		want = "a string"
+	case reflect.Bool:
+		want = "true or false"
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		want = fmt.Sprintf("an integer (%s)", e.Type)
+	case reflect.Float64:
+		want = "a number"
+	case reflect.Slice:
+		want = "a list"
+	case reflect.Map, reflect.Struct, reflect.Pointer:
+		want = "a mapping"
+	}
+	return fmt.Sprintf("want %s, got %s", want, e.Value)
 }
 
 // cleanDecodeError drops the layers of wrapping that sigs.k8s.io/yaml adds, so the user
@@ -71,7 +123,9 @@ func (c *Config) Default() {
 		if c.Clusters[i].Path == "" && c.Clusters[i].Name != "" {
 			c.Clusters[i].Path = "clusters/" + c.Clusters[i].Name
 		}
-		c.Clusters[i].Path = filepath.ToSlash(filepath.Clean(c.Clusters[i].Path))
+		if c.Clusters[i].Path != "" {
+			c.Clusters[i].Path = filepath.ToSlash(filepath.Clean(c.Clusters[i].Path))
+		}
 	}
 	for i := range c.Services {
 		if c.Services[i].Base != "" {
@@ -150,13 +204,14 @@ func setDuration(p *Duration, v time.Duration) {
 
 // UnmarshalJSON accepts Go duration strings such as "10m" or "1h30m".
 func (d *Duration) UnmarshalJSON(b []byte) error {
+	// An *json.UnmarshalTypeError, so that encoding/json adds the field's path.
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration must be a string such as \"10m\", got %s", b)
+		return &json.UnmarshalTypeError{Value: string(b), Type: durationType}
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("invalid duration %q: want a number with a unit such as 30s, 10m or 1h", s)
+		return &json.UnmarshalTypeError{Value: strconv.Quote(s), Type: durationType}
 	}
 	d.Duration = v
 	return nil

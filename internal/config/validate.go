@@ -94,10 +94,11 @@ func (c *Config) validateClusters(v *validator) map[string]bool {
 		case len(validation.IsDNS1123Subdomain(strings.TrimSuffix(in.DNSName, "."))) > 0:
 			v.add(f+".ingress.dnsName", "%q is not a valid DNS name", in.DNSName)
 		default:
-			if other, ok := dnsNames[in.DNSName]; ok {
+			// DNS ignores a trailing dot, and so does ClusterByDNSName.
+			if other, ok := dnsNames[trimDot(in.DNSName)]; ok {
 				v.add(f+".ingress.dnsName", "%q is also the dnsName of cluster %q", in.DNSName, other)
 			}
-			dnsNames[in.DNSName] = cl.Name
+			dnsNames[trimDot(in.DNSName)] = cl.Name
 		}
 		if in.Address != "" && net.ParseIP(in.Address) == nil {
 			v.add(f+".ingress.address", "%q is not an IP address", in.Address)
