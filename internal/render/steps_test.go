@@ -1,0 +1,595 @@
+package render
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gitmig/gitmig/internal/config"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+
+// fleetCase is a GitOps repository and the migration the step tests take it through.
+type fleetCase struct {
+	name     string
+	dir      string
+	service  string
+	from, to string
+	id       string
+}
+
+var (
+	exampleFleet = fleetCase{
+		name: "example", dir: "../..",
+		service: "orc8r", from: "edge", to: "cloud",
+		id: "orc8r-edge-to-cloud-20261127-0900",
+	}
+	// metroFleet moves a two-port service that carries its own Namespace to a site
+	// whose overlay is outside clusters/ and which cannot reach the service's
+	// dependency, so step 1 writes an ExternalName stub for it.
+	metroFleet = fleetCase{
+		name: "metro", dir: "testdata/fleets/metro",
+		service: "sessiond", from: "metro-east", to: "metro-west",
+		id: "sessiond-metro-east-to-metro-west-20261127-0900",
+	}
+)
+
+// load reads the fleet's gitmig.yaml and copies its tree into memory.
+func (f fleetCase) load(t *testing.T) *Repo {
+	t.Helper()
+	cfg, err := config.Load(filepath.Join(f.dir, "gitmig.yaml"), f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := LoadRepo(f.dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return repo
+}
+
+func (f fleetCase) migration(t *testing.T, repo *Repo) Migration {
+	t.Helper()
+	m, err := NewMigration(repo.Config(), f.id, f.service, f.from, f.to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// runSteps renders and applies steps in order, failing the test on any error.
+func runSteps(t *testing.T, repo *Repo, m Migration, steps ...Step) {
+	t.Helper()
+	for _, step := range steps {
+		change, err := repo.Render(m, step)
+		if err != nil {
+			t.Fatalf("step %s: %v", step, err)
+		}
+		if err := repo.Apply(change.Edits); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// mustBuild builds one cluster's overlay.
+func mustBuild(t *testing.T, repo *Repo, cluster string) *Build {
+	t.Helper()
+	b, err := repo.Build(cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestStepsGolden takes each fleet through the four steps. After every step it checks
+// that the step edited only its cluster's overlay, that every object it wrote is
+// labelled and annotated, that every overlay builds and that Verify finds nothing; and
+// it compares the edits and the edited cluster's build with testdata/golden.
+func TestStepsGolden(t *testing.T) {
+	for _, f := range []fleetCase{exampleFleet, metroFleet} {
+		t.Run(f.name, func(t *testing.T) {
+			repo := f.load(t)
+			m := f.migration(t, repo)
+			if findings := verifyRepo(t, repo); len(findings) != 0 {
+				t.Fatalf("before step 1, Verify: %v", findings)
+			}
+			for _, step := range Steps {
+				change, err := repo.Render(m, step)
+				if err != nil {
+					t.Fatalf("step %s: %v", step, err)
+				}
+				wantCluster := step.Cluster(m)
+				if change.Cluster != wantCluster.Name || change.Step != step || change.Migration.ID != f.id {
+					t.Errorf("step %s: change of cluster %s, step %s, id %s", step, change.Cluster, change.Step, change.Migration.ID)
+				}
+				checkEdits(t, step, m, wantCluster.Path, change.Edits)
+				if err := repo.Apply(change.Edits); err != nil {
+					t.Fatal(err)
+				}
+				if findings := verifyRepo(t, repo); len(findings) != 0 {
+					t.Errorf("after step %s, Verify: %v", step, findings)
+				}
+				golden(t, filepath.Join("testdata", "golden", f.name, step.String()+".txtar"),
+					renderChange(t, repo, change))
+			}
+		})
+	}
+}
+
+// verifyRepo builds every overlay (failing the test when one does not build) and
+// verifies the model.
+func verifyRepo(t *testing.T, repo *Repo) []Finding {
+	t.Helper()
+	model, err := repo.Model()
+	if err != nil {
+		t.Fatalf("an overlay does not build: %v", err)
+	}
+	return Verify(model)
+}
+
+// checkEdits asserts that a step touches only its cluster's overlay, and that every
+// object it writes under gitmig/ carries gitmig's label and the migration and step.
+func checkEdits(t *testing.T, step Step, m Migration, overlay string, edits []Edit) {
+	t.Helper()
+	if len(edits) == 0 {
+		t.Fatalf("step %s: no edits", step)
+	}
+	for _, e := range edits {
+		if !strings.HasPrefix(e.Path, overlay+"/") {
+			t.Errorf("step %s edits %s, outside the overlay %s", step, e.Path, overlay)
+		}
+		if e.Delete || path.Base(e.Path) == "kustomization.yaml" {
+			continue
+		}
+		if !strings.HasPrefix(e.Path, overlay+"/gitmig/") {
+			t.Errorf("step %s writes %s, outside gitmig/", step, e.Path)
+		}
+		for i, doc := range bytes.Split(e.Content, []byte("\n---\n")) {
+			var obj struct {
+				Metadata struct {
+					Labels      map[string]string `json:"labels"`
+					Annotations map[string]string `json:"annotations"`
+				} `json:"metadata"`
+			}
+			if err := yaml.Unmarshal(doc, &obj); err != nil {
+				t.Fatalf("%s document %d: %v", e.Path, i, err)
+			}
+			md := obj.Metadata
+			if md.Labels[LabelManagedBy] != ManagedByGitmig || md.Annotations[AnnotationMigration] != m.ID ||
+				md.Annotations[AnnotationStep] != step.String() {
+				t.Errorf("%s document %d: labels %v, annotations %v; want %s=%s, %s=%s, %s=%s", e.Path, i,
+					md.Labels, md.Annotations, LabelManagedBy, ManagedByGitmig, AnnotationMigration, m.ID, AnnotationStep, step)
+			}
+		}
+	}
+}
+
+// renderChange writes a step's edits and the build of its cluster afterwards as a txtar
+// archive: one "-- edit: path --" or "-- delete: path --" section per file, then
+// "-- build: cluster --".
+func renderChange(t *testing.T, repo *Repo, change *Change) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "step %s of %s edits cluster %s\n", change.Step, change.Migration.ID, change.Cluster)
+	for _, e := range change.Edits {
+		if e.Delete {
+			fmt.Fprintf(&b, "-- delete: %s --\n", e.Path)
+			continue
+		}
+		fmt.Fprintf(&b, "-- edit: %s --\n", e.Path)
+		b.Write(e.Content)
+	}
+	fmt.Fprintf(&b, "-- build: %s --\n", change.Cluster)
+	b.Write(mustBuild(t, repo, change.Cluster).YAML)
+	return b.Bytes()
+}
+
+// golden compares got with the file, or rewrites the file with -update.
+func golden(t *testing.T, file string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/render -update to write it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (go test ./internal/render -update rewrites it):\n%s", file, lineDiff(string(want), string(got)))
+	}
+}
+
+// lineDiff lists the lines of want missing from got (-) and of got missing from want (+).
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var out []string
+	for _, l := range w {
+		if !slices.Contains(g, l) {
+			out = append(out, "- "+l)
+		}
+	}
+	for _, l := range g {
+		if !slices.Contains(w, l) {
+			out = append(out, "+ "+l)
+		}
+	}
+	if len(out) == 0 {
+		return "(same lines, in another order)"
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestExampleAfterCleanup checks the example after orc8r's move from edge to cloud, as
+// issue 2 states it: edge keeps orc8r's name as an ExternalName to cloud's ingress,
+// with its ports and no cluster IP, and every Namespace its objects need; cloud runs
+// orc8r and routes every in-cluster name of it.
+func TestExampleAfterCleanup(t *testing.T) {
+	repo := exampleFleet.load(t)
+	m := exampleFleet.migration(t, repo)
+	runSteps(t, repo, m, Steps[:]...)
+
+	edge := mustBuild(t, repo, "edge")
+	cloud, _ := repo.Config().Cluster("cloud")
+	svc := findService(t, edge, "orc8r-ns", "orc8r")
+	if svc.Spec.Type != corev1.ServiceTypeExternalName || svc.Spec.ExternalName != cloud.Ingress.DNSName {
+		t.Errorf("edge Service orc8r: type %q, externalName %q; want ExternalName to %s",
+			svc.Spec.Type, svc.Spec.ExternalName, cloud.Ingress.DNSName)
+	}
+	if svc.Spec.ClusterIP != "" || len(svc.Spec.ClusterIPs) != 0 || len(svc.Spec.Selector) != 0 {
+		t.Errorf("edge Service orc8r: clusterIP %q, clusterIPs %v, selector %v; want none",
+			svc.Spec.ClusterIP, svc.Spec.ClusterIPs, svc.Spec.Selector)
+	}
+	if got := portList(svc); got != "controller/8443/TCP api/9443/TCP" {
+		t.Errorf("edge Service orc8r ports = %s", got)
+	}
+	if _, ok := edge.Find("Deployment", "orc8r-ns", "orc8r"); ok {
+		t.Error("edge still has Deployment orc8r")
+	}
+	for _, ns := range []string{"orc8r-ns", "agw-ns"} {
+		if !edge.HasNamespace(ns) {
+			t.Errorf("edge has no Namespace %s", ns)
+		}
+	}
+	if _, ok := edge.Find("Deployment", "agw-ns", "agw"); !ok {
+		t.Error("edge lost Deployment agw")
+	}
+
+	cloudBuild := mustBuild(t, repo, "cloud")
+	if _, ok := cloudBuild.Find("Deployment", "orc8r-ns", "orc8r"); !ok {
+		t.Error("cloud has no Deployment orc8r")
+	}
+	if !cloudBuild.HasNamespace("orc8r-ns") {
+		t.Error("cloud has no Namespace orc8r-ns")
+	}
+	hosts := []string{"orc8r", "orc8r.orc8r-ns", "orc8r.orc8r-ns.svc", "orc8r.orc8r-ns.svc.cluster.local"}
+	if got := InClusterHosts("orc8r", "orc8r-ns"); !slices.Equal(got, hosts) {
+		t.Errorf("InClusterHosts = %q, want %q", got, hosts)
+	}
+	if got := routeSummary(t, cloudBuild, "orc8r-ns", "orc8r"); got != "controller:8443 api:9443" {
+		t.Errorf("cloud routes orc8r on %q, want every in-cluster host on controller:8443 and api:9443", got)
+	}
+	if fog := mustBuild(t, repo, "fog"); len(fog.Objects) != 0 {
+		t.Errorf("fog's build changed: %d objects", len(fog.Objects))
+	}
+}
+
+// TestMetroAfterEachStep checks the metro fleet's particulars: the dependency stub of
+// step 1, the routes of step 2 on the destination's own entry points, and the Namespace
+// that cleanup must keep because the base carried it.
+func TestMetroAfterEachStep(t *testing.T) {
+	repo := metroFleet.load(t)
+	m := metroFleet.migration(t, repo)
+	core, _ := repo.Config().Cluster("core")
+	west, _ := repo.Config().Cluster("metro-west")
+
+	runSteps(t, repo, m, StepDeploy)
+	wb := mustBuild(t, repo, "metro-west")
+	stub := findService(t, wb, "subscribers", "subscriberdb")
+	if stub.Spec.Type != corev1.ServiceTypeExternalName || stub.Spec.ExternalName != core.Ingress.DNSName || portList(stub) != "grpc/9180/" {
+		t.Errorf("metro-west stub for subscriberdb: %s to %q, ports %s; want ExternalName to %s, grpc/9180",
+			stub.Spec.Type, stub.Spec.ExternalName, portList(stub), core.Ingress.DNSName)
+	}
+	for _, ns := range []string{"sessions", "subscribers"} {
+		if !wb.HasNamespace(ns) {
+			t.Errorf("metro-west has no Namespace %s after step 1", ns)
+		}
+	}
+	if !repo.Exists("overlays/metro/west/gitmig/externalname-subscriberdb.yaml") || !repo.Exists("overlays/metro/west/gitmig/namespace-subscribers.yaml") {
+		t.Error("step 1 did not write the stub and its Namespace under overlays/metro/west/gitmig/")
+	}
+	if repo.Exists("overlays/metro/west/gitmig/namespace-sessions.yaml") {
+		t.Error("step 1 wrote Namespace sessions, which the base already carries")
+	}
+	kust := readKustomization(t, repo, "overlays/metro/west")
+	if want := []string{"site.yaml", "../../../base/sessiond", "gitmig/externalname-subscriberdb.yaml", "gitmig/namespace-subscribers.yaml"}; !slices.Equal(kust.Resources(), want) {
+		t.Errorf("metro-west resources = %q, want %q", kust.Resources(), want)
+	}
+
+	runSteps(t, repo, m, StepRoute)
+	wb = mustBuild(t, repo, "metro-west")
+	if got := routeSummary(t, wb, "sessions", "sessiond"); got != "grpc:50051 alt-http:8081" {
+		t.Errorf("metro-west routes sessiond on %q, want grpc:50051 alt-http:8081", got)
+	}
+	dns, ok := wb.Find("DNSEndpoint", "sessions", "sessiond")
+	if !ok {
+		t.Fatal("gitops.dns is externaldns, but metro-west has no DNSEndpoint sessiond")
+	}
+	endpoint := dns.Raw["spec"].(map[string]any)["endpoints"].([]any)[0].(map[string]any)
+	if endpoint["dnsName"] != west.Ingress.DNSName || fmt.Sprint(endpoint["targets"]) != "["+west.Ingress.Address+"]" {
+		t.Errorf("DNSEndpoint endpoint = %v, want %s → %s", endpoint, west.Ingress.DNSName, west.Ingress.Address)
+	}
+
+	runSteps(t, repo, m, StepFlip, StepCleanup)
+	eb := mustBuild(t, repo, "metro-east")
+	svc := findService(t, eb, "sessions", "sessiond")
+	if svc.Spec.Type != corev1.ServiceTypeExternalName || svc.Spec.ExternalName != west.Ingress.DNSName ||
+		svc.Spec.ClusterIP != "" || len(svc.Spec.Selector) != 0 {
+		t.Errorf("metro-east Service sessiond: %s to %q, clusterIP %q, selector %v", svc.Spec.Type, svc.Spec.ExternalName, svc.Spec.ClusterIP, svc.Spec.Selector)
+	}
+	if got := portList(svc); got != "grpc/50051/TCP http/8081/TCP" {
+		t.Errorf("metro-east Service sessiond ports = %s", got)
+	}
+	if _, ok := eb.Find("Deployment", "sessions", "sessiond"); ok {
+		t.Error("metro-east still runs sessiond")
+	}
+	// The base carried Namespace sessions; without a copy, pruning would delete the
+	// ExternalName Service with it.
+	if !eb.HasNamespace("sessions") || !repo.Exists("clusters/metro-east/gitmig/namespace-sessions.yaml") {
+		t.Error("cleanup dropped Namespace sessions from metro-east")
+	}
+	if s := findService(t, eb, "subscribers", "subscriberdb"); s.Spec.ExternalName != core.Ingress.DNSName {
+		t.Errorf("metro-east's hand-written subscriberdb ExternalName changed: %q", s.Spec.ExternalName)
+	}
+	if _, ok := eb.Find("Deployment", "ran", "mme"); !ok {
+		t.Error("metro-east lost Deployment mme")
+	}
+}
+
+// TestStepRefusals runs some steps, then one in the wrong state, and expects the step
+// to refuse with a message naming what it found.
+func TestStepRefusals(t *testing.T) {
+	tests := []struct {
+		name  string
+		fleet fleetCase
+		// to overrides the fleet's destination.
+		to     string
+		before []Step
+		// prepare edits the tree before the steps.
+		prepare []Edit
+		step    Step
+		want    string
+	}{
+		{
+			name: "route before deploy", fleet: exampleFleet,
+			step: StepRoute,
+			want: "step 2-route: expects orc8r to run in cloud (step 1), but its build has no Deployment orc8r-ns/orc8r",
+		},
+		{
+			name: "deploy twice", fleet: exampleFleet,
+			before: []Step{StepDeploy}, step: StepDeploy,
+			want: "step 1-deploy: cloud already runs orc8r (clusters/cloud/kustomization.yaml lists ../../base/orc8r or its build has Deployment orc8r-ns/orc8r): step 1 is done",
+		},
+		{
+			name: "route twice", fleet: exampleFleet,
+			before: []Step{StepDeploy, StepRoute}, step: StepRoute,
+			want: "step 2-route: clusters/cloud/kustomization.yaml already lists gitmig/ingressroute-orc8r.yaml: step 2 is done",
+		},
+		{
+			name: "flip when the destination has no route", fleet: exampleFleet,
+			before: []Step{StepDeploy}, step: StepFlip,
+			want: "step 3-flip: expects cloud to route orc8r (step 2), but its build has no traefik.io IngressRoute to Service orc8r-ns/orc8r",
+		},
+		{
+			name: "flip twice", fleet: exampleFleet,
+			before: []Step{StepDeploy, StepRoute, StepFlip}, step: StepFlip,
+			want: "step 3-flip: clusters/edge/kustomization.yaml already patches the Service with gitmig/flip-orc8r.yaml: step 3 is done",
+		},
+		{
+			name: "cleanup before flip", fleet: exampleFleet,
+			before: []Step{StepDeploy, StepRoute}, step: StepCleanup,
+			want: "step 4-cleanup: expects clusters/edge/kustomization.yaml to patch Service orc8r with gitmig/flip-orc8r.yaml (step 3), but it does not",
+		},
+		{
+			name: "cleanup twice", fleet: exampleFleet,
+			before: Steps[:], step: StepCleanup,
+			want: "step 4-cleanup: clusters/edge/kustomization.yaml no longer lists ../../base/orc8r and keeps gitmig/externalname-orc8r.yaml: step 4 is done",
+		},
+		{
+			name: "flip after cleanup", fleet: exampleFleet,
+			before: Steps[:], step: StepFlip,
+			want: "step 3-flip: expects clusters/edge/kustomization.yaml to list ../../base/orc8r, but it does not: edge no longer runs orc8r from its base",
+		},
+		{
+			name: "deploy when the source does not run the service", fleet: exampleFleet,
+			before: Steps[:], step: StepDeploy,
+			want: "step 1-deploy: expects orc8r to run in edge, but edge's build has no Deployment orc8r-ns/orc8r",
+		},
+		{
+			name: "deploy where a hand-written Service of the name exists", fleet: exampleFleet,
+			prepare: []Edit{
+				{Path: "clusters/cloud/kustomization.yaml", Content: []byte("resources: [orc8r.yaml]\n")},
+				{Path: "clusters/cloud/orc8r.yaml", Content: []byte("apiVersion: v1\nkind: Service\nmetadata: {name: orc8r, namespace: orc8r-ns}\nspec: {type: ExternalName, externalName: edge.testnetwork.internal}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: orc8r-ns}\n")},
+			},
+			step: StepDeploy,
+			want: "step 1-deploy: cloud already defines Service orc8r-ns/orc8r outside gitmig/ (not from ../../base/orc8r); remove it before moving orc8r here",
+		},
+		{
+			name: "deploy where the destination cannot reach a dependency", fleet: metroFleet,
+			// The core no longer routes subscriberdb, so only the core can call it.
+			prepare: []Edit{{Path: "clusters/core/kustomization.yaml", Content: []byte("resources: [namespaces.yaml, ../../base/subscriberdb]\n")}},
+			step:    StepDeploy,
+			want:    "step 1-deploy: sessiond calls subscriberdb, which metro-west cannot reach: no cluster both runs subscriberdb and routes it with a traefik.io IngressRoute (running in: core)",
+		},
+		{
+			name: "deploy where the base's Namespace is defined already", fleet: metroFleet,
+			prepare: []Edit{
+				{Path: "overlays/metro/west/kustomization.yaml", Content: []byte("resources: [site.yaml, sessions.yaml]\n")},
+				{Path: "overlays/metro/west/sessions.yaml", Content: []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: sessions}\n")},
+			},
+			step: StepDeploy,
+			want: "step 1-deploy: base/sessiond carries Namespace sessions and metro-west already defines it elsewhere; a build would have it twice",
+		},
+		{
+			name: "route to a destination without an entry point for a port", fleet: metroFleet,
+			to: "aggregation", before: []Step{StepDeploy}, step: StepRoute,
+			want: "step 2-route: aggregation's Traefik has no entry point on port 50051 for sessiond's port grpc (entry points: web:80, websecure:443)",
+		},
+		{
+			name: "flip twice on a non-default overlay path's fleet", fleet: metroFleet,
+			before: []Step{StepDeploy, StepRoute, StepFlip}, step: StepFlip,
+			want: "step 3-flip: clusters/metro-east/kustomization.yaml already patches the Service with gitmig/flip-sessiond.yaml: step 3 is done",
+		},
+		{
+			name: "route twice on the non-default overlay path", fleet: metroFleet,
+			before: []Step{StepDeploy, StepRoute}, step: StepRoute,
+			want: "step 2-route: overlays/metro/west/kustomization.yaml already lists gitmig/ingressroute-sessiond.yaml: step 2 is done",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			repo := tt.fleet.load(t)
+			if err := repo.Apply(tt.prepare); err != nil {
+				t.Fatal(err)
+			}
+			to := tt.fleet.to
+			if tt.to != "" {
+				to = tt.to
+			}
+			m, err := NewMigration(repo.Config(), tt.fleet.id, tt.fleet.service, tt.fleet.from, to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runSteps(t, repo, m, tt.before...)
+			change, err := repo.Render(m, tt.step)
+			if err == nil {
+				t.Fatalf("step %s accepted the tree, editing %d files", tt.step, len(change.Edits))
+			}
+			var state *StateError
+			if !errors.As(err, &state) || state.Step != tt.step {
+				t.Errorf("error is %T (%v), want a *StateError of step %s", err, err, tt.step)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("error:\n  %v\nwant:\n  %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRenderRejectsStepFive(t *testing.T) {
+	repo := exampleFleet.load(t)
+	_, err := repo.Render(exampleFleet.migration(t, repo), Step(5))
+	if err == nil || err.Error() != "step 5: there are four steps, 1 to 4" {
+		t.Errorf("Render(step 5) = %v", err)
+	}
+}
+
+// TestRenderLeavesTreeAlone checks that rendering is pure: the tree is unchanged until
+// Apply, and With leaves its receiver as it was.
+func TestRenderLeavesTreeAlone(t *testing.T) {
+	repo := exampleFleet.load(t)
+	m := exampleFleet.migration(t, repo)
+	before := mustBuild(t, repo, "cloud").YAML
+	change, err := repo.Render(m, StepDeploy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := mustBuild(t, repo, "cloud").YAML; !bytes.Equal(before, after) {
+		t.Error("Render changed the tree")
+	}
+	edited, err := repo.With(change.Edits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := mustBuild(t, edited, "cloud").Find("Deployment", "orc8r-ns", "orc8r"); !ok {
+		t.Error("With did not apply the edits")
+	}
+	if _, ok := mustBuild(t, repo, "cloud").Find("Deployment", "orc8r-ns", "orc8r"); ok {
+		t.Error("With changed its receiver")
+	}
+	// Rendering again gives the same edits.
+	again, err := repo.Render(m, StepDeploy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(again.Edits) != fmt.Sprint(change.Edits) {
+		t.Error("two renders of the same step differ")
+	}
+}
+
+func findService(t *testing.T, b *Build, namespace, name string) *corev1.Service {
+	t.Helper()
+	o, ok := b.Find("Service", namespace, name)
+	if !ok {
+		t.Fatalf("%s has no Service %s/%s", b.Cluster, namespace, name)
+	}
+	s, err := o.Service()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// portList spells a Service's ports as name/port/protocol, space separated.
+func portList(s *corev1.Service) string {
+	var parts []string
+	for _, p := range s.Spec.Ports {
+		parts = append(parts, fmt.Sprintf("%s/%d/%s", p.Name, p.Port, p.Protocol))
+	}
+	return strings.Join(parts, " ")
+}
+
+// routeSummary lists, as entryPoint:port, the traefik.io/v1alpha1 IngressRoutes of a
+// build that forward to the Service's port and match all four in-cluster hosts of it.
+func routeSummary(t *testing.T, b *Build, namespace, name string) string {
+	t.Helper()
+	var parts []string
+	for _, o := range b.Objects {
+		if o.Kind != "IngressRoute" || o.APIVersion != "traefik.io/v1alpha1" {
+			continue
+		}
+		ir, err := o.IngressRoute()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, route := range ir.Spec.Routes {
+			hosts := Hosts(route.Match)
+			matchesAll := true
+			for _, h := range InClusterHosts(name, namespace) {
+				matchesAll = matchesAll && slices.Contains(hosts, h)
+			}
+			for _, rs := range route.Services {
+				port, _ := rs.PortRef()
+				if rs.Name == name && routeNamespace(rs, o) == namespace && matchesAll {
+					parts = append(parts, fmt.Sprintf("%s:%d", strings.Join(ir.Spec.EntryPoints, ","), port))
+				}
+			}
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func readKustomization(t *testing.T, repo *Repo, dir string) *Kustomization {
+	t.Helper()
+	k, err := repo.ReadKustomization(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
