@@ -178,6 +178,10 @@ func (k *Kustomization) sequence(field string) (*kyaml.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", k.Path, field, err)
 	}
+	// `resources:` with no value is an empty list to kustomize.
+	if n := rn.YNode(); n.Kind == kyaml.ScalarNode && n.Tag == kyaml.NodeTagNull {
+		n.Kind, n.Tag, n.Value = kyaml.SequenceNode, kyaml.NodeTagSeq, ""
+	}
 	if rn.YNode().Kind != kyaml.SequenceNode {
 		return nil, fmt.Errorf("%s: %s is not a list", k.Path, field)
 	}
