@@ -32,32 +32,37 @@ func NewRepo(fsys filesys.FileSystem, root string, cfg *config.Config) *Repo {
 // LoadRepo copies the work tree at dir (without .git) into memory, so that edits can be
 // tried and built without touching the disk.
 func LoadRepo(dir string, cfg *config.Config) (*Repo, error) {
+	r, err := FromFS(os.DirFS(dir), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("loading repository %s: %w", dir, err)
+	}
+	return r, nil
+}
+
+// FromFS copies a repository tree (without .git) into memory.
+func FromFS(fsys fs.FS, cfg *config.Config) (*Repo, error) {
 	mem := filesys.MakeFsInMemory()
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() {
 			if d.Name() == ".git" {
-				return filepath.SkipDir
+				return fs.SkipDir
 			}
 			return nil
 		}
 		if !d.Type().IsRegular() {
 			return nil
 		}
-		data, err := os.ReadFile(p)
+		data, err := fs.ReadFile(fsys, p)
 		if err != nil {
 			return err
 		}
-		return mem.WriteFile(path.Join("/", filepath.ToSlash(rel)), data)
+		return mem.WriteFile(path.Join("/", p), data)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("loading repository %s: %w", dir, err)
+		return nil, err
 	}
 	return NewRepo(mem, "/", cfg), nil
 }

@@ -1,0 +1,346 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gitmig/gitmig/internal/gitops/forge"
+	"github.com/gitmig/gitmig/internal/gitops/gate"
+	"github.com/gitmig/gitmig/internal/gitops/record"
+	"github.com/gitmig/gitmig/internal/gitops/workspace"
+	"github.com/gitmig/gitmig/internal/render"
+)
+
+// advance moves one migration by at most one step.
+func (p *passCtx) advance(ctx context.Context, m *migration) error {
+	status := p.status(m)
+	defer func() { p.report.Migrations = append(p.report.Migrations, *status) }()
+	if m.rec.Status.Phase.Ended() {
+		return nil
+	}
+	merged := m.rec.Status.Step
+	if merged < 4 {
+		next := merged + 1
+		if pr, ok := m.prs[next]; ok {
+			return p.awaitMerge(ctx, m, status, next, pr)
+		}
+		if merged == 0 {
+			return p.openStep(ctx, m, status, 1)
+		}
+	}
+	res, err := p.checkGate(ctx, m, merged)
+	if err != nil {
+		return err
+	}
+	status.Gate = &GateStatus{Step: merged, Verdict: res.Verdict, Reason: res.Reason}
+	if err := p.reportGate(ctx, m, merged, res); err != nil {
+		return err
+	}
+	switch res.Verdict {
+	case gate.Pass:
+		if merged == 4 {
+			status.Status, status.WaitingFor = string(record.Completed), ""
+			return p.end(ctx, m, record.Completed, fmt.Sprintf("step 4 applied: %s", res.Reason))
+		}
+		return p.openStep(ctx, m, status, merged+1)
+	case gate.Wait:
+		status.WaitingFor = fmt.Sprintf("step %d gate: %s", merged, res.Reason)
+	case gate.Fail:
+		status.WaitingFor = fmt.Sprintf("step %d gate failed: %s; roll back by reverting the merged steps in reverse order", merged, res.Reason)
+	}
+	return nil
+}
+
+// awaitMerge handles a step whose pull request exists.
+func (p *passCtx) awaitMerge(ctx context.Context, m *migration, status *MigrationStatus, step int, pr forge.PullRequest) error {
+	switch pr.State {
+	case forge.StateMerged:
+		status.WaitingFor = fmt.Sprintf("pull request #%d is merged; waiting for %s to show it", pr.Number, p.ws.Branch())
+		return nil
+	case forge.StateClosed:
+		return p.abort(ctx, m, status, pr)
+	}
+	if !pr.HasLabel(forge.Label) {
+		// A pass stopped between opening the pull request and labelling it.
+		err := p.act(Action{Kind: ActionAddLabels, Migration: m.id(), Step: step, Detail: fmt.Sprintf("#%d %s", pr.Number, forge.Label)},
+			func() error { return p.r.Forge.AddLabels(ctx, pr.Number, forge.Label) })
+		if err != nil {
+			return err
+		}
+	}
+	if p.autoMerge(step) {
+		return p.act(Action{Kind: ActionMerge, Migration: m.id(), Step: step, Detail: fmt.Sprintf("#%d (gitops.autoMerge)", pr.Number)},
+			func() error { _, err := p.r.Forge.Merge(ctx, pr.Number); return err })
+	}
+	status.WaitingFor = fmt.Sprintf("review and merge of pull request #%d (step %d %s)", pr.Number, step, render.Step(step).Name())
+	return nil
+}
+
+func (p *passCtx) autoMerge(step int) bool {
+	return slices.Contains(p.st.cfg.GitOps.AutoMerge, render.Step(step).Name())
+}
+
+// checkGate asks the gate about a merged step.
+func (p *passCtx) checkGate(ctx context.Context, m *migration, step int) (gate.Result, error) {
+	pr, ok := m.prs[step]
+	if !ok || pr.State != forge.StateMerged {
+		return gate.Waiting("no merged pull request found for step %d", step), nil
+	}
+	s := render.Step(step)
+	cluster := m.rec.Spec.To
+	if s >= render.StepFlip {
+		cluster = m.rec.Spec.From
+	}
+	return p.r.Gate.Check(ctx, gate.Request{
+		MigrationID: m.id(),
+		Service:     m.rec.Spec.Service,
+		Namespace:   m.rec.Spec.Namespace,
+		From:        m.rec.Spec.From,
+		To:          m.rec.Spec.To,
+		Step:        step,
+		Cluster:     cluster,
+		MergeCommit: pr.MergeCommit,
+		Branch:      p.ws.Branch(),
+		MergedAt:    pr.MergedAt,
+		Now:         p.now,
+	})
+}
+
+// reportGate puts the gate's answer on the step's pull request as a commit status.
+func (p *passCtx) reportGate(ctx context.Context, m *migration, step int, res gate.Result) error {
+	pr, ok := m.prs[step]
+	if !ok || pr.HeadSHA == "" {
+		return nil
+	}
+	state := map[gate.Verdict]forge.StatusState{gate.Pass: forge.StatusSuccess, gate.Wait: forge.StatusPending, gate.Fail: forge.StatusFailure}[res.Verdict]
+	st := forge.Status{State: state, Context: "gitmig/gate", Description: truncate(res.Reason, 140)}
+	if !p.r.statusChanged(pr.HeadSHA, st) {
+		return nil
+	}
+	return p.act(Action{Kind: ActionStatus, Migration: m.id(), Step: step, Detail: fmt.Sprintf("%s on #%d: %s", state, pr.Number, st.Description)},
+		func() error { return p.r.Forge.SetStatus(ctx, pr.HeadSHA, st) })
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+// openStep renders a step on the base head, pushes its branch and opens its pull
+// request, adopting a branch or pull request an interrupted pass left behind.
+func (p *passCtx) openStep(ctx context.Context, m *migration, status *MigrationStatus, n int) error {
+	step := render.Step(n)
+	branch := forge.Branch(m.id(), n, step.Name())
+	mig, err := render.NewMigration(p.st.cfg, m.id(), m.rec.Spec.Service, m.rec.Spec.From, m.rec.Spec.To)
+	if err != nil {
+		return err
+	}
+	change, err := p.st.repo.Render(mig, step)
+	if err != nil {
+		// The tree is not as this step expects (someone edited it by hand): say so and
+		// leave the other migrations to proceed.
+		status.WaitingFor = fmt.Sprintf("cannot render step %d: %v", n, err)
+		return nil
+	}
+	preview, err := p.st.repo.Preview(change)
+	if err != nil {
+		return err
+	}
+	rec := *m.rec
+	rec.Status.Step = n
+	rec.Status.PullRequests = slices.Clone(m.rec.Status.PullRequests)
+	for s := 1; s < n; s++ {
+		if pr, ok := m.prs[s]; ok {
+			rec.SetPullRequest(record.PullRequestRef{Step: s, Number: pr.Number, URL: pr.URL})
+		}
+	}
+	recData, err := rec.Marshal()
+	if err != nil {
+		return err
+	}
+	edits := append(slices.Clone(change.Edits), render.Edit{Path: record.Path(m.id()), Content: recData})
+	sha, err := p.ws.Commit(p.ws.Head(), edits, commitMessage(&rec, step))
+	if err != nil {
+		return err
+	}
+	if err := p.pushStepBranch(ctx, m, n, branch, sha); err != nil {
+		return err
+	}
+	title := Title(&rec, step)
+	body := Body(BodyInput{Record: &rec, Step: step, Preview: preview, PullRequests: m.prs, Config: p.st.cfg, Before: p.st.model, Repo: p.st.repo, Change: change})
+	var created forge.PullRequest
+	err = p.act(Action{Kind: ActionCreatePR, Migration: m.id(), Step: n, Detail: title},
+		func() error {
+			var err error
+			created, err = p.r.Forge.Create(ctx, forge.NewPullRequest{Title: title, Body: body, Head: branch, Base: p.ws.Branch(), Labels: []string{forge.Label}})
+			return err
+		})
+	if err != nil {
+		return err
+	}
+	if created.Number != 0 {
+		m.prs[n] = created
+		status.PullRequests = append(status.PullRequests, prStatus(n, created))
+		status.WaitingFor = fmt.Sprintf("review and merge of pull request #%d (step %d %s)", created.Number, n, step.Name())
+	} else {
+		status.WaitingFor = fmt.Sprintf("review and merge of the step %d pull request (dry run: not opened)", n)
+	}
+	return nil
+}
+
+// pushStepBranch pushes the step's commit unless the branch already holds the same
+// change on the same base, which an interrupted pass or a racing one left.
+func (p *passCtx) pushStepBranch(ctx context.Context, m *migration, n int, branch, sha string) error {
+	existing, exists := m.branches[n]
+	if exists {
+		same, err := p.equivalent(ctx, branch, existing, sha)
+		if err != nil {
+			return err
+		}
+		if same {
+			return nil
+		}
+	}
+	err := p.act(Action{Kind: ActionPushBranch, Migration: m.id(), Step: n, Detail: branch},
+		func() error {
+			if exists {
+				// No pull request uses it yet, and only gitmig writes gitmig/ branches:
+				// rebuild it on the current base.
+				return p.ws.ForcePushBranch(ctx, branch, sha)
+			}
+			err := p.ws.PushBranch(ctx, branch, sha)
+			if errors.Is(err, workspace.ErrRejected) {
+				// Another pass pushed this step first; its commit is the same change.
+				return nil
+			}
+			return err
+		})
+	if err == nil {
+		m.branches[n] = sha
+	}
+	return err
+}
+
+// equivalent reports whether the remote branch's commit makes the same tree from the
+// same parent as the commit this pass would push.
+func (p *passCtx) equivalent(ctx context.Context, branch, remote, local string) (bool, error) {
+	if remote == local {
+		return true, nil
+	}
+	if _, err := p.ws.FetchBranch(ctx, branch); err != nil {
+		return false, err
+	}
+	same, err := p.ws.SameTree(remote, local)
+	if err != nil || !same {
+		return false, err
+	}
+	return p.ws.IsAncestor(p.ws.Head(), remote)
+}
+
+// abort ends a migration whose step pull request was closed without merge.
+func (p *passCtx) abort(ctx context.Context, m *migration, status *MigrationStatus, pr forge.PullRequest) error {
+	closedAt := pr.ClosedAt
+	if closedAt.IsZero() {
+		closedAt = p.now
+	}
+	step := render.Step(m.rec.Status.Step + 1)
+	why := fmt.Sprintf("pull request #%d (step %s) was closed without merge at %s", pr.Number, step, closedAt.UTC().Format(time.RFC3339))
+	if m.rec.Status.Step > 0 {
+		why += fmt.Sprintf("; steps 1-%d stay merged", m.rec.Status.Step)
+	}
+	until := closedAt.Add(p.st.cfg.Policy.Cooldown.Duration).UTC().Format(time.RFC3339)
+	comment := fmt.Sprintf("gitmig: migration `%s` is aborted: %s. Moving %s to %s cools down until %s.",
+		m.id(), why, m.rec.Spec.Service, m.rec.Spec.To, until)
+	if err := p.act(Action{Kind: ActionComment, Migration: m.id(), Detail: fmt.Sprintf("#%d: aborted", pr.Number)},
+		func() error { return p.r.Forge.Comment(ctx, pr.Number, comment) }); err != nil {
+		return err
+	}
+	status.Status, status.WaitingFor, status.Message = string(record.Aborted), "", why
+	return p.endAt(ctx, m, record.Aborted, why, closedAt)
+}
+
+// end records the final phase of a migration on the base branch.
+func (p *passCtx) end(ctx context.Context, m *migration, phase record.Phase, message string) error {
+	return p.endAt(ctx, m, phase, message, p.now)
+}
+
+func (p *passCtx) endAt(ctx context.Context, m *migration, phase record.Phase, message string, at time.Time) error {
+	rec := *m.rec
+	rec.Status.Phase = phase
+	rec.Status.Message = message
+	rec.Status.EndedAt = at.UTC()
+	for s, pr := range m.prs {
+		rec.SetPullRequest(record.PullRequestRef{Step: s, Number: pr.Number, URL: pr.URL})
+	}
+	if err := p.pushRecord(ctx, &rec, fmt.Sprintf("gitmig: %s %s\n\n%s", phaseVerb(phase), rec.ID(), message)); err != nil {
+		return err
+	}
+	*m.rec = rec
+	return nil
+}
+
+func phaseVerb(phase record.Phase) string {
+	switch phase {
+	case record.Completed:
+		return "complete"
+	case record.Aborted:
+		return "abort"
+	case record.RolledBack:
+		return "roll back"
+	}
+	return "record"
+}
+
+// pushRecord commits a record alone to the base branch. Records are not in any overlay,
+// so these commits change no cluster; a rejected push restarts the pass.
+func (p *passCtx) pushRecord(ctx context.Context, rec *record.Record, message string) error {
+	data, err := rec.Marshal()
+	if err != nil {
+		return err
+	}
+	sha, err := p.ws.Commit(p.ws.Head(), []render.Edit{{Path: record.Path(rec.ID()), Content: data}}, message)
+	if err != nil {
+		return err
+	}
+	return p.act(Action{Kind: ActionRecord, Migration: rec.ID(), Detail: firstLine(message)},
+		func() error { return p.ws.PushBase(ctx, sha) })
+}
+
+func firstLine(s string) string {
+	for i, c := range s {
+		if c == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// status is the migration as the pass first sees it.
+func (p *passCtx) status(m *migration) *MigrationStatus {
+	s := &MigrationStatus{
+		ID:        m.id(),
+		Service:   m.rec.Spec.Service,
+		Namespace: m.rec.Spec.Namespace,
+		From:      m.rec.Spec.From,
+		To:        m.rec.Spec.To,
+		DecidedAt: m.rec.Spec.DecidedAt,
+		Step:      m.rec.Status.Step,
+		Status:    string(m.rec.Status.Phase),
+		Message:   m.rec.Status.Message,
+	}
+	for step := 1; step <= 4; step++ {
+		if pr, ok := m.prs[step]; ok {
+			s.PullRequests = append(s.PullRequests, prStatus(step, pr))
+		}
+	}
+	return s
+}
+
+func prStatus(step int, pr forge.PullRequest) PRStatus {
+	return PRStatus{Step: step, Number: pr.Number, State: string(pr.State), URL: pr.URL, Title: pr.Title}
+}

@@ -1,0 +1,217 @@
+package gitops
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/gitops/forge"
+	"github.com/gitmig/gitmig/internal/gitops/record"
+	"github.com/gitmig/gitmig/internal/render"
+)
+
+// Title is a step pull request's title: gitmig: move S A→B [n/4 name].
+func Title(rec *record.Record, step render.Step) string {
+	return fmt.Sprintf("gitmig: move %s %s→%s [%d/4 %s]", rec.Spec.Service, rec.Spec.From, rec.Spec.To, int(step), step.Name())
+}
+
+func commitMessage(rec *record.Record, step render.Step) string {
+	return fmt.Sprintf("%s\n\n%s\n\nMigration: %s\nStep: %s\n", Title(rec, step), stepSummary(rec, step), rec.ID(), step)
+}
+
+// stepSummary says in one sentence what a step does.
+func stepSummary(rec *record.Record, step render.Step) string {
+	s, from, to := rec.Spec.Service, rec.Spec.From, rec.Spec.To
+	switch step {
+	case render.StepDeploy:
+		return fmt.Sprintf("Deploy %s in %s next to the copy in %s, which keeps serving.", s, to, from)
+	case render.StepRoute:
+		return fmt.Sprintf("Route %s's in-cluster names through %s's Traefik to its copy there.", s, to)
+	case render.StepFlip:
+		return fmt.Sprintf("Turn %s's Service in %s into an ExternalName to %s's ingress: clients in %s now reach %s.", s, from, to, from, to)
+	case render.StepCleanup:
+		return fmt.Sprintf("Remove %s's Deployment from %s, keeping its ExternalName Service and Namespace.", s, from)
+	}
+	return ""
+}
+
+// gateSummary says what must hold after a step merges before the next one opens.
+func gateSummary(cfg *config.Config, rec *record.Record, step render.Step) string {
+	s, from, to := rec.Spec.Service, rec.Spec.From, rec.Spec.To
+	applied := fmt.Sprintf("%s's overlay applied at the merge commit (engine: %s)", step.Cluster(render.Migration{From: mustCluster(cfg, from), To: mustCluster(cfg, to)}).Name, cfg.GitOps.Engine)
+	switch step {
+	case render.StepDeploy:
+		return applied + fmt.Sprintf("; %s's Deployment available in %s.", s, to)
+	case render.StepRoute:
+		return applied + fmt.Sprintf("; the IngressRoutes answer for %s's hostnames.", s)
+	case render.StepFlip:
+		return applied + fmt.Sprintf("; at least %s (policy.drain) elapsed; traffic to %s's pods in %s near zero where measured.", cfg.Policy.Drain.Duration, s, from)
+	case render.StepCleanup:
+		return applied + fmt.Sprintf("; %s's pods gone from %s. Then the migration is Completed.", s, from)
+	}
+	return ""
+}
+
+func mustCluster(cfg *config.Config, name string) config.Cluster {
+	cl, _ := cfg.Cluster(name)
+	return cl
+}
+
+// rollbackSummary says how to undo a step once merged.
+func rollbackSummary(rec *record.Record, step render.Step) string {
+	s, from := rec.Spec.Service, rec.Spec.From
+	switch step {
+	case render.StepDeploy, render.StepRoute:
+		return fmt.Sprintf("Revert this pull request's merge commit. %s keeps serving %s throughout, so this is always safe.", from, s)
+	case render.StepFlip:
+		return fmt.Sprintf("Revert this pull request's merge commit: %s's Service selects its own pods again, which are still running.", from)
+	default:
+		return fmt.Sprintf("Revert the merge commits of steps 4 and then 3: %s's Deployment comes back, then its Service points at it again. Wait for its pods before reverting step 3.", s)
+	}
+}
+
+// BodyInput is what a step pull request's description is made from.
+type BodyInput struct {
+	Config       *config.Config
+	Record       *record.Record
+	Step         render.Step
+	Change       *render.Change
+	Preview      *render.Preview
+	PullRequests map[int]forge.PullRequest
+	// Repo and Before are the base branch's tree and its builds.
+	Repo   *render.Repo
+	Before *render.Model
+}
+
+// Body writes a step pull request's description: what and why, the checklist of steps,
+// what changes per cluster, a diagram of where the service runs, the next gate, how to
+// roll back, and the decision's evidence.
+func Body(in BodyInput) string {
+	var b strings.Builder
+	rec, step := in.Record, in.Step
+	fmt.Fprintf(&b, "## Move `%s` (namespace `%s`) from %s to %s: step %d/4, %s\n\n", rec.Spec.Service, rec.Spec.Namespace, rec.Spec.From, rec.Spec.To, int(step), step.Name())
+	fmt.Fprintf(&b, "%s\n\n", stepSummary(rec, step))
+	fmt.Fprintf(&b, "Migration `%s`, decided %s by %s: %s\n\n", rec.ID(), rec.Spec.DecidedAt.UTC().Format("2006-01-02 15:04 MST"), rec.Spec.DecidedBy, rec.Spec.Reason)
+
+	b.WriteString("### Steps\n\n")
+	for _, s := range render.Steps {
+		mark, note := " ", ""
+		if pr, ok := in.PullRequests[int(s)]; ok {
+			note = fmt.Sprintf(" — [#%d](%s) %s", pr.Number, pr.URL, pr.State)
+			if pr.State == forge.StateMerged {
+				mark = "x"
+			}
+		}
+		if s == step {
+			note = " — this pull request"
+		}
+		fmt.Fprintf(&b, "- [%s] %d %s (%s): %s%s\n", mark, int(s), s.Name(), s.Cluster(render.Migration{From: mustCluster(in.Config, rec.Spec.From), To: mustCluster(in.Config, rec.Spec.To)}).Name, stepSummary(rec, s), note)
+	}
+
+	if in.Preview != nil {
+		fmt.Fprintf(&b, "\n### What changes in %s\n\n", in.Preview.Change.Cluster)
+		b.WriteString("| | file |\n|---|---|\n")
+		for _, f := range in.Preview.Files {
+			fmt.Fprintf(&b, "| %s | `%s` |\n", f.Status, f.Path)
+		}
+		b.WriteString("\n| rendered object | |\n|---|---|\n")
+		for _, o := range in.Preview.Objects {
+			fmt.Fprintf(&b, "| `%s` | %s |\n", o.Ref, o.Action)
+		}
+		b.WriteString("\n<details><summary>Rendered diff</summary>\n\n```diff\n")
+		for _, o := range in.Preview.Objects {
+			b.WriteString(o.Diff)
+		}
+		b.WriteString("```\n\n</details>\n")
+	}
+
+	if diagram := placementDiagram(in); diagram != "" {
+		fmt.Fprintf(&b, "\n### Where %s runs\n\n%s", rec.Spec.Service, diagram)
+	}
+
+	fmt.Fprintf(&b, "\n### Before the next step\n\nAfter this merges, gitmig waits for: %s\n", gateSummary(in.Config, rec, step))
+	fmt.Fprintf(&b, "\n### Rolling back\n\n%s\n", rollbackSummary(rec, step))
+	if rec.Spec.Evidence != "" {
+		fmt.Fprintf(&b, "\n<details><summary>Why gitmig decided this</summary>\n\n%s\n</details>\n", rec.Spec.Evidence)
+	}
+	fmt.Fprintf(&b, "\n---\nRecord: `%s` · opened by gitmig\n", record.Path(rec.ID()))
+	return b.String()
+}
+
+// placementDiagram draws, as a Mermaid flowchart, how the service resolves in the two
+// clusters of the migration before and after the step.
+func placementDiagram(in BodyInput) string {
+	if in.Before == nil || in.Repo == nil || in.Change == nil {
+		return ""
+	}
+	afterRepo, err := in.Repo.With(in.Change.Edits)
+	if err != nil {
+		return ""
+	}
+	after, err := afterRepo.Model()
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("```mermaid\nflowchart LR\n")
+	for _, phase := range []struct {
+		key, label string
+		model      *render.Model
+	}{{"before", "Before", in.Before}, {"after", "After", after}} {
+		fmt.Fprintf(&b, "  subgraph %s[\"%s step %d\"]\n", phase.key, phase.label, int(in.Step))
+		for _, cluster := range []string{in.Record.Spec.From, in.Record.Spec.To} {
+			fmt.Fprintf(&b, "    %s_%s[\"%s: %s\"]\n", phase.key, cluster, cluster, describe(phase.model, in.Config, in.Record, cluster))
+		}
+		for _, cluster := range []string{in.Record.Spec.From, in.Record.Spec.To} {
+			if target := externalNameTarget(phase.model, in.Config, in.Record, cluster); target != "" {
+				fmt.Fprintf(&b, "    %s_%s -->|ExternalName| %s_%s\n", phase.key, cluster, phase.key, target)
+			}
+		}
+		b.WriteString("  end\n")
+	}
+	b.WriteString("```\n")
+	return b.String()
+}
+
+// describe says what a cluster's build holds of the service.
+func describe(m *render.Model, cfg *config.Config, rec *record.Record, cluster string) string {
+	var parts []string
+	for _, c := range m.Running(rec.Spec.Service) {
+		if c == cluster {
+			parts = append(parts, "runs "+rec.Spec.Service)
+		}
+	}
+	for _, c := range m.RoutedIn(rec.Spec.Service) {
+		if c == cluster {
+			parts = append(parts, "routes it")
+		}
+	}
+	if target := externalNameTarget(m, cfg, rec, cluster); target != "" {
+		parts = append(parts, "ExternalName to "+target)
+	}
+	if len(parts) == 0 {
+		return "no " + rec.Spec.Service
+	}
+	return strings.Join(parts, ", ")
+}
+
+// externalNameTarget is the cluster the service's ExternalName in cluster points at.
+func externalNameTarget(m *render.Model, cfg *config.Config, rec *record.Record, cluster string) string {
+	b := m.Builds[cluster]
+	if b == nil {
+		return ""
+	}
+	obj, ok := b.Find("Service", rec.Spec.Namespace, rec.Spec.Service)
+	if !ok {
+		return ""
+	}
+	svc, err := obj.Service()
+	if err != nil || svc.Spec.Type != "ExternalName" {
+		return ""
+	}
+	target, ok := cfg.ClusterByDNSName(svc.Spec.ExternalName)
+	if !ok {
+		return svc.Spec.ExternalName
+	}
+	return target.Name
+}

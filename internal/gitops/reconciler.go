@@ -1,0 +1,137 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/decide"
+	"github.com/gitmig/gitmig/internal/gitops/forge"
+	"github.com/gitmig/gitmig/internal/gitops/gate"
+	"github.com/gitmig/gitmig/internal/gitops/workspace"
+)
+
+// Reconciler runs passes over one GitOps repository.
+type Reconciler struct {
+	// Clone opens a fresh workspace on the base branch; one clone per pass.
+	Clone func(ctx context.Context) (*workspace.Workspace, error)
+	Forge forge.Forge
+	Gate  gate.Gate
+	// Metrics feeds the plan that starts new migrations; nil starts none.
+	Metrics decide.Source
+	// Config overrides the base branch's gitmig.yaml when set.
+	Config *config.Config
+	// Now is the clock; At, when set, is the metrics evaluation time.
+	Now func() time.Time
+	At  time.Time
+	// DryRun computes and reports every action without taking any.
+	DryRun bool
+	// AfterAction is called after each externally visible action; an error stops the
+	// pass right there, as a crash would. Tests use it to prove the pass converges.
+	AfterAction func(Action) error
+
+	// lastStatus remembers the commit statuses this process has set, so that a
+	// long-running loop does not post the same one on every pass.
+	lastStatus map[string]forge.Status
+}
+
+// statusChanged reports whether st differs from the last status set on sha, and
+// remembers it.
+func (r *Reconciler) statusChanged(sha string, st forge.Status) bool {
+	key := sha + "\x00" + st.Context
+	if r.lastStatus[key] == st {
+		return false
+	}
+	if r.lastStatus == nil {
+		r.lastStatus = map[string]forge.Status{}
+	}
+	r.lastStatus[key] = st
+	return true
+}
+
+// MaxAttempts bounds how often one pass refetches after a push the remote rejected
+// because another pass moved the base branch first.
+const MaxAttempts = 5
+
+// Pass runs one reconcile pass.
+func (r *Reconciler) Pass(ctx context.Context) (*Report, error) {
+	ws, err := r.Clone(ctx)
+	if err != nil {
+		return nil, err
+	}
+	report := &Report{}
+	for attempt := 1; ; attempt++ {
+		report.Migrations, report.Plan = nil, nil
+		err := r.pass(ctx, ws, report, true)
+		if !errors.Is(err, workspace.ErrRejected) || attempt == MaxAttempts {
+			return report, err
+		}
+		if err := ws.Fetch(ctx); err != nil {
+			return report, err
+		}
+	}
+}
+
+// Status reads the state of every migration and what it waits for, changing nothing.
+func (r *Reconciler) Status(ctx context.Context) (*Report, error) {
+	ws, err := r.Clone(ctx)
+	if err != nil {
+		return nil, err
+	}
+	observer := *r
+	observer.DryRun = true
+	report := &Report{}
+	return report, observer.pass(ctx, ws, report, false)
+}
+
+func (r *Reconciler) pass(ctx context.Context, ws *workspace.Workspace, report *Report, start bool) error {
+	st, err := r.load(ctx, ws)
+	if err != nil {
+		return err
+	}
+	report.Head = st.head
+	report.Notes = append(report.Notes, st.foreign...)
+	p := &passCtx{r: r, ws: ws, st: st, report: report, now: r.now()}
+	for _, m := range st.migrations {
+		if err := p.advance(ctx, m); err != nil {
+			return fmt.Errorf("migration %s: %w", m.id(), err)
+		}
+	}
+	if !start {
+		return nil
+	}
+	return p.start(ctx)
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now == nil {
+		return time.Now().UTC()
+	}
+	return r.Now().UTC()
+}
+
+// passCtx is one attempt of a pass.
+type passCtx struct {
+	r      *Reconciler
+	ws     *workspace.Workspace
+	st     *state
+	report *Report
+	now    time.Time
+}
+
+// act records an action and, unless dry-running, takes it through do.
+func (p *passCtx) act(a Action, do func() error) error {
+	a.DryRun = p.r.DryRun
+	if !p.r.DryRun {
+		if err := do(); err != nil {
+			return err
+		}
+	}
+	p.report.Actions = append(p.report.Actions, a)
+	if p.r.AfterAction != nil && !p.r.DryRun {
+		return p.r.AfterAction(a)
+	}
+	return nil
+}

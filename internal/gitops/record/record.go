@@ -1,0 +1,171 @@
+// Package record reads and writes migration records, migrations/<id>.yaml: what was
+// decided and why, which step is on the base branch, and how the migration ended.
+package record
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Dir holds the records, relative to the repository root.
+const Dir = "migrations"
+
+// APIVersion and Kind identify a record.
+const (
+	APIVersion = "gitmig.dev/v1alpha1"
+	Kind       = "Migration"
+)
+
+// Phase is where a migration stands.
+type Phase string
+
+// Phases of a migration. InProgress from the decision until step 4's gate passes.
+const (
+	InProgress Phase = "InProgress"
+	Completed  Phase = "Completed"
+	Aborted    Phase = "Aborted"
+	RolledBack Phase = "RolledBack"
+)
+
+// Ended reports whether the phase is final.
+func (p Phase) Ended() bool { return p == Completed || p == Aborted || p == RolledBack }
+
+// Record is one migration.
+type Record struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Metadata   Metadata `json:"metadata"`
+	Spec       Spec     `json:"spec"`
+	Status     Status   `json:"status"`
+}
+
+// Metadata names the record; the name is the migration id.
+type Metadata struct {
+	Name string `json:"name"`
+}
+
+// Spec is what was decided.
+type Spec struct {
+	Service   string    `json:"service"`
+	Namespace string    `json:"namespace"`
+	From      string    `json:"from"`
+	To        string    `json:"to"`
+	DecidedAt time.Time `json:"decidedAt"`
+	// DecidedBy says whether the plan or a person (gitmig migrate) started it.
+	DecidedBy string `json:"decidedBy"`
+	Reason    string `json:"reason"`
+	// Evidence is the plan's Markdown evidence block: utilisation, PromQL, candidates.
+	Evidence string `json:"evidence,omitempty"`
+}
+
+// Status is how far the migration went.
+type Status struct {
+	Phase Phase `json:"phase"`
+	// Step is the last step whose commit carries this record: on the base branch, the
+	// last merged step; 0 when only decided.
+	Step int `json:"step"`
+	// PullRequests are the step pull requests known when this record was written.
+	PullRequests []PullRequestRef `json:"pullRequests,omitempty"`
+	// Message says why the migration ended, for Aborted and RolledBack.
+	Message string    `json:"message,omitempty"`
+	EndedAt time.Time `json:"endedAt,omitzero"`
+}
+
+// PullRequestRef points at one step's pull request.
+type PullRequestRef struct {
+	Step   int    `json:"step"`
+	Number int    `json:"number"`
+	URL    string `json:"url"`
+}
+
+// ID is the migration id.
+func (r *Record) ID() string { return r.Metadata.Name }
+
+// Path is the record's file in the repository.
+func Path(id string) string { return path.Join(Dir, id+".yaml") }
+
+// New returns the record of a migration just decided.
+func New(id string, spec Spec) *Record {
+	return &Record{
+		APIVersion: APIVersion,
+		Kind:       Kind,
+		Metadata:   Metadata{Name: id},
+		Spec:       spec,
+		Status:     Status{Phase: InProgress},
+	}
+}
+
+// SetPullRequest records a step's pull request, replacing an earlier one for that step.
+func (r *Record) SetPullRequest(ref PullRequestRef) {
+	for i, p := range r.Status.PullRequests {
+		if p.Step == ref.Step {
+			r.Status.PullRequests[i] = ref
+			return
+		}
+	}
+	r.Status.PullRequests = append(r.Status.PullRequests, ref)
+	sort.Slice(r.Status.PullRequests, func(i, j int) bool { return r.Status.PullRequests[i].Step < r.Status.PullRequests[j].Step })
+}
+
+// Marshal encodes the record as YAML.
+func (r *Record) Marshal() ([]byte, error) {
+	return yaml.Marshal(r)
+}
+
+// Parse decodes and checks one record.
+func Parse(data []byte) (*Record, error) {
+	var r Record
+	if err := yaml.UnmarshalStrict(data, &r); err != nil {
+		return nil, err
+	}
+	if r.APIVersion != APIVersion || r.Kind != Kind {
+		return nil, fmt.Errorf("not a %s %s (apiVersion %q, kind %q)", APIVersion, Kind, r.APIVersion, r.Kind)
+	}
+	if r.Metadata.Name == "" || r.Spec.Service == "" || r.Spec.From == "" || r.Spec.To == "" {
+		return nil, errors.New("metadata.name, spec.service, spec.from and spec.to are required")
+	}
+	if r.Status.Step < 0 || r.Status.Step > 4 {
+		return nil, fmt.Errorf("status.step %d is not 0-4", r.Status.Step)
+	}
+	return &r, nil
+}
+
+// LoadAll reads every record under Dir in fsys, sorted by id. A record that does not
+// parse is an error naming its file: gitmig never guesses at a migration's state.
+func LoadAll(fsys fs.FS) ([]*Record, error) {
+	entries, err := fs.ReadDir(fsys, Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var records []*Record
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") {
+			continue
+		}
+		p := path.Join(Dir, e.Name())
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return nil, err
+		}
+		r, err := Parse(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		if r.ID()+".yaml" != e.Name() {
+			return nil, fmt.Errorf("%s: metadata.name %q does not match the file name", p, r.ID())
+		}
+		records = append(records, r)
+	}
+	sort.Slice(records, func(i, j int) bool { return records[i].ID() < records[j].ID() })
+	return records, nil
+}

@@ -1,0 +1,76 @@
+package gitops
+
+import (
+	"time"
+
+	"github.com/gitmig/gitmig/internal/decide"
+	"github.com/gitmig/gitmig/internal/gitops/gate"
+)
+
+// Report is what a pass saw and did.
+type Report struct {
+	// Head is the base branch commit the pass read.
+	Head       string            `json:"head"`
+	Plan       *decide.Plan      `json:"plan,omitempty"`
+	Migrations []MigrationStatus `json:"migrations"`
+	Actions    []Action          `json:"actions"`
+	// Notes are things a person may want to look at, such as stray branches.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// MigrationStatus is one migration as `gitmig status` shows it.
+type MigrationStatus struct {
+	ID        string    `json:"id"`
+	Service   string    `json:"service"`
+	Namespace string    `json:"namespace"`
+	From      string    `json:"from"`
+	To        string    `json:"to"`
+	DecidedAt time.Time `json:"decidedAt"`
+	// Step is the last merged step, 0 to 4.
+	Step   int    `json:"step"`
+	Status string `json:"status"`
+	// WaitingFor says what the migration needs next, empty once it has ended.
+	WaitingFor   string      `json:"waitingFor"`
+	Gate         *GateStatus `json:"gate,omitempty"`
+	PullRequests []PRStatus  `json:"pullRequests"`
+	Message      string      `json:"message,omitempty"`
+}
+
+// GateStatus is the gate's latest answer on a merged step.
+type GateStatus struct {
+	Step    int          `json:"step"`
+	Verdict gate.Verdict `json:"verdict"`
+	Reason  string       `json:"reason"`
+}
+
+// PRStatus is one step's pull request.
+type PRStatus struct {
+	Step   int    `json:"step"`
+	Number int    `json:"number"`
+	State  string `json:"state"`
+	URL    string `json:"url"`
+	Title  string `json:"title"`
+}
+
+// Action is one externally visible thing a pass did, or would do on a dry run.
+type Action struct {
+	Kind      ActionKind `json:"kind"`
+	Migration string     `json:"migration"`
+	Step      int        `json:"step,omitempty"`
+	Detail    string     `json:"detail"`
+	DryRun    bool       `json:"dryRun,omitempty"`
+}
+
+// ActionKind names an action.
+type ActionKind string
+
+// The actions of a pass.
+const (
+	ActionRecord     ActionKind = "record"      // a record commit pushed to the base branch
+	ActionPushBranch ActionKind = "push-branch" // a step branch pushed
+	ActionCreatePR   ActionKind = "create-pr"   // a pull request opened (with its labels)
+	ActionAddLabels  ActionKind = "add-labels"  // missing labels added
+	ActionMerge      ActionKind = "merge"       // an auto-merged step
+	ActionComment    ActionKind = "comment"     // a comment on a pull request
+	ActionStatus     ActionKind = "status"      // a commit status set
+)

@@ -1,0 +1,184 @@
+package gitops
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gitmig/gitmig/internal/decide"
+	"github.com/gitmig/gitmig/internal/gitops/forge"
+	"github.com/gitmig/gitmig/internal/gitops/record"
+	"github.com/gitmig/gitmig/internal/gitops/workspace"
+	"github.com/gitmig/gitmig/internal/render"
+)
+
+// start plans from the metrics and starts the decided migrations.
+func (p *passCtx) start(ctx context.Context) error {
+	if p.r.Metrics == nil {
+		return nil
+	}
+	fleet, err := Fleet(p.st.cfg, p.st.model)
+	if err != nil {
+		return err
+	}
+	at := p.r.At
+	if at.IsZero() {
+		at = p.now.Truncate(time.Second)
+	}
+	snap, err := p.r.Metrics.Snapshot(ctx, at)
+	if err != nil {
+		return fmt.Errorf("reading metrics: %w", err)
+	}
+	plan := decide.NewPlan(decide.Input{
+		Config:    p.st.cfg,
+		Fleet:     fleet,
+		Metrics:   snap,
+		InFlight:  p.inFlight(),
+		Cooldowns: p.cooldowns(),
+	})
+	p.report.Plan = &plan
+	var evidence bytes.Buffer
+	if err := decide.WriteMarkdown(&evidence, plan, snap, p.st.cfg.Policy); err != nil {
+		return err
+	}
+	for _, d := range plan.Decisions {
+		spec := record.Spec{
+			Service:   d.Service,
+			Namespace: d.Namespace,
+			From:      d.From,
+			To:        d.To,
+			DecidedAt: plan.EvaluatedAt.UTC(),
+			DecidedBy: "gitmig plan",
+			Reason:    d.Reason,
+			Evidence:  evidence.String(),
+		}
+		if err := p.startMigration(ctx, spec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// inFlight lists the migrations that have not ended, for the plan's reservations.
+func (p *passCtx) inFlight() []decide.Migration {
+	var out []decide.Migration
+	for _, m := range p.st.migrations {
+		if !m.rec.Status.Phase.Ended() {
+			out = append(out, decide.Migration{Service: m.rec.Spec.Service, From: m.rec.Spec.From, To: m.rec.Spec.To, Step: max(m.rec.Status.Step, 1)})
+		}
+	}
+	return out
+}
+
+// cooldowns: a completed migration holds its service still; an aborted or rolled-back
+// one keeps its service off that destination.
+func (p *passCtx) cooldowns() []decide.Cooldown {
+	var out []decide.Cooldown
+	for _, m := range p.st.migrations {
+		rec := m.rec
+		if !rec.Status.Phase.Ended() || rec.Status.EndedAt.IsZero() {
+			continue
+		}
+		c := decide.Cooldown{Service: rec.Spec.Service, Until: rec.Status.EndedAt.Add(p.st.cfg.Policy.Cooldown.Duration)}
+		if rec.Status.Phase != record.Completed {
+			c.Cluster = rec.Spec.To
+		}
+		if c.Until.After(p.now) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// startMigration claims a migration with a record commit on the base branch, which
+// serialises concurrent passes, then opens its first step.
+func (p *passCtx) startMigration(ctx context.Context, spec record.Spec) error {
+	id := render.MigrationID(spec.Service, spec.From, spec.To, spec.DecidedAt)
+	for _, m := range p.st.migrations {
+		if m.id() == id || (m.rec.Spec.Service == spec.Service && !m.rec.Status.Phase.Ended()) {
+			return nil
+		}
+	}
+	mig, err := render.NewMigration(p.st.cfg, id, spec.Service, spec.From, spec.To)
+	if err != nil {
+		return err
+	}
+	// A decision that step 1 cannot carry out leaves no record behind.
+	if _, err := p.st.repo.Render(mig, render.StepDeploy); err != nil {
+		p.report.Notes = append(p.report.Notes, fmt.Sprintf("not starting %s: %v", id, err))
+		return nil
+	}
+	rec := record.New(id, spec)
+	message := fmt.Sprintf("gitmig: decide to move %s %s→%s\n\n%s", spec.Service, spec.From, spec.To, spec.Reason)
+	if err := p.pushRecord(ctx, rec, message); err != nil {
+		return err
+	}
+	m := &migration{rec: rec, prs: map[int]forge.PullRequest{}, branches: map[int]string{}}
+	p.st.migrations = append(p.st.migrations, m)
+	status := p.status(m)
+	defer func() { p.report.Migrations = append(p.report.Migrations, *status) }()
+	return p.openStep(ctx, m, status, 1)
+}
+
+// Start begins a migration by hand, through the same path as a planned one.
+func (r *Reconciler) Start(ctx context.Context, service, from, to, reason string) (*Report, error) {
+	ws, err := r.Clone(ctx)
+	if err != nil {
+		return nil, err
+	}
+	report := &Report{}
+	for attempt := 1; ; attempt++ {
+		report.Migrations = nil
+		err := r.startByHand(ctx, ws, report, service, from, to, reason)
+		if !errors.Is(err, workspace.ErrRejected) || attempt == MaxAttempts {
+			return report, err
+		}
+		if err := ws.Fetch(ctx); err != nil {
+			return report, err
+		}
+	}
+}
+
+func (r *Reconciler) startByHand(ctx context.Context, ws *workspace.Workspace, report *Report, service, from, to, reason string) error {
+	st, err := r.load(ctx, ws)
+	if err != nil {
+		return err
+	}
+	report.Head = st.head
+	p := &passCtx{r: r, ws: ws, st: st, report: report, now: r.now()}
+	svc, ok := st.cfg.Service(service)
+	if !ok {
+		return fmt.Errorf("unknown service %q: it is not in gitmig.yaml's services", service)
+	}
+	if from == "" {
+		running := st.model.Running(service)
+		if len(running) != 1 {
+			return fmt.Errorf("service %s runs in %d clusters (%v): say which one to move it from with --from", service, len(running), running)
+		}
+		from = running[0]
+	}
+	for _, m := range st.migrations {
+		if m.rec.Spec.Service == service && !m.rec.Status.Phase.Ended() {
+			return fmt.Errorf("service %s is already migrating (%s, step %d)", service, m.id(), m.rec.Status.Step)
+		}
+	}
+	mig, err := render.NewMigration(st.cfg, render.MigrationID(service, from, to, p.now), service, from, to)
+	if err != nil {
+		return err
+	}
+	if _, err := st.repo.Render(mig, render.StepDeploy); err != nil {
+		return err
+	}
+	spec := record.Spec{
+		Service:   service,
+		Namespace: svc.Namespace,
+		From:      from,
+		To:        to,
+		DecidedAt: p.now.Truncate(time.Minute),
+		DecidedBy: "gitmig migrate",
+		Reason:    reason,
+	}
+	return p.startMigration(ctx, spec)
+}

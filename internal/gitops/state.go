@@ -1,0 +1,122 @@
+package gitops
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"sort"
+
+	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/gitops/forge"
+	"github.com/gitmig/gitmig/internal/gitops/record"
+	"github.com/gitmig/gitmig/internal/gitops/workspace"
+	"github.com/gitmig/gitmig/internal/render"
+)
+
+// state is everything a pass knows, read once at its start.
+type state struct {
+	head       string
+	cfg        *config.Config
+	repo       *render.Repo
+	model      *render.Model
+	migrations []*migration
+	// foreign are gitmig pull requests and branches that belong to no record.
+	foreign []string
+}
+
+// migration joins a record on the base branch with its pull requests and branches.
+type migration struct {
+	rec *record.Record
+	// prs holds each step's pull request, the newest when a step has several.
+	prs      map[int]forge.PullRequest
+	branches map[int]string
+}
+
+func (m *migration) id() string { return m.rec.ID() }
+
+// load reads the base branch at the workspace's head, the forge and the remote branches.
+func (r *Reconciler) load(ctx context.Context, ws *workspace.Workspace) (*state, error) {
+	st := &state{head: ws.Head()}
+	files, err := ws.Files(st.head)
+	if err != nil {
+		return nil, err
+	}
+	if st.cfg, err = r.config(files); err != nil {
+		return nil, err
+	}
+	if st.repo, err = render.FromFS(files, st.cfg); err != nil {
+		return nil, err
+	}
+	if st.model, err = st.repo.Model(); err != nil {
+		return nil, fmt.Errorf("building the overlays at %s: %w", short(st.head), err)
+	}
+	records, err := record.LoadAll(files)
+	if err != nil {
+		return nil, fmt.Errorf("reading migration records at %s: %w", short(st.head), err)
+	}
+	prs, err := r.Forge.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing pull requests: %w", err)
+	}
+	branches, err := ws.RemoteBranches(ctx, forge.BranchPrefix)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]*migration{}
+	for _, rec := range records {
+		m := &migration{rec: rec, prs: map[int]forge.PullRequest{}, branches: map[int]string{}}
+		byID[rec.ID()] = m
+		st.migrations = append(st.migrations, m)
+	}
+	sort.Slice(prs, func(i, j int) bool { return prs[i].Number < prs[j].Number })
+	for _, pr := range prs {
+		id, step, _, ok := forge.ParseBranch(pr.Head)
+		if m := byID[id]; ok && m != nil {
+			m.prs[step] = pr
+		} else {
+			st.foreign = append(st.foreign, fmt.Sprintf("pull request #%d (%s) has no migration record", pr.Number, pr.Head))
+		}
+	}
+	for _, branch := range sortedKeys(branches) {
+		id, step, _, ok := forge.ParseBranch(branch)
+		if m := byID[id]; ok && m != nil {
+			m.branches[step] = branches[branch]
+		}
+	}
+	return st, nil
+}
+
+// config is the gitmig.yaml the pass runs with: the one given, or the base branch's.
+func (r *Reconciler) config(files fs.FS) (*config.Config, error) {
+	if r.Config != nil {
+		return r.Config, nil
+	}
+	data, err := fs.ReadFile(files, "gitmig.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("reading gitmig.yaml from the base branch: %w", err)
+	}
+	cfg, err := config.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("gitmig.yaml on the base branch: %w", err)
+	}
+	if err := cfg.Validate(files); err != nil {
+		return nil, fmt.Errorf("gitmig.yaml on the base branch: %w", err)
+	}
+	return cfg, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}

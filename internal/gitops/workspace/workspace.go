@@ -1,0 +1,452 @@
+// Package workspace is gitmig's git boundary: an in-memory clone of the GitOps
+// repository's base branch, from which it reads trees, writes commits without a work
+// tree, and pushes step branches and record commits. go-git types stay in here.
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"testing/fstest"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	gitconfig "github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/go-git/go-git/v5/storage/memory"
+
+	"github.com/gitmig/gitmig/internal/render"
+)
+
+const remoteName = "origin"
+
+// Options say where the repository is and who commits.
+type Options struct {
+	// Remote is an HTTPS URL or a local path of the repository.
+	Remote string
+	// Branch is the base branch.
+	Branch string
+	// Token authenticates HTTPS pushes and fetches as x-access-token; empty for none.
+	Token       string
+	AuthorName  string
+	AuthorEmail string
+	Now         func() time.Time
+}
+
+// Workspace is a clone of the base branch.
+type Workspace struct {
+	opts Options
+	repo *git.Repository
+	auth transport.AuthMethod
+	head plumbing.Hash
+}
+
+// ErrRejected means the remote refused a push because the ref moved since it was read:
+// refetch, recompute and try again.
+var ErrRejected = errors.New("push rejected: the remote ref moved")
+
+// Clone fetches the base branch (single branch, no tags, full history, since gitmig
+// pushes from it) into memory.
+func Clone(ctx context.Context, opts Options) (*Workspace, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	w := &Workspace{opts: opts}
+	if opts.Token != "" {
+		w.auth = &http.BasicAuth{Username: "x-access-token", Password: opts.Token}
+	}
+	repo, err := git.CloneContext(ctx, memory.NewStorage(), nil, &git.CloneOptions{
+		URL:           opts.Remote,
+		Auth:          w.auth,
+		RemoteName:    remoteName,
+		ReferenceName: plumbing.NewBranchReferenceName(opts.Branch),
+		SingleBranch:  true,
+		Tags:          git.NoTags,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cloning %s branch %s: %w", w.remoteLabel(), opts.Branch, w.scrub(err))
+	}
+	w.repo = repo
+	return w, w.readHead()
+}
+
+// remoteLabel names the remote in messages without any credentials.
+func (w *Workspace) remoteLabel() string { return scrubURL(w.opts.Remote) }
+
+func scrubURL(u string) string {
+	if scheme, rest, ok := strings.Cut(u, "://"); ok {
+		if at := strings.LastIndex(rest, "@"); at >= 0 && at < strings.Index(rest+"/", "/") {
+			return scheme + "://" + rest[at+1:]
+		}
+	}
+	return u
+}
+
+// scrub removes the token from an error message, should a transport ever echo it.
+func (w *Workspace) scrub(err error) error {
+	if err == nil || w.opts.Token == "" || !strings.Contains(err.Error(), w.opts.Token) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), w.opts.Token, "***"))
+}
+
+func (w *Workspace) readHead() error {
+	ref, err := w.repo.Reference(plumbing.NewRemoteReferenceName(remoteName, w.opts.Branch), true)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", w.opts.Branch, err)
+	}
+	w.head = ref.Hash()
+	return nil
+}
+
+// Head is the base branch's commit as last fetched.
+func (w *Workspace) Head() string { return w.head.String() }
+
+// Branch is the base branch's name.
+func (w *Workspace) Branch() string { return w.opts.Branch }
+
+// Fetch updates the base branch from the remote.
+func (w *Workspace) Fetch(ctx context.Context) error {
+	spec := gitconfig.RefSpec(fmt.Sprintf("+refs/heads/%[1]s:refs/remotes/%[2]s/%[1]s", w.opts.Branch, remoteName))
+	err := w.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: remoteName, RefSpecs: []gitconfig.RefSpec{spec}, Auth: w.auth, Tags: git.NoTags})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return fmt.Errorf("fetching %s: %w", w.opts.Branch, w.scrub(err))
+	}
+	return w.readHead()
+}
+
+// FetchBranch fetches one branch of the remote and returns its commit.
+func (w *Workspace) FetchBranch(ctx context.Context, branch string) (string, error) {
+	spec := gitconfig.RefSpec(fmt.Sprintf("+refs/heads/%[1]s:refs/remotes/%[2]s/%[1]s", branch, remoteName))
+	err := w.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: remoteName, RefSpecs: []gitconfig.RefSpec{spec}, Auth: w.auth, Tags: git.NoTags})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return "", fmt.Errorf("fetching %s: %w", branch, w.scrub(err))
+	}
+	ref, err := w.repo.Reference(plumbing.NewRemoteReferenceName(remoteName, branch), true)
+	if err != nil {
+		return "", err
+	}
+	return ref.Hash().String(), nil
+}
+
+// RemoteBranches lists the remote's branches whose names start with prefix, with
+// their commits.
+func (w *Workspace) RemoteBranches(ctx context.Context, prefix string) (map[string]string, error) {
+	remote, err := w.repo.Remote(remoteName)
+	if err != nil {
+		return nil, err
+	}
+	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: w.auth})
+	if err != nil {
+		return nil, fmt.Errorf("listing branches of %s: %w", w.remoteLabel(), w.scrub(err))
+	}
+	out := map[string]string{}
+	for _, ref := range refs {
+		name := ref.Name()
+		if name.IsBranch() && strings.HasPrefix(name.Short(), prefix) {
+			out[name.Short()] = ref.Hash().String()
+		}
+	}
+	return out, nil
+}
+
+// Files returns the tree at a commit as an in-memory file system.
+func (w *Workspace) Files(sha string) (fs.FS, error) {
+	tree, err := w.tree(sha)
+	if err != nil {
+		return nil, err
+	}
+	// fstest.MapFS is the standard library's complete in-memory fs.FS; the tree is
+	// small and read whole, since every pass builds every overlay anyway.
+	files := fstest.MapFS{}
+	err = tree.Files().ForEach(func(f *object.File) error {
+		if !f.Mode.IsFile() {
+			return nil
+		}
+		content, err := f.Contents()
+		if err != nil {
+			return err
+		}
+		files[f.Name] = &fstest.MapFile{Data: []byte(content), Mode: 0o644}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading tree %s: %w", sha, err)
+	}
+	return files, nil
+}
+
+// ReadFile reads one file at a commit; ok is false when it does not exist.
+func (w *Workspace) ReadFile(sha, name string) (data []byte, ok bool, err error) {
+	tree, err := w.tree(sha)
+	if err != nil {
+		return nil, false, err
+	}
+	f, err := tree.File(name)
+	if errors.Is(err, object.ErrFileNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	r, err := f.Reader()
+	if err != nil {
+		return nil, false, err
+	}
+	defer r.Close()
+	data, err = io.ReadAll(r)
+	return data, err == nil, err
+}
+
+func (w *Workspace) tree(sha string) (*object.Tree, error) {
+	c, err := w.repo.CommitObject(plumbing.NewHash(sha))
+	if err != nil {
+		return nil, fmt.Errorf("reading commit %s: %w", sha, err)
+	}
+	return c.Tree()
+}
+
+// SameTree reports whether two commits have the same tree.
+func (w *Workspace) SameTree(a, b string) (bool, error) {
+	ta, err := w.tree(a)
+	if err != nil {
+		return false, err
+	}
+	tb, err := w.tree(b)
+	if err != nil {
+		return false, err
+	}
+	return ta.Hash == tb.Hash, nil
+}
+
+// IsAncestor reports whether commit a is an ancestor of (or equal to) commit b. Both
+// must have been fetched.
+func (w *Workspace) IsAncestor(a, b string) (bool, error) {
+	if a == b {
+		return true, nil
+	}
+	ca, err := w.repo.CommitObject(plumbing.NewHash(a))
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	cb, err := w.repo.CommitObject(plumbing.NewHash(b))
+	if err != nil {
+		return false, err
+	}
+	return ca.IsAncestor(cb)
+}
+
+// Commit writes a commit with the edits on top of parent, without a work tree, and
+// returns its hash. Nothing is pushed.
+func (w *Workspace) Commit(parent string, edits []render.Edit, message string) (string, error) {
+	base, err := w.tree(parent)
+	if err != nil {
+		return "", err
+	}
+	byPath := map[string]render.Edit{}
+	for _, e := range edits {
+		byPath[e.Path] = e
+	}
+	root, _, err := w.writeTree(base, byPath)
+	if err != nil {
+		return "", err
+	}
+	sig := object.Signature{Name: w.opts.AuthorName, Email: w.opts.AuthorEmail, When: w.opts.Now().UTC().Truncate(time.Second)}
+	commit := &object.Commit{
+		Author:       sig,
+		Committer:    sig,
+		Message:      message,
+		TreeHash:     root,
+		ParentHashes: []plumbing.Hash{plumbing.NewHash(parent)},
+	}
+	obj := w.repo.Storer.NewEncodedObject()
+	if err := commit.Encode(obj); err != nil {
+		return "", err
+	}
+	h, err := w.repo.Storer.SetEncodedObject(obj)
+	if err != nil {
+		return "", err
+	}
+	return h.String(), nil
+}
+
+// writeTree stores the tree that results from applying edits (paths relative to this
+// tree) to base, which may be nil for a new folder. empty reports a tree left with no
+// entries, which git does not keep.
+func (w *Workspace) writeTree(base *object.Tree, edits map[string]render.Edit) (plumbing.Hash, bool, error) {
+	entries := map[string]object.TreeEntry{}
+	if base != nil {
+		for _, e := range base.Entries {
+			entries[e.Name] = e
+		}
+	}
+	sub := map[string]map[string]render.Edit{}
+	for p, e := range edits {
+		dir, rest, nested := strings.Cut(p, "/")
+		if nested {
+			if sub[dir] == nil {
+				sub[dir] = map[string]render.Edit{}
+			}
+			sub[dir][rest] = e
+			continue
+		}
+		if e.Delete {
+			delete(entries, p)
+			continue
+		}
+		obj := w.repo.Storer.NewEncodedObject()
+		obj.SetType(plumbing.BlobObject)
+		wr, err := obj.Writer()
+		if err != nil {
+			return plumbing.ZeroHash, false, err
+		}
+		if _, err := wr.Write(e.Content); err != nil {
+			return plumbing.ZeroHash, false, err
+		}
+		if err := wr.Close(); err != nil {
+			return plumbing.ZeroHash, false, err
+		}
+		h, err := w.repo.Storer.SetEncodedObject(obj)
+		if err != nil {
+			return plumbing.ZeroHash, false, err
+		}
+		entries[p] = object.TreeEntry{Name: p, Mode: filemode.Regular, Hash: h}
+	}
+	for dir, dirEdits := range sub {
+		var subtree *object.Tree
+		if existing, ok := entries[dir]; ok && existing.Mode == filemode.Dir {
+			t, err := w.repo.TreeObject(existing.Hash)
+			if err != nil {
+				return plumbing.ZeroHash, false, err
+			}
+			subtree = t
+		}
+		h, empty, err := w.writeTree(subtree, dirEdits)
+		if err != nil {
+			return plumbing.ZeroHash, false, err
+		}
+		if empty {
+			delete(entries, dir)
+			continue
+		}
+		entries[dir] = object.TreeEntry{Name: dir, Mode: filemode.Dir, Hash: h}
+	}
+	tree := &object.Tree{}
+	for _, e := range entries {
+		tree.Entries = append(tree.Entries, e)
+	}
+	// Git orders entries by name, a folder's name as if it ended in "/".
+	sortKey := func(e object.TreeEntry) string {
+		if e.Mode == filemode.Dir {
+			return e.Name + "/"
+		}
+		return e.Name
+	}
+	sort.Slice(tree.Entries, func(i, j int) bool { return sortKey(tree.Entries[i]) < sortKey(tree.Entries[j]) })
+	obj := w.repo.Storer.NewEncodedObject()
+	if err := tree.Encode(obj); err != nil {
+		return plumbing.ZeroHash, false, err
+	}
+	h, err := w.repo.Storer.SetEncodedObject(obj)
+	return h, len(tree.Entries) == 0, err
+}
+
+// PushBranch creates or fast-forwards a branch on the remote to sha. A branch that
+// moved elsewhere is not overwritten: ErrRejected.
+func (w *Workspace) PushBranch(ctx context.Context, branch, sha string) error {
+	return w.push(ctx, branch, sha, false)
+}
+
+// ForcePushBranch sets one of gitmig's own branches to sha, whatever it held.
+func (w *Workspace) ForcePushBranch(ctx context.Context, branch, sha string) error {
+	return w.push(ctx, branch, sha, true)
+}
+
+// PushBase fast-forwards the base branch to sha, a descendant of Head; ErrRejected when
+// the base moved since it was fetched. On success Head is sha.
+func (w *Workspace) PushBase(ctx context.Context, sha string) error {
+	if err := w.push(ctx, w.opts.Branch, sha, false); err != nil {
+		return err
+	}
+	w.head = plumbing.NewHash(sha)
+	return w.repo.Storer.SetReference(plumbing.NewHashReference(plumbing.NewRemoteReferenceName(remoteName, w.opts.Branch), w.head))
+}
+
+func (w *Workspace) push(ctx context.Context, branch, sha string, force bool) error {
+	local := plumbing.ReferenceName("refs/gitmig-push/" + branch)
+	if err := w.repo.Storer.SetReference(plumbing.NewHashReference(local, plumbing.NewHash(sha))); err != nil {
+		return err
+	}
+	spec := fmt.Sprintf("%s:refs/heads/%s", local, branch)
+	if force {
+		spec = "+" + spec
+	}
+	err := w.repo.PushContext(ctx, &git.PushOptions{
+		RemoteName: remoteName,
+		RefSpecs:   []gitconfig.RefSpec{gitconfig.RefSpec(spec)},
+		Auth:       w.auth,
+	})
+	switch {
+	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
+		return nil
+	case errors.Is(err, git.ErrNonFastForwardUpdate), isRejection(err):
+		return fmt.Errorf("pushing %s: %w", branch, ErrRejected)
+	}
+	return fmt.Errorf("pushing %s to %s: %w", branch, w.remoteLabel(), w.scrub(err))
+}
+
+// isRejection recognises a remote's refusal of a ref update that is not a fast-forward,
+// as receive-pack reports it.
+func isRejection(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"non-fast-forward", "fetch first", "failed to update ref", "reference already exists", "stale info"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// DeleteBranch removes a branch from the remote; a missing branch is not an error.
+func (w *Workspace) DeleteBranch(ctx context.Context, branch string) error {
+	spec := gitconfig.RefSpec(":refs/heads/" + branch)
+	err := w.repo.PushContext(ctx, &git.PushOptions{RemoteName: remoteName, RefSpecs: []gitconfig.RefSpec{spec}, Auth: w.auth})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return fmt.Errorf("deleting branch %s: %w", branch, w.scrub(err))
+	}
+	return nil
+}
+
+// Log returns the first-parent history of the base branch from Head, newest first, up
+// to limit commits.
+func (w *Workspace) Log(limit int) ([]string, error) {
+	var out []string
+	h := w.head
+	for i := 0; i < limit && !h.IsZero(); i++ {
+		c, err := w.repo.CommitObject(h)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c.Hash.String())
+		if len(c.ParentHashes) == 0 {
+			break
+		}
+		h = c.ParentHashes[0]
+	}
+	return out, nil
+}
+
+// Join is path.Join for repository paths.
+func Join(elem ...string) string { return path.Join(elem...) }
