@@ -74,7 +74,7 @@ func runSteps(t *testing.T, repo *Repo, m Migration, steps ...Step) {
 	for _, step := range steps {
 		change, err := repo.Render(m, step)
 		if err != nil {
-			t.Fatalf("step %s: %v", step, err)
+			t.Fatalf("%s: %v", m.ID, err)
 		}
 		if err := repo.Apply(change.Edits); err != nil {
 			t.Fatal(err)
@@ -592,4 +592,87 @@ func readKustomization(t *testing.T, repo *Repo, dir string) *Kustomization {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// TestMoveBack takes each fleet's service to its destination and back again. The way
+// back starts from gitmig's own ExternalName stub in the old source, which step 1
+// replaces by a hold patch until step 2 routes to the new pods; every overlay builds
+// and Verify finds nothing after each of the eight steps.
+func TestMoveBack(t *testing.T) {
+	for _, f := range []fleetCase{exampleFleet, metroFleet} {
+		t.Run(f.name, func(t *testing.T) {
+			repo := f.load(t)
+			there := f.migration(t, repo)
+			back, err := NewMigration(repo.Config(), f.service+"-"+f.to+"-to-"+f.from+"-20261128-1000", f.service, f.to, f.from)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range []Migration{there, back} {
+				for _, step := range Steps {
+					runSteps(t, repo, m, step)
+					if findings := verifyRepo(t, repo); len(findings) != 0 {
+						t.Errorf("%s, after step %s, Verify: %v", m.ID, step, findings)
+					}
+				}
+			}
+			svc, _ := repo.Config().Service(f.service)
+			src, dst := mustBuild(t, repo, f.from), mustBuild(t, repo, f.to)
+			if _, ok := src.Find("Deployment", svc.Namespace, svc.Name); !ok {
+				t.Errorf("%s does not run %s again", f.from, f.service)
+			}
+			if s := findService(t, src, svc.Namespace, svc.Name); s.Spec.Type == corev1.ServiceTypeExternalName {
+				t.Errorf("%s's Service %s is still an ExternalName to %s", f.from, f.service, s.Spec.ExternalName)
+			}
+			if s := findService(t, dst, svc.Namespace, svc.Name); s.Spec.ExternalName != mustCluster(t, repo, f.from).Ingress.DNSName {
+				t.Errorf("%s's Service %s: ExternalName to %q, want %s's ingress", f.to, f.service, s.Spec.ExternalName, f.from)
+			}
+			overlay := mustCluster(t, repo, f.from).Path
+			for _, gone := range []string{"gitmig/flip-" + f.service + ".yaml", "gitmig/externalname-" + f.service + ".yaml"} {
+				if repo.Exists(path.Join(overlay, gone)) {
+					t.Errorf("%s/%s is left behind", overlay, gone)
+				}
+			}
+		})
+	}
+}
+
+func mustCluster(t *testing.T, repo *Repo, name string) config.Cluster {
+	t.Helper()
+	cl, ok := repo.Config().Cluster(name)
+	if !ok {
+		t.Fatalf("no cluster %s", name)
+	}
+	return cl
+}
+
+// TestMoveThereBackAndThereAgain moves the example's orc8r edge→cloud, back, and to
+// cloud again. Cleanup of the way back leaves step 2's gitmig/ingressroute-orc8r.yaml
+// in cloud, routing to what is by then an ExternalName Service, so the third move's
+// step 2 refuses with "already lists gitmig/ingressroute-orc8r.yaml: step 2 is done"
+// while step 1's hold patch keeps cloud's Service pointing back at edge.
+func TestMoveThereBackAndThereAgain(t *testing.T) {
+	t.Skip("known bug in render: cleanup keeps the source's gitmig/ingressroute-S.yaml (and dnsendpoint-S.yaml), " +
+		"so a later move back to that cluster stops at step 2; see the report of the tests' author")
+	repo := exampleFleet.load(t)
+	for i, m := range []Migration{
+		exampleFleet.migration(t, repo),
+		mustMigration(t, repo, "orc8r-cloud-to-edge-20261128-1000", "orc8r", "cloud", "edge"),
+		mustMigration(t, repo, "orc8r-edge-to-cloud-20261129-1000", "orc8r", "edge", "cloud"),
+	} {
+		for _, step := range Steps {
+			runSteps(t, repo, m, step)
+			if findings := verifyRepo(t, repo); len(findings) != 0 {
+				t.Errorf("move %d, after step %s, Verify: %v", i+1, step, findings)
+			}
+		}
+	}
+}
+
+func mustMigration(t *testing.T, repo *Repo, id, service, from, to string) Migration {
+	t.Helper()
+	m, err := NewMigration(repo.Config(), id, service, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
