@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"path"
 	"sort"
 	"strings"
 	"testing/fstest"
@@ -20,6 +19,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/storage/memory"
@@ -259,7 +259,7 @@ func (w *Workspace) Commit(parent string, edits []render.Edit, message string) (
 	for _, e := range edits {
 		byPath[e.Path] = e
 	}
-	root, _, err := w.writeTree(base, byPath)
+	root, _, err := writeTree(w.repo.Storer, base, byPath)
 	if err != nil {
 		return "", err
 	}
@@ -285,7 +285,7 @@ func (w *Workspace) Commit(parent string, edits []render.Edit, message string) (
 // writeTree stores the tree that results from applying edits (paths relative to this
 // tree) to base, which may be nil for a new folder. empty reports a tree left with no
 // entries, which git does not keep.
-func (w *Workspace) writeTree(base *object.Tree, edits map[string]render.Edit) (plumbing.Hash, bool, error) {
+func writeTree(s storer.EncodedObjectStorer, base *object.Tree, edits map[string]render.Edit) (plumbing.Hash, bool, error) {
 	entries := map[string]object.TreeEntry{}
 	if base != nil {
 		for _, e := range base.Entries {
@@ -306,7 +306,7 @@ func (w *Workspace) writeTree(base *object.Tree, edits map[string]render.Edit) (
 			delete(entries, p)
 			continue
 		}
-		obj := w.repo.Storer.NewEncodedObject()
+		obj := s.NewEncodedObject()
 		obj.SetType(plumbing.BlobObject)
 		wr, err := obj.Writer()
 		if err != nil {
@@ -318,7 +318,7 @@ func (w *Workspace) writeTree(base *object.Tree, edits map[string]render.Edit) (
 		if err := wr.Close(); err != nil {
 			return plumbing.ZeroHash, false, err
 		}
-		h, err := w.repo.Storer.SetEncodedObject(obj)
+		h, err := s.SetEncodedObject(obj)
 		if err != nil {
 			return plumbing.ZeroHash, false, err
 		}
@@ -327,13 +327,13 @@ func (w *Workspace) writeTree(base *object.Tree, edits map[string]render.Edit) (
 	for dir, dirEdits := range sub {
 		var subtree *object.Tree
 		if existing, ok := entries[dir]; ok && existing.Mode == filemode.Dir {
-			t, err := w.repo.TreeObject(existing.Hash)
+			t, err := object.GetTree(s, existing.Hash)
 			if err != nil {
 				return plumbing.ZeroHash, false, err
 			}
 			subtree = t
 		}
-		h, empty, err := w.writeTree(subtree, dirEdits)
+		h, empty, err := writeTree(s, subtree, dirEdits)
 		if err != nil {
 			return plumbing.ZeroHash, false, err
 		}
@@ -355,11 +355,11 @@ func (w *Workspace) writeTree(base *object.Tree, edits map[string]render.Edit) (
 		return e.Name
 	}
 	sort.Slice(tree.Entries, func(i, j int) bool { return sortKey(tree.Entries[i]) < sortKey(tree.Entries[j]) })
-	obj := w.repo.Storer.NewEncodedObject()
+	obj := s.NewEncodedObject()
 	if err := tree.Encode(obj); err != nil {
 		return plumbing.ZeroHash, false, err
 	}
-	h, err := w.repo.Storer.SetEncodedObject(obj)
+	h, err := s.SetEncodedObject(obj)
 	return h, len(tree.Entries) == 0, err
 }
 
@@ -428,25 +428,3 @@ func (w *Workspace) DeleteBranch(ctx context.Context, branch string) error {
 	}
 	return nil
 }
-
-// Log returns the first-parent history of the base branch from Head, newest first, up
-// to limit commits.
-func (w *Workspace) Log(limit int) ([]string, error) {
-	var out []string
-	h := w.head
-	for i := 0; i < limit && !h.IsZero(); i++ {
-		c, err := w.repo.CommitObject(h)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c.Hash.String())
-		if len(c.ParentHashes) == 0 {
-			break
-		}
-		h = c.ParentHashes[0]
-	}
-	return out, nil
-}
-
-// Join is path.Join for repository paths.
-func Join(elem ...string) string { return path.Join(elem...) }

@@ -1,0 +1,125 @@
+package gitops
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing/transport/http"
+
+	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/gitops/forge"
+	"github.com/gitmig/gitmig/internal/gitops/forge/github"
+	"github.com/gitmig/gitmig/internal/gitops/forge/local"
+	"github.com/gitmig/gitmig/internal/gitops/gate"
+	"github.com/gitmig/gitmig/internal/gitops/workspace"
+)
+
+// Default author of gitmig's commits.
+const (
+	DefaultAuthorName  = "gitmig"
+	DefaultAuthorEmail = "gitmig@localhost"
+)
+
+// Env reads the environment; os.Getenv in production, a map in tests.
+type Env func(name string) string
+
+// Setup is how to reach the repository and its forge, read from gitmig.yaml.
+type Setup struct {
+	// Remote is gitops.remote, a relative path resolved against the repository folder.
+	Remote string
+	Branch string
+	// Token authenticates HTTPS git and the GitHub API; never printed.
+	Token       string
+	AuthorName  string
+	AuthorEmail string
+}
+
+// NewSetup resolves gitmig.yaml's gitops section; repoDir anchors a relative remote.
+func NewSetup(cfg *config.Config, repoDir string, env Env) (*Setup, error) {
+	g := cfg.GitOps
+	if g.Remote == "" {
+		return nil, fmt.Errorf("gitops.remote is empty: set it to the repository's HTTPS URL or a local path")
+	}
+	s := &Setup{Remote: g.Remote, Branch: g.Branch, AuthorName: DefaultAuthorName, AuthorEmail: DefaultAuthorEmail}
+	if !strings.Contains(g.Remote, "://") && !filepath.IsAbs(g.Remote) {
+		abs, err := filepath.Abs(filepath.Join(repoDir, g.Remote))
+		if err != nil {
+			return nil, err
+		}
+		s.Remote = abs
+	}
+	if g.Author != nil {
+		s.AuthorName, s.AuthorEmail = g.Author.Name, g.Author.Email
+	}
+	tokenEnv := g.TokenEnv
+	if g.Forge == config.ForgeGitHub && g.GitHub != nil {
+		tokenEnv = g.GitHub.TokenEnv
+	}
+	if tokenEnv != "" {
+		s.Token = env(tokenEnv)
+		if s.Token == "" && g.Forge == config.ForgeGitHub {
+			return nil, fmt.Errorf("the GitHub token is missing: set the environment variable %s (gitops.github.tokenEnv)", tokenEnv)
+		}
+	}
+	return s, nil
+}
+
+// Clone opens a workspace on the base branch.
+func (s *Setup) Clone(now func() time.Time) func(ctx context.Context) (*workspace.Workspace, error) {
+	return func(ctx context.Context) (*workspace.Workspace, error) {
+		return workspace.Clone(ctx, workspace.Options{
+			Remote: s.Remote, Branch: s.Branch, Token: s.Token,
+			AuthorName: s.AuthorName, AuthorEmail: s.AuthorEmail, Now: now,
+		})
+	}
+}
+
+// Forge opens the forge gitmig.yaml names.
+func (s *Setup) Forge(cfg *config.Config, now func() time.Time) (forge.Forge, error) {
+	switch cfg.GitOps.Forge {
+	case config.ForgeGitHub:
+		return github.New(github.Options{
+			Owner: cfg.GitOps.GitHub.Owner, Repo: cfg.GitOps.GitHub.Repo,
+			Token: s.Token, TokenEnv: cfg.GitOps.GitHub.TokenEnv, Now: now,
+		})
+	case config.ForgeLocal:
+		opts := local.Options{Remote: s.Remote, Base: s.Branch, AuthorName: s.AuthorName, AuthorEmail: s.AuthorEmail, Now: now}
+		if s.Token != "" {
+			opts.Auth = &http.BasicAuth{Username: "x-access-token", Password: s.Token}
+		}
+		return local.New(opts)
+	}
+	return nil, fmt.Errorf("gitops.forge %q is not supported", cfg.GitOps.Forge)
+}
+
+// Gate returns the gate of gitmig.yaml's engine, wrapped in the drain timer.
+func Gate(cfg *config.Config) (gate.Gate, error) {
+	var inner gate.Gate
+	switch cfg.GitOps.Engine {
+	case config.EngineNone:
+		inner = gate.Merged{}
+	default:
+		return nil, fmt.Errorf("gitops.engine %s: waiting for Argo CD and Flux is not built yet; use engine none, where a merged step counts as applied", cfg.GitOps.Engine)
+	}
+	return gate.Drain{Inner: inner, Duration: cfg.Policy.Drain.Duration}, nil
+}
+
+// NewReconciler wires a reconciler from gitmig.yaml.
+func NewReconciler(cfg *config.Config, repoDir string, env Env, now func() time.Time) (*Reconciler, error) {
+	setup, err := NewSetup(cfg, repoDir, env)
+	if err != nil {
+		return nil, err
+	}
+	f, err := setup.Forge(cfg, now)
+	if err != nil {
+		return nil, err
+	}
+	g, err := Gate(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Reconciler{Clone: setup.Clone(now), Forge: f, Gate: g, Now: now}, nil
+}
