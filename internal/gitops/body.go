@@ -215,3 +215,32 @@ func externalNameTarget(m *render.Model, cfg *config.Config, rec *record.Record,
 	}
 	return target.Name
 }
+
+// Describe says in a few words what a cluster's build runs: its services, and the
+// ExternalNames that send a service elsewhere.
+func Describe(m *render.Model, cfg *config.Config, cluster string) string {
+	var running, aliases []string
+	for _, svc := range cfg.Services {
+		rec := &record.Record{Spec: record.Spec{Service: svc.Name, Namespace: svc.Namespace}}
+		for _, c := range m.Running(svc.Name) {
+			if c == cluster {
+				running = append(running, svc.Name)
+			}
+		}
+		if target := externalNameTarget(m, cfg, rec, cluster); target != "" {
+			aliases = append(aliases, fmt.Sprintf("%s→%s", svc.Name, target))
+		}
+	}
+	parts := []string{"runs " + orNothing(running)}
+	if len(aliases) > 0 {
+		parts = append(parts, "ExternalName "+strings.Join(aliases, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func orNothing(s []string) string {
+	if len(s) == 0 {
+		return "nothing"
+	}
+	return strings.Join(s, ", ")
+}

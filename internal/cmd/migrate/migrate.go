@@ -3,15 +3,18 @@
 package migrate
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gitmig/gitmig/internal/cmdutil"
+	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/gitops"
 	"github.com/gitmig/gitmig/internal/render"
 )
 
@@ -23,18 +26,22 @@ type Options struct {
 	From    string
 	To      string
 	DryRun  bool
+	Reason  string
+	Env     gitops.Env
 	Now     func() time.Time
 }
 
 // NewCmd returns the migrate command.
 func NewCmd(streams cmdutil.Streams, g *cmdutil.Globals) *cobra.Command {
-	opts := &Options{Globals: g, Streams: streams, Now: time.Now}
+	opts := &Options{Globals: g, Streams: streams, Env: os.Getenv, Now: time.Now}
 	cmd := &cobra.Command{
 		Use:   "migrate SERVICE --to CLUSTER [--from CLUSTER] [--dry-run]",
 		Short: "Move a service to another cluster by hand",
-		Long: `migrate starts moving a service to another cluster. With --dry-run it prints, for
-each of the four steps, the files it changes and the rendered objects added, changed
-and removed in the step's cluster, as unified YAML diffs, and touches nothing.`,
+		Long: `migrate starts moving a service to another cluster through the same path as a
+planned migration: a record on the base branch, then step 1's branch and pull
+request; gitmig reconcile carries it on. With --dry-run it prints, for each of the
+four steps, the files it changes and the rendered objects added, changed and removed
+in the step's cluster, as unified YAML diffs, and touches nothing.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			opts.Service = args[0]
@@ -44,18 +51,19 @@ and removed in the step's cluster, as unified YAML diffs, and touches nothing.`,
 	cmd.Flags().StringVar(&opts.To, "to", "", "the destination cluster")
 	cmd.Flags().StringVar(&opts.From, "from", "", "the source cluster (default: the one cluster that runs the service)")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the four steps without changing anything")
+	cmd.Flags().StringVar(&opts.Reason, "reason", "started by hand with gitmig migrate", "why, for the record and the pull requests")
 	_ = cmd.MarkFlagRequired("to")
 	return cmd
 }
 
-// Run plans the migration and, for now, previews it.
+// Run starts the migration, or previews it with --dry-run.
 func Run(opts *Options) error {
 	cfg, disk, err := opts.Globals.Repository()
 	if err != nil {
 		return err
 	}
 	if !opts.DryRun {
-		return errors.New("migrate without --dry-run opens pull requests, which needs the execution engine (gitmig reconcile) that is not built yet; use --dry-run")
+		return start(opts, cfg)
 	}
 	// Every step is tried on an in-memory copy, so the work tree stays untouched.
 	repo, err := disk.With(nil)
@@ -96,6 +104,21 @@ func Run(opts *Options) error {
 	findings := render.Verify(model)
 	fmt.Fprintf(out, "\nAfter step 4: %s runs in %s; verify: %s\n", m.Service.Name, strings.Join(model.Running(m.Service.Name), ", "), verdict(findings))
 	return nil
+}
+
+// start records the migration and opens its first pull request.
+func start(opts *Options, cfg *config.Config) error {
+	r, err := gitops.NewReconciler(cfg, opts.Globals.Repo, opts.Env, opts.Now)
+	if err != nil {
+		return err
+	}
+	report, err := r.Start(context.Background(), opts.Service, opts.From, opts.To, opts.Reason)
+	if report != nil {
+		for _, a := range report.Actions {
+			fmt.Fprintf(opts.Streams.Out, "%s %s: %s\n", a.Kind, a.Migration, a.Detail)
+		}
+	}
+	return err
 }
 
 func runningCluster(repo *render.Repo, service string) (string, error) {

@@ -5,8 +5,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gitmig/gitmig/internal/cmd/build"
+	"github.com/gitmig/gitmig/internal/cmd/demo"
 	"github.com/gitmig/gitmig/internal/cmd/migrate"
 	"github.com/gitmig/gitmig/internal/cmd/plan"
+	"github.com/gitmig/gitmig/internal/cmd/reconcile"
+	"github.com/gitmig/gitmig/internal/cmd/status"
 	"github.com/gitmig/gitmig/internal/cmd/step"
 	"github.com/gitmig/gitmig/internal/cmd/verify"
 	"github.com/gitmig/gitmig/internal/cmd/version"
@@ -38,7 +41,10 @@ pull request each, waiting for Argo CD or Flux to apply every step.`,
 	g.AddFlags(cmd)
 	cmd.AddCommand(
 		build.NewCmd(streams, g),
+		demo.NewCmd(streams),
 		migrate.NewCmd(streams, g),
+		reconcile.NewCmd(streams, g),
+		status.NewCmd(streams, g),
 		plan.NewCmd(streams, g),
 		step.NewCmd(streams, g),
 		verify.NewCmd(streams, g),

@@ -428,3 +428,32 @@ func (w *Workspace) DeleteBranch(ctx context.Context, branch string) error {
 	}
 	return nil
 }
+
+// Changes lists the files that differ between two commits' trees, sorted by path.
+func (w *Workspace) Changes(from, to string) ([]render.FileChange, error) {
+	a, err := w.tree(from)
+	if err != nil {
+		return nil, err
+	}
+	b, err := w.tree(to)
+	if err != nil {
+		return nil, err
+	}
+	diff, err := object.DiffTree(a, b)
+	if err != nil {
+		return nil, err
+	}
+	var out []render.FileChange
+	for _, c := range diff {
+		switch {
+		case c.From.Name == "":
+			out = append(out, render.FileChange{Status: "A", Path: c.To.Name})
+		case c.To.Name == "":
+			out = append(out, render.FileChange{Status: "D", Path: c.From.Name})
+		default:
+			out = append(out, render.FileChange{Status: "M", Path: c.To.Name})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}

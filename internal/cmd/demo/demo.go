@@ -1,0 +1,293 @@
+// Package demo implements `gitmig demo`: the whole flow offline on the built-in
+// example, in a temporary bare repository with the local forge.
+package demo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing/fstest"
+	"time"
+
+	"github.com/spf13/cobra"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/gitmig/gitmig"
+	"github.com/gitmig/gitmig/internal/cmdutil"
+	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/decide"
+	"github.com/gitmig/gitmig/internal/gitops"
+	"github.com/gitmig/gitmig/internal/gitops/forge"
+	"github.com/gitmig/gitmig/internal/gitops/record"
+	"github.com/gitmig/gitmig/internal/gitops/workspace"
+	"github.com/gitmig/gitmig/internal/render"
+)
+
+// Options are the inputs of the demo command.
+type Options struct {
+	Streams cmdutil.Streams
+	// Dir holds the demo's repository; a new temporary folder when empty.
+	Dir string
+}
+
+// NewCmd returns the demo command.
+func NewCmd(streams cmdutil.Streams) *cobra.Command {
+	opts := &Options{Streams: streams}
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run a whole migration offline on the built-in example fleet",
+		Long: `demo seeds a temporary bare git repository with the example fleet (Magma's orc8r and
+agw on an edge cluster, empty fog and cloud clusters), plans from a bundled metrics
+snapshot in which edge is overloaded, then opens, merges and reconciles the four pull
+requests of moving orc8r to cloud on the local forge, printing each step. The
+simulated clock skips the drain wait. Nothing leaves the temporary folder.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return Run(cmd.Context(), opts) },
+	}
+	cmd.Flags().StringVar(&opts.Dir, "dir", "", "folder for the demo repository (default: a new temporary folder)")
+	return cmd
+}
+
+// clock is the demo's simulated time: it stands still unless the demo moves it, so the
+// drain wait takes no real time.
+type clock struct{ now time.Time }
+
+func (c *clock) Now() time.Time { return c.now }
+
+// snapshotSource replays the bundled metrics snapshot.
+type snapshotSource struct{ snap *decide.Snapshot }
+
+func (s snapshotSource) Snapshot(context.Context, time.Time) (*decide.Snapshot, error) {
+	return s.snap, nil
+}
+
+// maxPasses bounds the demo; four steps need about ten passes.
+const maxPasses = 20
+
+// Run plays the whole migration.
+func Run(ctx context.Context, opts *Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	out := opts.Streams.Out
+	dir := opts.Dir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "gitmig-demo-"); err != nil {
+			return err
+		}
+	}
+	snap, err := decide.ParseSnapshot(gitmig.ExampleMetrics)
+	if err != nil {
+		return fmt.Errorf("bundled metrics: %w", err)
+	}
+	clk := &clock{now: snap.EvaluatedAt}
+	remote := filepath.Join(dir, "fleet.git")
+	cfg, err := seed(remote, clk.now)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "gitmig demo: moving a service between clusters through pull requests, offline.\n\n")
+	fmt.Fprintf(out, "Fleet repository (bare, local forge): %s\n", remote)
+	r, err := gitops.NewReconciler(cfg, dir, func(string) string { return "" }, clk.Now)
+	if err != nil {
+		return err
+	}
+	r.Metrics = snapshotSource{snap}
+	r.At = snap.EvaluatedAt
+	setup, err := gitops.NewSetup(cfg, dir, func(string) string { return "" })
+	if err != nil {
+		return err
+	}
+	if err := printPlacement(ctx, out, setup, clk, cfg, "Before"); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Metrics: the bundled snapshot at %s, edge sustained above policy.overload.\n", snap.EvaluatedAt.Format(time.RFC3339))
+
+	var id string
+	for pass := 1; pass <= maxPasses; pass++ {
+		report, err := r.Pass(ctx)
+		if err != nil {
+			return fmt.Errorf("pass %d: %w", pass, err)
+		}
+		if pass == 1 {
+			printDecisions(out, report)
+		}
+		for _, a := range report.Actions {
+			if a.Kind == gitops.ActionCreatePR {
+				fmt.Fprintf(out, "\nPass %d opened a pull request: %s\n", pass, a.Detail)
+			}
+		}
+		if len(report.Migrations) == 0 {
+			return fmt.Errorf("pass %d: the plan started no migration", pass)
+		}
+		m := report.Migrations[0]
+		id = m.ID
+		if m.Status == string(record.Completed) {
+			fmt.Fprintf(out, "\nPass %d: step 4's gate passed; migration %s is Completed after %d pull requests.\n", pass, id, len(m.PullRequests))
+			break
+		}
+		if err := mergeOpen(ctx, out, r.Forge, setup, clk, cfg, m); err != nil {
+			return err
+		}
+		if strings.Contains(m.WaitingFor, "draining") {
+			fmt.Fprintf(out, "\nPass %d waits for %s\n  The simulated clock moves on by policy.drain (%s).\n", pass, m.WaitingFor, cfg.Policy.Drain.Duration)
+			clk.now = clk.now.Add(cfg.Policy.Drain.Duration)
+		}
+		clk.now = clk.now.Add(time.Minute)
+	}
+	if id == "" {
+		return fmt.Errorf("no migration after %d passes", maxPasses)
+	}
+	if err := printPlacement(ctx, out, setup, clk, cfg, "After"); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nThe repository stays at %s. Look around with\n  git clone %s fleet && cd fleet\n  gitmig status --repo . && gitmig pr list --repo .\n", remote, remote)
+	return nil
+}
+
+// seed creates the bare repository from the embedded example, with a gitmig.yaml that
+// points at it, uses the local forge and lets merged steps count as applied.
+func seed(remote string, now time.Time) (*config.Config, error) {
+	files := map[string][]byte{}
+	err := fs.WalkDir(gitmig.Example, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		files[p], err = fs.ReadFile(gitmig.Example, p)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	cfgYAML, err := demoConfig(files["gitmig.yaml"], remote)
+	if err != nil {
+		return nil, err
+	}
+	files["gitmig.yaml"] = cfgYAML
+	tree := fstest.MapFS{}
+	for p, data := range files {
+		tree[p] = &fstest.MapFile{Data: data, Mode: 0o644}
+	}
+	if _, err := workspace.Seed(remote, "main", tree, gitops.DefaultAuthorName, gitops.DefaultAuthorEmail, now); err != nil {
+		return nil, err
+	}
+	cfg, err := config.Parse(cfgYAML)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, cfg.Validate(tree)
+}
+
+// demoConfig rewrites the example's gitops section with kyaml, keeping its comments.
+func demoConfig(data []byte, remote string) ([]byte, error) {
+	node, err := kyaml.Parse(string(data))
+	if err != nil {
+		return nil, err
+	}
+	gitopsNode, err := node.Pipe(kyaml.Lookup("gitops"))
+	if err != nil || gitopsNode == nil {
+		return nil, fmt.Errorf("example gitmig.yaml has no gitops section")
+	}
+	for field, value := range map[string]string{"remote": remote, "forge": config.ForgeLocal, "engine": config.EngineNone} {
+		if err := gitopsNode.PipeE(kyaml.SetField(field, kyaml.NewStringRNode(value))); err != nil {
+			return nil, err
+		}
+	}
+	for _, field := range []string{"github", "argocd"} {
+		if err := gitopsNode.PipeE(kyaml.Clear(field)); err != nil {
+			return nil, err
+		}
+	}
+	s, err := node.String()
+	return []byte(s), err
+}
+
+func printDecisions(out io.Writer, report *gitops.Report) {
+	if report.Plan == nil {
+		return
+	}
+	for _, c := range report.Plan.Clusters {
+		fmt.Fprintf(out, "  %-6s %-10s cpu %5.1f%%  memory %5.1f%%\n", c.Name, c.State, 100*c.CPU.Utilization, 100*c.Memory.Utilization)
+	}
+	for _, d := range report.Plan.Decisions {
+		fmt.Fprintf(out, "Decision: move %s from %s to %s: %s\n", d.Service, d.From, d.To, d.Reason)
+	}
+}
+
+// mergeOpen merges the migration's open pull request, as a reviewer would.
+func mergeOpen(ctx context.Context, out io.Writer, f forge.Forge, setup *gitops.Setup, clk *clock, cfg *config.Config, m gitops.MigrationStatus) error {
+	for _, pr := range m.PullRequests {
+		if pr.State != string(forge.StateOpen) {
+			continue
+		}
+		before, err := head(ctx, setup, clk)
+		if err != nil {
+			return err
+		}
+		merged, err := f.Merge(ctx, pr.Number)
+		if err != nil {
+			return fmt.Errorf("merging #%d: %w", pr.Number, err)
+		}
+		fmt.Fprintf(out, "  A reviewer merges #%d: merge commit %s\n", merged.Number, merged.MergeCommit[:7])
+		if err := printChanges(ctx, out, setup, clk, before, merged.MergeCommit); err != nil {
+			return err
+		}
+		return printPlacement(ctx, out, setup, clk, cfg, "  Now")
+	}
+	return nil
+}
+
+func head(ctx context.Context, setup *gitops.Setup, clk *clock) (string, error) {
+	ws, err := setup.Clone(clk.Now)(ctx)
+	if err != nil {
+		return "", err
+	}
+	return ws.Head(), nil
+}
+
+// printChanges lists the files a merge changed.
+func printChanges(ctx context.Context, out io.Writer, setup *gitops.Setup, clk *clock, before, after string) error {
+	ws, err := setup.Clone(clk.Now)(ctx)
+	if err != nil {
+		return err
+	}
+	changes, err := ws.Changes(before, after)
+	if err != nil {
+		return err
+	}
+	for _, c := range changes {
+		fmt.Fprintf(out, "    %s %s\n", c.Status, c.Path)
+	}
+	return nil
+}
+
+// printPlacement says what each cluster runs on the base branch.
+func printPlacement(ctx context.Context, out io.Writer, setup *gitops.Setup, clk *clock, cfg *config.Config, label string) error {
+	ws, err := setup.Clone(clk.Now)(ctx)
+	if err != nil {
+		return err
+	}
+	files, err := ws.Files(ws.Head())
+	if err != nil {
+		return err
+	}
+	repo, err := render.FromFS(files, cfg)
+	if err != nil {
+		return err
+	}
+	model, err := repo.Model()
+	if err != nil {
+		return err
+	}
+	var parts []string
+	for _, cl := range cfg.Clusters {
+		parts = append(parts, cl.Name+": "+gitops.Describe(model, cfg, cl.Name))
+	}
+	fmt.Fprintf(out, "%s: %s\n", label, strings.Join(parts, " | "))
+	return nil
+}

@@ -1,0 +1,131 @@
+// Package reconcile implements `gitmig reconcile`: the scheduled job that advances
+// every migration by at most one step and starts new ones from the plan.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gitmig/gitmig/internal/cmd/status"
+	"github.com/gitmig/gitmig/internal/cmdutil"
+	"github.com/gitmig/gitmig/internal/gitops"
+	"github.com/gitmig/gitmig/internal/gitops/forge"
+)
+
+// Options are the inputs of the reconcile command.
+type Options struct {
+	Globals  *cmdutil.Globals
+	Streams  cmdutil.Streams
+	Metrics  cmdutil.MetricsFlags
+	Once     bool
+	Interval time.Duration
+	DryRun   bool
+	Env      gitops.Env
+	Now      func() time.Time
+}
+
+// NewCmd returns the reconcile command.
+func NewCmd(streams cmdutil.Streams, g *cmdutil.Globals) *cobra.Command {
+	opts := &Options{Globals: g, Streams: streams, Env: os.Getenv, Now: time.Now}
+	cmd := &cobra.Command{
+		Use:   "reconcile [--once | --interval D] [--dry-run]",
+		Short: "Advance every migration by at most one step and start new ones from the plan",
+		Long: `reconcile runs one pass, or one every --interval: it rebuilds its state from the
+repository's migration records, gitmig's pull requests and the gates, advances each
+migration by at most one step, then starts new migrations from the plan while fewer
+than policy.maxConcurrent are in flight. A pass is idempotent: run it again after any
+interruption and it converges.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return Run(cmd.Context(), opts) },
+	}
+	opts.Metrics.AddFlags(cmd)
+	cmd.Flags().BoolVar(&opts.Once, "once", false, "run one pass and exit (the default without --interval)")
+	cmd.Flags().DurationVar(&opts.Interval, "interval", 0, "run a pass every interval until interrupted")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print what a pass would do without doing it")
+	cmd.MarkFlagsMutuallyExclusive("once", "interval")
+	return cmd
+}
+
+// Run runs the passes.
+func Run(ctx context.Context, opts *Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cfg, err := opts.Globals.LoadConfig()
+	if err != nil {
+		return err
+	}
+	r, err := gitops.NewReconciler(cfg, opts.Globals.Repo, opts.Env, opts.Now)
+	if err != nil {
+		return err
+	}
+	r.DryRun = opts.DryRun
+	if r.Metrics, err = opts.Metrics.Source(cfg); err != nil {
+		return err
+	}
+	if opts.Metrics.Time != "" {
+		if r.At, err = opts.Metrics.EvaluationTime(opts.Now()); err != nil {
+			return err
+		}
+	}
+	if opts.Interval <= 0 {
+		report, err := r.Pass(ctx)
+		if report != nil {
+			printReport(opts.Streams.Out, report)
+		}
+		return err
+	}
+	for {
+		report, err := r.Pass(ctx)
+		if report != nil {
+			printReport(opts.Streams.Out, report)
+		}
+		wait := opts.Interval
+		if err != nil {
+			fmt.Fprintf(opts.Streams.Err, "gitmig: pass failed: %v\n", err)
+			var limited *forge.RateLimitError
+			if errors.As(err, &limited) && time.Until(limited.Reset) > wait {
+				wait = time.Until(limited.Reset)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+func printReport(w io.Writer, report *gitops.Report) {
+	fmt.Fprintf(w, "Pass at %s\n", short(report.Head))
+	for _, a := range report.Actions {
+		prefix := ""
+		if a.DryRun {
+			prefix = "would "
+		}
+		fmt.Fprintf(w, "  %s%s %s: %s\n", prefix, a.Kind, a.Migration, a.Detail)
+	}
+	if len(report.Actions) == 0 {
+		fmt.Fprintln(w, "  nothing to do")
+	}
+	for _, n := range report.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	if report.Plan != nil && len(report.Plan.Decisions) == 0 {
+		fmt.Fprintln(w, "  plan: no service needs to move")
+	}
+	_ = status.WriteTable(w, report)
+}
+
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
