@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/gitmig/gitmig/internal/config"
 )
@@ -316,7 +317,9 @@ func (s *stepState) route(e *edits) error {
 			svc.Name, s.cluster.Name, svc.Namespace, svc.Name)
 	}
 	entry, full := s.file("ingressroute-" + svc.Name + ".yaml")
-	if s.kust.HasResource(entry) {
+	// A route left from an earlier migration, when this cluster last served the
+	// service, is rewritten; one written by this migration means step 2 is done.
+	if s.kust.HasResource(entry) && s.writtenByThisMigration(full) {
 		return s.refuse("%s already lists %s: step 2 is done", s.kust.Path, entry)
 	}
 	ports, err := s.repo.BasePorts(svc.Name)
@@ -352,6 +355,24 @@ func (s *stepState) route(e *edits) error {
 }
 
 func flipFile(service string) string { return "flip-" + service + ".yaml" }
+
+// writtenByThisMigration reports whether the file at full carries this migration's id.
+func (s *stepState) writtenByThisMigration(full string) bool {
+	data, err := s.repo.ReadFile(full)
+	if err != nil {
+		return false
+	}
+	var doc struct {
+		Metadata struct {
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+	}
+	first, _, _ := strings.Cut(string(data), "\n---")
+	if err := yaml.Unmarshal([]byte(first), &doc); err != nil {
+		return false
+	}
+	return doc.Metadata.Annotations[AnnotationMigration] == s.m.ID
+}
 
 func (s *stepState) ingressRoutes(ports []Port) ([]any, error) {
 	svc := s.svc()
