@@ -109,6 +109,11 @@ func TestInvalid(t *testing.T) {
 			want:  ValidationError{{"owner", "unknown field"}},
 		},
 		{
+			name:  "empty key",
+			pairs: []string{"kind: Config\n", "kind: Config\n'': 1\n"},
+			want:  ValidationError{{`""`, "unknown field"}},
+		},
+		{
 			name: "unknown fields everywhere are reported together with their paths",
 			pairs: []string{
 				"      entryPoints: {web: 80, websecure: 443}", "      entrypoints: {web: 80, websecure: 443}",

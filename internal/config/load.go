@@ -65,7 +65,11 @@ func decodeError(data []byte, err error) error {
 		var unknown ValidationError
 		for _, e := range strict {
 			if fe, ok := e.(kjson.FieldError); ok {
-				unknown = append(unknown, FieldError{Field: fe.FieldPath(), Message: "unknown field"})
+				field := fe.FieldPath()
+				if field == "" {
+					field = `""` // an empty key at the top
+				}
+				unknown = append(unknown, FieldError{Field: field, Message: "unknown field"})
 			}
 		}
 		if len(unknown) > 0 {
