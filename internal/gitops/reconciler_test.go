@@ -1,0 +1,457 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gitmig/gitmig"
+	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/decide"
+	"github.com/gitmig/gitmig/internal/gitops/forge"
+	"github.com/gitmig/gitmig/internal/gitops/forge/local"
+	"github.com/gitmig/gitmig/internal/gitops/gate"
+	"github.com/gitmig/gitmig/internal/gitops/record"
+	"github.com/gitmig/gitmig/internal/gitops/workspace"
+	"github.com/gitmig/gitmig/internal/render"
+)
+
+// testClock is a clock that tests move by hand; safe for racing passes.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+type staticSource struct{ snap *decide.Snapshot }
+
+func (s staticSource) Snapshot(context.Context, time.Time) (*decide.Snapshot, error) { return s.snap, nil }
+
+// fleet is the example repository in a bare remote with the local forge, and engine
+// none: a merged step counts as applied and only the drain timer holds step 4.
+type fleet struct {
+	t      *testing.T
+	remote string
+	cfg    *config.Config
+	clock  *testClock
+	snap   *decide.Snapshot
+	forge  *local.Forge
+	seed   string
+}
+
+func newFleet(t *testing.T) *fleet {
+	t.Helper()
+	snap, err := decide.ParseSnapshot(gitmig.ExampleMetrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fleet{t: t, remote: filepath.Join(t.TempDir(), "fleet.git"), clock: &testClock{now: snap.EvaluatedAt}, snap: snap}
+	if f.seed, err = workspace.Seed(f.remote, "main", gitmig.Example, "gitmig", "gitmig@localhost", f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	data, err := fs.ReadFile(gitmig.Example, "gitmig.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.cfg, err = config.Parse(data); err != nil {
+		t.Fatal(err)
+	}
+	f.cfg.GitOps = config.GitOps{Remote: f.remote, Branch: "main", Engine: config.EngineNone, Forge: config.ForgeLocal, DNS: config.DNSExternalName}
+	f.forge = f.newForge()
+	return f
+}
+
+func (f *fleet) newForge() *local.Forge {
+	lf, err := local.New(local.Options{Remote: f.remote, Base: "main", Now: f.clock.Now})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return lf
+}
+
+func (f *fleet) reconciler() *Reconciler {
+	setup, err := NewSetup(f.cfg, "", func(string) string { return "" })
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return &Reconciler{
+		Clone:   setup.Clone(f.clock.Now),
+		Forge:   f.forge,
+		Gate:    gate.Drain{Inner: gate.Merged{}, Duration: f.cfg.Policy.Drain.Duration},
+		Metrics: staticSource{f.snap},
+		Config:  f.cfg,
+		Now:     f.clock.Now,
+		At:      f.snap.EvaluatedAt,
+	}
+}
+
+func (f *fleet) prs() []forge.PullRequest {
+	f.t.Helper()
+	prs, err := f.forge.List(context.Background())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	sort.Slice(prs, func(i, j int) bool { return prs[i].Number < prs[j].Number })
+	return prs
+}
+
+// mergeOpen merges every open pull request, as a reviewer would, and returns how many.
+func (f *fleet) mergeOpen() int {
+	f.t.Helper()
+	n := 0
+	for _, pr := range f.prs() {
+		if pr.State == forge.StateOpen {
+			if _, err := f.forge.Merge(context.Background(), pr.Number); err != nil {
+				f.t.Fatalf("merging #%d: %v", pr.Number, err)
+			}
+			n++
+		}
+	}
+	return n
+}
+
+func (f *fleet) git(args ...string) string {
+	f.t.Helper()
+	out, err := exec.Command("git", append([]string{"-C", f.remote}, args...)...).CombinedOutput()
+	if err != nil {
+		f.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func (f *fleet) records() []*record.Record {
+	f.t.Helper()
+	ws, err := workspace.Clone(context.Background(), workspace.Options{Remote: f.remote, Branch: "main"})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	files, err := ws.Files(ws.Head())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	recs, err := record.LoadAll(files)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return recs
+}
+
+// drive runs passes, merging what opens and moving the clock past the drain, until the
+// migration is Completed. A pass that fails with errCrash is simply run again.
+func (f *fleet) drive(r *Reconciler) {
+	f.t.Helper()
+	for pass := 0; pass < 40; pass++ {
+		report, err := r.Pass(context.Background())
+		if err != nil && !errors.Is(err, errCrash) {
+			f.t.Fatalf("pass %d: %v", pass, err)
+		}
+		if err == nil && len(report.Migrations) > 0 && report.Migrations[0].Status == string(record.Completed) {
+			return
+		}
+		f.mergeOpen()
+		f.clock.Add(time.Minute + f.cfg.Policy.Drain.Duration)
+	}
+	f.t.Fatal("the migration did not complete in 40 passes")
+}
+
+var errCrash = errors.New("simulated crash")
+
+func TestReconcileIsIdempotentAndOpensOnePullRequestPerMerge(t *testing.T) {
+	f := newFleet(t)
+	r := f.reconciler()
+	ctx := context.Background()
+	for step := 1; step <= 4; step++ {
+		for i := 0; i < 2; i++ {
+			if _, err := r.Pass(ctx); err != nil {
+				t.Fatalf("step %d pass %d: %v", step, i, err)
+			}
+			prs := f.prs()
+			if len(prs) != step {
+				t.Fatalf("after step %d pass %d: %d pull requests, want %d", step, i, len(prs), step)
+			}
+			last := prs[len(prs)-1]
+			wantTitle := fmt.Sprintf("gitmig: move orc8r edge→cloud [%d/4 %s]", step, render.Step(step).Name())
+			if last.Title != wantTitle || last.State != forge.StateOpen || !last.HasLabel(forge.Label) {
+				t.Fatalf("newest pull request: %+v, want open %q labelled %s", last, wantTitle, forge.Label)
+			}
+		}
+		if got := f.mergeOpen(); got != 1 {
+			t.Fatalf("merged %d pull requests, want 1", got)
+		}
+		if step == 3 {
+			// The flip holds cleanup for policy.drain.
+			if _, err := r.Pass(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if len(f.prs()) != 3 {
+				t.Fatal("step 4 opened before the drain elapsed")
+			}
+			f.clock.Add(f.cfg.Policy.Drain.Duration)
+		}
+	}
+	report, err := r.Pass(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.prs()) != 4 {
+		t.Fatalf("a full migration made %d pull requests, want 4", len(f.prs()))
+	}
+	recs := f.records()
+	if len(recs) != 1 || recs[0].Status.Phase != record.Completed || recs[0].Status.Step != 4 || len(recs[0].Status.PullRequests) != 4 {
+		t.Fatalf("records: %+v", recs)
+	}
+	if report.Migrations[0].Status != string(record.Completed) || report.Migrations[0].WaitingFor != "" {
+		t.Errorf("status: %+v", report.Migrations[0])
+	}
+	// Once completed, further passes change nothing.
+	head := f.git("rev-parse", "main")
+	report, err = r.Pass(ctx)
+	if err != nil || len(report.Actions) != 0 || f.git("rev-parse", "main") != head {
+		t.Fatalf("pass after completion: actions %v, err %v", report.Actions, err)
+	}
+	f.git("fsck", "--strict")
+	f.assertFinalTreeEqualsSteps(recs[0].ID())
+}
+
+// assertFinalTreeEqualsSteps compares the builds on the remote's main with those of
+// `gitmig step` 1..4 applied to the example, annotations aside.
+func (f *fleet) assertFinalTreeEqualsSteps(id string) {
+	f.t.Helper()
+	ws, err := workspace.Clone(context.Background(), workspace.Options{Remote: f.remote, Branch: "main"})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	files, err := ws.Files(ws.Head())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	final, err := render.FromFS(files, f.cfg)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	stepped, err := render.FromFS(gitmig.Example, f.cfg)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	m, err := render.NewMigration(f.cfg, id, "orc8r", "edge", "cloud")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, step := range render.Steps {
+		change, err := stepped.Render(m, step)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		if err := stepped.Apply(change.Edits); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	for _, cl := range f.cfg.Clusters {
+		a, err := final.Build(cl.Name)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		b, err := stepped.Build(cl.Name)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		if stripAnnotations(string(a.YAML)) != stripAnnotations(string(b.YAML)) {
+			f.t.Errorf("cluster %s: reconciled build differs from gitmig step 1..4:\n%s\n---\n%s", cl.Name, a.YAML, b.YAML)
+		}
+	}
+}
+
+func stripAnnotations(yaml string) string {
+	var kept []string
+	for _, line := range strings.Split(yaml, "\n") {
+		if !strings.Contains(line, "gitmig.dev/") && !strings.Contains(line, "link.argocd.argoproj.io/") {
+			kept = append(kept, line)
+		}
+	}
+	return strings.Join(kept, "\n")
+}
+
+// endState is what a finished run leaves that a crash must not change.
+func (f *fleet) endState() string {
+	var lines []string
+	for _, pr := range f.prs() {
+		lines = append(lines, fmt.Sprintf("#%d %s %s %s", pr.Number, pr.State, pr.Head, pr.Title))
+	}
+	lines = append(lines, f.git("for-each-ref", "--format=%(refname)", "refs/heads/"))
+	for _, r := range f.records() {
+		lines = append(lines, fmt.Sprintf("%s %s step %d", r.ID(), r.Status.Phase, r.Status.Step))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func TestReconcileConvergesAfterACrashAtEveryAction(t *testing.T) {
+	ref := newFleet(t)
+	var kinds []ActionKind
+	r := ref.reconciler()
+	r.AfterAction = func(a Action) error { kinds = append(kinds, a.Kind); return nil }
+	ref.drive(r)
+	want := ref.endState()
+	seen := map[ActionKind]bool{}
+	for _, k := range kinds {
+		seen[k] = true
+	}
+	for _, k := range []ActionKind{ActionRecord, ActionPushBranch, ActionCreatePR, ActionStatus} {
+		if !seen[k] {
+			t.Fatalf("the uninterrupted run took no %s action: %v", k, kinds)
+		}
+	}
+	for crashAt := 1; crashAt <= len(kinds); crashAt++ {
+		t.Run(fmt.Sprintf("after action %d %s", crashAt, kinds[crashAt-1]), func(t *testing.T) {
+			f := newFleet(t)
+			r := f.reconciler()
+			count := 0
+			r.AfterAction = func(a Action) error {
+				count++
+				if count == crashAt {
+					return errCrash
+				}
+				return nil
+			}
+			f.drive(r)
+			if got := f.endState(); got != want {
+				t.Errorf("end state after a crash differs:\n%s\nwant:\n%s", got, want)
+			}
+			f.git("fsck", "--strict")
+		})
+	}
+}
+
+// labelDroppingForge opens pull requests without their labels and then fails, as a
+// pass killed between GitHub's two calls would leave them.
+type labelDroppingForge struct {
+	forge.Forge
+	dropped bool
+}
+
+func (l *labelDroppingForge) Create(ctx context.Context, pr forge.NewPullRequest) (forge.PullRequest, error) {
+	if l.dropped {
+		return l.Forge.Create(ctx, pr)
+	}
+	l.dropped = true
+	pr.Labels = nil
+	created, err := l.Forge.Create(ctx, pr)
+	if err != nil {
+		return created, err
+	}
+	return created, fmt.Errorf("adding labels to #%d: %w", created.Number, errCrash)
+}
+
+func TestReconcileLabelsAPullRequestLeftWithoutThem(t *testing.T) {
+	f := newFleet(t)
+	r := f.reconciler()
+	r.Forge = &labelDroppingForge{Forge: f.forge}
+	if _, err := r.Pass(context.Background()); !errors.Is(err, errCrash) {
+		t.Fatalf("first pass: %v, want the simulated crash", err)
+	}
+	if prs := f.prs(); len(prs) != 1 || prs[0].HasLabel(forge.Label) {
+		t.Fatalf("after the crash: %+v", prs)
+	}
+	report, err := r.Pass(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	prs := f.prs()
+	if len(prs) != 1 || !prs[0].HasLabel(forge.Label) {
+		t.Fatalf("after the second pass: %+v", prs)
+	}
+	if len(report.Actions) != 1 || report.Actions[0].Kind != ActionAddLabels {
+		t.Errorf("actions: %+v, want one add-labels", report.Actions)
+	}
+}
+
+func TestRacingPassesOpenOnePullRequest(t *testing.T) {
+	for _, skew := range []time.Duration{0, 2 * time.Minute} {
+		t.Run(fmt.Sprintf("clock skew %s", skew), func(t *testing.T) {
+			f := newFleet(t)
+			a, b := f.reconciler(), f.reconciler()
+			// Each pass has its own forge client, as two processes would.
+			b.Forge = f.newForge()
+			later := &testClock{now: f.clock.Now().Add(skew)}
+			b.Now, b.At = later.Now, later.Now()
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			for i, r := range []*Reconciler{a, b} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, errs[i] = r.Pass(context.Background())
+				}()
+			}
+			wg.Wait()
+			for _, err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if prs := f.prs(); len(prs) != 1 {
+				t.Fatalf("racing passes opened %d pull requests: %+v", len(prs), prs)
+			}
+			if recs := f.records(); len(recs) != 1 {
+				t.Fatalf("racing passes wrote %d records", len(recs))
+			}
+			if branches := f.git("for-each-ref", "--format=%(refname)", "refs/heads/gitmig/"); strings.Count(branches, "\n") != 0 {
+				t.Fatalf("branches: %s", branches)
+			}
+		})
+	}
+}
+
+func TestClosingAPullRequestAbortsAndCoolsDown(t *testing.T) {
+	f := newFleet(t)
+	r := f.reconciler()
+	ctx := context.Background()
+	if _, err := r.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.mergeOpen()
+	if _, err := r.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	prs := f.prs()
+	if err := f.forge.Close(ctx, prs[1].Number, "not now"); err != nil {
+		t.Fatal(err)
+	}
+	report, err := r.Pass(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := f.records()
+	if len(recs) != 1 || recs[0].Status.Phase != record.Aborted || !strings.Contains(recs[0].Status.Message, "closed without merge") {
+		t.Fatalf("record: %+v", recs[0].Status)
+	}
+	if report.Migrations[0].Status != string(record.Aborted) {
+		t.Errorf("status: %+v", report.Migrations[0])
+	}
+	// The same pass planned again: orc8r to cloud is cooling down, so nothing starts.
+	if len(f.prs()) != 2 {
+		t.Fatalf("a new migration started during the cooldown: %+v", f.prs())
+	}
+	report, err = r.Pass(ctx)
+	if err != nil || len(report.Actions) != 0 {
+		t.Fatalf("pass during cooldown: %v %+v", err, report.Actions)
+	}
+}
