@@ -769,3 +769,33 @@ func assertEqual[T any](t *testing.T, what string, got, want T) {
 		t.Errorf("%s = %#v, want %#v", what, got, want)
 	}
 }
+
+func TestExplicitZeroIsKeptAndChecked(t *testing.T) {
+	cfg, err := Parse([]byte(minimal + "policy: {stickiness: 0, drain: 0s, cooldown: 0s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Policy.Stickiness != 0 || cfg.Policy.Drain.Duration != 0 || cfg.Policy.Cooldown.Duration != 0 {
+		t.Errorf("explicit zeros became defaults: stickiness %v, drain %s, cooldown %s", cfg.Policy.Stickiness, cfg.Policy.Drain, cfg.Policy.Cooldown)
+	}
+	if cfg.Policy.MaxConcurrent != 1 || cfg.Policy.Sustain.Duration != 10*time.Minute {
+		t.Errorf("unset fields lost their defaults: %+v", cfg.Policy)
+	}
+	cfg, err = Parse([]byte(minimal + "policy: {maxConcurrent: 0, overload: {cpu: 0}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cfg.Validate(nil)
+	for _, want := range []string{"policy.maxConcurrent: must be at least 1, got 0", "policy.overload.cpu: must be in (0,1], got 0"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("validation of explicit zeros: want %q in %v", want, err)
+		}
+	}
+}
+
+func TestFieldNamesAreCaseSensitive(t *testing.T) {
+	_, err := Parse([]byte(strings.Replace(minimal, "tier:", "Tier:", 1)))
+	if err == nil || !strings.Contains(err.Error(), "clusters[0].Tier: unknown field") {
+		t.Fatalf("Tier: want an unknown field at clusters[0].Tier, got %v", err)
+	}
+}

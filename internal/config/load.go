@@ -42,12 +42,35 @@ func Parse(data []byte) (*Config, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("empty document")
 	}
-	var cfg Config
+	// Numbers and durations are preset so that decoding overwrites only those the file
+	// sets: an explicit 0 (stickiness: 0, drain: 0s) stays 0, and an invalid 0
+	// (maxConcurrent: 0) reaches validation instead of becoming the default.
+	cfg := Config{Policy: DefaultPolicy()}
 	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
 		return nil, decodeError(data, err)
 	}
+	// encoding/json matches field names regardless of case; Kubernetes' decoder does
+	// not, so `Tier:` is reported rather than silently read as `tier:`.
+	if err := decodeError(data, nil); err != nil {
+		return nil, err
+	}
 	cfg.Default()
 	return &cfg, nil
+}
+
+// DefaultPolicy is the policy of DESIGN.md, before gitmig.yaml overrides any of it.
+func DefaultPolicy() Policy {
+	return Policy{
+		Prometheus:    Prometheus{Timeout: Duration{30 * time.Second}},
+		Overload:      Thresholds{CPU: 0.80, Memory: 0.85},
+		Target:        Thresholds{CPU: 0.70, Memory: 0.75},
+		Sustain:       Duration{10 * time.Minute},
+		Cooldown:      Duration{time.Hour},
+		MaxConcurrent: 1,
+		Stickiness:    10,
+		Drain:         Duration{5 * time.Minute},
+		StepTimeout:   Duration{30 * time.Minute},
+	}
 }
 
 // decodeError names the field of a decoding error where it can: the path of a value of
@@ -55,7 +78,7 @@ func Parse(data []byte) (*Config, error) {
 // line number the YAML parser gives.
 func decodeError(data []byte, err error) error {
 	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) && typeErr.Field != "" {
+	if err != nil && errors.As(err, &typeErr) && typeErr.Field != "" {
 		return ValidationError{{Field: typeErr.Field, Message: typeMessage(typeErr)}}
 	}
 	// encoding/json stops at the first unknown field and does not say where it is;
@@ -75,6 +98,9 @@ func decodeError(data []byte, err error) error {
 		if len(unknown) > 0 {
 			return unknown
 		}
+	}
+	if err == nil {
+		return nil
 	}
 	return fmt.Errorf("decoding: %s", cleanDecodeError(err))
 }
@@ -139,22 +165,7 @@ func (c *Config) Default() {
 	p := &c.Policy
 	setString(&p.Prometheus.URL, DefaultPrometheusURL)
 	setString(&p.Prometheus.ClusterLabel, DefaultClusterLabel)
-	setDuration(&p.Prometheus.Timeout, 30*time.Second)
 	p.Queries.Default(p.Prometheus.ClusterLabel)
-	setFloat(&p.Overload.CPU, 0.80)
-	setFloat(&p.Overload.Memory, 0.85)
-	setFloat(&p.Target.CPU, 0.70)
-	setFloat(&p.Target.Memory, 0.75)
-	setDuration(&p.Sustain, 10*time.Minute)
-	setDuration(&p.Cooldown, time.Hour)
-	setDuration(&p.Drain, 5*time.Minute)
-	setDuration(&p.StepTimeout, 30*time.Minute)
-	if p.MaxConcurrent == 0 {
-		p.MaxConcurrent = 1
-	}
-	if p.Stickiness == 0 {
-		p.Stickiness = 10
-	}
 	g := &c.GitOps
 	setString(&g.Branch, DefaultBranch)
 	setString(&g.Engine, EngineNone)
@@ -191,18 +202,6 @@ func (q *Queries) Default(clusterLabel string) {
 func setString(p *string, v string) {
 	if *p == "" {
 		*p = v
-	}
-}
-
-func setFloat(p *float64, v float64) {
-	if *p == 0 {
-		*p = v
-	}
-}
-
-func setDuration(p *Duration, v time.Duration) {
-	if p.Duration == 0 {
-		p.Duration = v
 	}
 }
 
