@@ -99,11 +99,15 @@ func decodeDatabase(data []byte) (*Database, error) {
 // reads as a diff per change.
 func (db *Database) encode() ([]byte, error) {
 	slices.SortFunc(db.Pulls, func(a, b Pull) int { return a.Number - b.Number })
-	data, err := json.MarshalIndent(db, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	// Bodies are Markdown full of <details> and ->; keep them readable in git show.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(db); err != nil {
 		return nil, fmt.Errorf("encoding %s: %w", dbFile, err)
 	}
-	return append(data, '\n'), nil
+	return buf.Bytes(), nil
 }
 
 // pull returns the pull request numbered n.
