@@ -8,6 +8,7 @@ import (
 	"github.com/gitmig/gitmig/internal/cmd/demo"
 	"github.com/gitmig/gitmig/internal/cmd/migrate"
 	"github.com/gitmig/gitmig/internal/cmd/plan"
+	"github.com/gitmig/gitmig/internal/cmd/pr"
 	"github.com/gitmig/gitmig/internal/cmd/reconcile"
 	"github.com/gitmig/gitmig/internal/cmd/status"
 	"github.com/gitmig/gitmig/internal/cmd/step"
@@ -46,6 +47,7 @@ pull request each, waiting for Argo CD or Flux to apply every step.`,
 		reconcile.NewCmd(streams, g),
 		status.NewCmd(streams, g),
 		plan.NewCmd(streams, g),
+		pr.NewCmd(streams, g),
 		step.NewCmd(streams, g),
 		verify.NewCmd(streams, g),
 		version.NewCmd(streams),
