@@ -17,7 +17,7 @@ import (
 var errMoved = errors.New("remote ref moved")
 
 // mirrorSpecs are the refs the forge needs: every branch, for heads, bases and the
-// commits statuses are set on, and the forge's own refs.
+// commits that statuses are set on, and the forge's own refs.
 func mirrorSpecs() []gitconfig.RefSpec {
 	return []gitconfig.RefSpec{
 		"+refs/heads/*:refs/heads/*",
@@ -39,8 +39,12 @@ func endpoint(remote string) (transportURL, display string, err error) {
 		}
 		return abs, abs, nil
 	}
+	// A URL may carry a token as its password, or as its user with some servers.
 	shown := *ep
 	shown.Password = ""
+	if shown.Protocol == "http" || shown.Protocol == "https" {
+		shown.User = ""
+	}
 	return remote, shown.String(), nil
 }
 
