@@ -94,6 +94,11 @@ func (p *passCtx) checkGate(ctx context.Context, m *migration, step int) (gate.R
 	if s >= render.StepFlip {
 		cluster = m.rec.Spec.From
 	}
+	selector, err := p.st.repo.BaseSelector(m.rec.Spec.Service)
+	if err != nil {
+		return gate.Result{}, err
+	}
+	to, _ := p.st.cfg.Cluster(m.rec.Spec.To)
 	return p.r.Gate.Check(ctx, gate.Request{
 		MigrationID: m.id(),
 		Service:     m.rec.Spec.Service,
@@ -106,6 +111,11 @@ func (p *passCtx) checkGate(ctx context.Context, m *migration, step int) (gate.R
 		Branch:      p.ws.Branch(),
 		MergedAt:    pr.MergedAt,
 		Now:         p.now,
+		Descends: func(ctx context.Context, sha string) (bool, error) {
+			return p.ws.Descends(ctx, pr.MergeCommit, sha)
+		},
+		ToDNSName:   to.Ingress.DNSName,
+		PodSelector: selector,
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/transport/http"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
@@ -95,16 +96,41 @@ func (s *Setup) Forge(cfg *config.Config, now func() time.Time) (forge.Forge, er
 	return nil, fmt.Errorf("gitops.forge %q is not supported", cfg.GitOps.Forge)
 }
 
-// Gate returns the gate of gitmig.yaml's engine, wrapped in the drain timer.
+// Gate returns the gates gitmig.yaml asks for: the engine's, then the workloads'
+// where gitops.workloads gives access, all held by the drain timer.
 func Gate(cfg *config.Config) (gate.Gate, error) {
-	var inner gate.Gate
-	switch cfg.GitOps.Engine {
+	var gates gate.All
+	g := cfg.GitOps
+	switch g.Engine {
 	case config.EngineNone:
-		inner = gate.Merged{}
+		gates = append(gates, gate.Merged{})
+	case config.EngineArgoCD:
+		client, err := gate.DynamicClient(g.ArgoCD.KubeTarget)
+		if err != nil {
+			return nil, fmt.Errorf("gitops.argocd: %w", err)
+		}
+		gates = append(gates, gate.ArgoCD{Client: client, Namespace: g.ArgoCD.Namespace, Applications: g.ArgoCD.Applications})
+	case config.EngineFlux:
+		client, err := gate.DynamicClient(g.Flux.KubeTarget)
+		if err != nil {
+			return nil, fmt.Errorf("gitops.flux: %w", err)
+		}
+		gates = append(gates, gate.Flux{Client: client, Namespace: g.Flux.Namespace, Kustomizations: g.Flux.Kustomizations})
 	default:
-		return nil, fmt.Errorf("gitops.engine %s: waiting for Argo CD and Flux is not built yet; use engine none, where a merged step counts as applied", cfg.GitOps.Engine)
+		return nil, fmt.Errorf("gitops.engine %q is not supported", g.Engine)
 	}
-	return gate.Drain{Inner: inner, Duration: cfg.Policy.Drain.Duration}, nil
+	if len(g.Workloads) > 0 {
+		w := gate.Workloads{Clients: map[string]dynamic.Interface{}}
+		for cluster, target := range g.Workloads {
+			client, err := gate.DynamicClient(target)
+			if err != nil {
+				return nil, fmt.Errorf("gitops.workloads.%s: %w", cluster, err)
+			}
+			w.Clients[cluster] = client
+		}
+		gates = append(gates, w)
+	}
+	return gate.Drain{Inner: gates, Duration: cfg.Policy.Drain.Duration}, nil
 }
 
 // NewReconciler wires a reconciler from gitmig.yaml.

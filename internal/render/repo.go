@@ -353,3 +353,28 @@ func (r *Repo) BasePorts(service string) ([]Port, error) {
 	}
 	return nil, fmt.Errorf("service %s: base %s has no Service %s in namespace %s", service, svc.Base, svc.Name, svc.Namespace)
 }
+
+// BaseSelector builds a service's base and returns the pod selector of its Deployment.
+func (r *Repo) BaseSelector(service string) (map[string]string, error) {
+	svc, ok := r.config.Service(service)
+	if !ok {
+		return nil, fmt.Errorf("unknown service %q", service)
+	}
+	objects, _, err := r.BuildDir(svc.Base)
+	if err != nil {
+		return nil, fmt.Errorf("service %s: %w", service, err)
+	}
+	for _, o := range objects {
+		if o.Kind == "Deployment" && o.Name == svc.Name && o.Namespace == svc.Namespace {
+			d, err := o.Deployment()
+			if err != nil {
+				return nil, err
+			}
+			if d.Spec.Selector == nil {
+				return nil, nil
+			}
+			return d.Spec.Selector.MatchLabels, nil
+		}
+	}
+	return nil, fmt.Errorf("service %s: base %s has no Deployment %s in namespace %s", service, svc.Base, svc.Name, svc.Namespace)
+}

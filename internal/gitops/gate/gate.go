@@ -6,6 +6,7 @@ package gate
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -23,16 +24,25 @@ const (
 type Result struct {
 	Verdict Verdict `json:"verdict"`
 	Reason  string  `json:"reason"`
+	// AppliedAt is when the engine finished applying the step, when it says; the drain
+	// counts from it.
+	AppliedAt time.Time `json:"appliedAt,omitzero"`
 }
 
 // Passed, Waiting and Failed build results.
-func Passed(format string, args ...any) Result { return Result{Pass, fmt.Sprintf(format, args...)} }
+func Passed(format string, args ...any) Result {
+	return Result{Verdict: Pass, Reason: fmt.Sprintf(format, args...)}
+}
 
 // Waiting builds a Wait result saying what for.
-func Waiting(format string, args ...any) Result { return Result{Wait, fmt.Sprintf(format, args...)} }
+func Waiting(format string, args ...any) Result {
+	return Result{Verdict: Wait, Reason: fmt.Sprintf(format, args...)}
+}
 
 // Failed builds a Fail result saying why.
-func Failed(format string, args ...any) Result { return Result{Fail, fmt.Sprintf(format, args...)} }
+func Failed(format string, args ...any) Result {
+	return Result{Verdict: Fail, Reason: fmt.Sprintf(format, args...)}
+}
 
 // Request describes the merged step to check.
 type Request struct {
@@ -50,6 +60,13 @@ type Request struct {
 	Branch      string
 	MergedAt    time.Time
 	Now         time.Time
+	// Descends reports whether a commit is MergeCommit or one of its descendants on
+	// the base branch, fetching it if it is newer than what the caller has.
+	Descends func(ctx context.Context, sha string) (bool, error)
+	// ToDNSName is the destination's ingress name, which the flipped Service names.
+	ToDNSName string
+	// PodSelector selects the service's pods, from its base Deployment.
+	PodSelector map[string]string
 }
 
 // Gate checks a merged step.
@@ -67,9 +84,9 @@ func (Merged) Check(_ context.Context, req Request) (Result, error) {
 }
 
 // Drain holds the flip (step 3) until Duration has passed since it was applied, so
-// that clients holding the old address finish before cleanup removes the pods. The
-// inner gate decides "applied"; Drain counts from the merge, the earliest moment the
-// flip can have been applied, so it never shortens the drain on a slow engine.
+// that clients holding the old address finish before cleanup removes the pods. It
+// counts from the engine's AppliedAt when the inner gate reports one, else from the
+// merge, the earliest moment the flip can have been applied.
 type Drain struct {
 	Inner    Gate
 	Duration time.Duration
@@ -81,12 +98,50 @@ func (d Drain) Check(ctx context.Context, req Request) (Result, error) {
 	if err != nil || res.Verdict != Pass || req.Step != 3 {
 		return res, err
 	}
-	elapsed := req.Now.Sub(req.MergedAt)
-	if elapsed < d.Duration {
-		return Waiting("draining %s: %s of %s since the flip merged at %s (%s)",
-			req.From, elapsed.Truncate(time.Second), d.Duration, req.MergedAt.UTC().Format(time.RFC3339), res.Reason), nil
+	since, what := req.MergedAt, "merged"
+	if !res.AppliedAt.IsZero() {
+		since, what = res.AppliedAt, "applied"
 	}
-	return Passed("%s; drained %s", res.Reason, d.Duration), nil
+	elapsed := req.Now.Sub(since)
+	if elapsed < d.Duration {
+		return Waiting("draining %s: %s of %s since the flip %s at %s (%s)",
+			req.From, max(elapsed, 0).Truncate(time.Second), d.Duration, what, since.UTC().Format(time.RFC3339), res.Reason), nil
+	}
+	res.Reason = fmt.Sprintf("%s; drained %s", res.Reason, d.Duration)
+	return res, nil
+}
+
+// All passes when every gate passes; otherwise it answers with the first Fail, or
+// else the first Wait, so the most serious answer is the one shown.
+type All []Gate
+
+// Check asks every gate in order.
+func (all All) Check(ctx context.Context, req Request) (Result, error) {
+	var reasons []string
+	var waiting *Result
+	var applied time.Time
+	for _, g := range all {
+		res, err := g.Check(ctx, req)
+		if err != nil {
+			return Result{}, err
+		}
+		switch res.Verdict {
+		case Fail:
+			return res, nil
+		case Wait:
+			if waiting == nil {
+				waiting = &res
+			}
+		}
+		if res.AppliedAt.After(applied) {
+			applied = res.AppliedAt
+		}
+		reasons = append(reasons, res.Reason)
+	}
+	if waiting != nil {
+		return *waiting, nil
+	}
+	return Result{Verdict: Pass, Reason: strings.Join(reasons, "; "), AppliedAt: applied}, nil
 }
 
 func short(sha string) string {

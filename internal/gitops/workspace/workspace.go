@@ -228,8 +228,8 @@ func (w *Workspace) SameTree(a, b string) (bool, error) {
 	return ta.Hash == tb.Hash, nil
 }
 
-// IsAncestor reports whether commit a is an ancestor of (or equal to) commit b. Both
-// must have been fetched.
+// IsAncestor reports whether commit a is an ancestor of (or equal to) commit b; false
+// when either has not been fetched.
 func (w *Workspace) IsAncestor(a, b string) (bool, error) {
 	if a == b {
 		return true, nil
@@ -242,10 +242,27 @@ func (w *Workspace) IsAncestor(a, b string) (bool, error) {
 		return false, err
 	}
 	cb, err := w.repo.CommitObject(plumbing.NewHash(b))
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return false, nil
+	}
 	if err != nil {
 		return false, err
 	}
 	return ca.IsAncestor(cb)
+}
+
+// Descends reports whether sha is ancestor or a commit after it on the base branch.
+// A commit newer than the last fetch is fetched, without moving Head, so the pass keeps
+// working on the tree it read.
+func (w *Workspace) Descends(ctx context.Context, ancestor, sha string) (bool, error) {
+	if _, err := w.repo.CommitObject(plumbing.NewHash(sha)); errors.Is(err, plumbing.ErrObjectNotFound) {
+		spec := gitconfig.RefSpec(fmt.Sprintf("+refs/heads/%[1]s:refs/gitmig-probe/%[1]s", w.opts.Branch))
+		err := w.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: remoteName, RefSpecs: []gitconfig.RefSpec{spec}, Auth: w.auth, Tags: git.NoTags})
+		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+			return false, fmt.Errorf("fetching %s: %w", w.opts.Branch, w.scrub(err))
+		}
+	}
+	return w.IsAncestor(ancestor, sha)
 }
 
 // Commit writes a commit with the edits on top of parent, without a work tree, and

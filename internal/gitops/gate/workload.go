@@ -1,0 +1,178 @@
+package gate
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/gitmig/gitmig/internal/config"
+)
+
+var (
+	deploymentResource   = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	podResource          = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	serviceResource      = schema.GroupVersionResource{Version: "v1", Resource: "services"}
+	ingressRouteResource = schema.GroupVersionResource{Group: "traefik.io", Version: "v1alpha1", Resource: "ingressroutes"}
+)
+
+// Workloads checks the clusters themselves, where gitmig.yaml's gitops.workloads gives
+// access: after deploy the service's Deployment is available in the destination; after
+// route its IngressRoutes are there; after flip the source's Service is the
+// ExternalName; after cleanup its pods are gone from the source.
+type Workloads struct {
+	Clients map[string]dynamic.Interface
+}
+
+// Check looks at the step's cluster.
+func (w Workloads) Check(ctx context.Context, req Request) (Result, error) {
+	client, ok := w.Clients[req.Cluster]
+	if !ok {
+		return Passed("no access to %s's workloads (gitops.workloads): not checked there", req.Cluster), nil
+	}
+	switch req.Step {
+	case 1:
+		return deploymentAvailable(ctx, client, req)
+	case 2:
+		return routesInPlace(ctx, client, req)
+	case 3:
+		return serviceFlipped(ctx, client, req)
+	case 4:
+		return podsGone(ctx, client, req)
+	}
+	return Failed("no step %d", req.Step), nil
+}
+
+func deploymentAvailable(ctx context.Context, client dynamic.Interface, req Request) (Result, error) {
+	d, err := client.Resource(deploymentResource).Namespace(req.Namespace).Get(ctx, req.Service, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return Waiting("Deployment %s/%s is not in %s yet", req.Namespace, req.Service, req.Cluster), nil
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("reading Deployment %s/%s in %s: %w", req.Namespace, req.Service, req.Cluster, err)
+	}
+	return EvaluateDeployment(d, req.Cluster), nil
+}
+
+// EvaluateDeployment passes a Deployment that has rolled out all its replicas.
+func EvaluateDeployment(d *unstructured.Unstructured, cluster string) Result {
+	want, found, _ := unstructured.NestedInt64(d.Object, "spec", "replicas")
+	if !found {
+		want = 1
+	}
+	observed, _, _ := unstructured.NestedInt64(d.Object, "status", "observedGeneration")
+	updated, _, _ := unstructured.NestedInt64(d.Object, "status", "updatedReplicas")
+	available, _, _ := unstructured.NestedInt64(d.Object, "status", "availableReplicas")
+	ref := d.GetNamespace() + "/" + d.GetName()
+	switch {
+	case observed < d.GetGeneration():
+		return Waiting("Deployment %s in %s: generation %d not observed yet", ref, cluster, d.GetGeneration())
+	case updated < want || available < want:
+		return Waiting("Deployment %s in %s: %d of %d replicas available", ref, cluster, available, want)
+	}
+	return Passed("Deployment %s available in %s (%d/%d)", ref, cluster, available, want)
+}
+
+func routesInPlace(ctx context.Context, client dynamic.Interface, req Request) (Result, error) {
+	list, err := client.Resource(ingressRouteResource).Namespace(req.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return Result{}, fmt.Errorf("listing IngressRoutes in %s: %w", req.Cluster, err)
+	}
+	var names []string
+	for _, ir := range list.Items {
+		routes, _, _ := unstructured.NestedSlice(ir.Object, "spec", "routes")
+		for _, r := range routes {
+			services, _, _ := unstructured.NestedSlice(r.(map[string]any), "services")
+			if slices.ContainsFunc(services, func(s any) bool { m, _ := s.(map[string]any); return m["name"] == req.Service }) {
+				names = append(names, ir.GetName())
+				break
+			}
+		}
+	}
+	if len(names) == 0 {
+		return Waiting("no IngressRoute in %s routes to %s yet", req.Cluster, req.Service), nil
+	}
+	return Passed("IngressRoutes %s in %s", strings.Join(names, ", "), req.Cluster), nil
+}
+
+func serviceFlipped(ctx context.Context, client dynamic.Interface, req Request) (Result, error) {
+	svc, err := client.Resource(serviceResource).Namespace(req.Namespace).Get(ctx, req.Service, metav1.GetOptions{})
+	if err != nil {
+		return Result{}, fmt.Errorf("reading Service %s/%s in %s: %w", req.Namespace, req.Service, req.Cluster, err)
+	}
+	typ, _, _ := unstructured.NestedString(svc.Object, "spec", "type")
+	name, _, _ := unstructured.NestedString(svc.Object, "spec", "externalName")
+	if typ != "ExternalName" || strings.TrimSuffix(name, ".") != strings.TrimSuffix(req.ToDNSName, ".") {
+		return Waiting("Service %s/%s in %s is %s %s, not yet ExternalName to %s", req.Namespace, req.Service, req.Cluster, typ, name, req.ToDNSName), nil
+	}
+	return Passed("Service %s/%s in %s is an ExternalName to %s", req.Namespace, req.Service, req.Cluster, name), nil
+}
+
+func podsGone(ctx context.Context, client dynamic.Interface, req Request) (Result, error) {
+	_, err := client.Resource(deploymentResource).Namespace(req.Namespace).Get(ctx, req.Service, metav1.GetOptions{})
+	if err == nil {
+		return Waiting("Deployment %s/%s is still in %s", req.Namespace, req.Service, req.Cluster), nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return Result{}, err
+	}
+	if len(req.PodSelector) == 0 {
+		return Passed("Deployment %s/%s gone from %s", req.Namespace, req.Service, req.Cluster), nil
+	}
+	pods, err := client.Resource(podResource).Namespace(req.Namespace).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(req.PodSelector).String()})
+	if err != nil {
+		return Result{}, fmt.Errorf("listing %s's pods in %s: %w", req.Service, req.Cluster, err)
+	}
+	if n := len(pods.Items); n > 0 {
+		return Waiting("%d of %s's pods still in %s", n, req.Service, req.Cluster), nil
+	}
+	return Passed("%s's pods gone from %s", req.Service, req.Cluster), nil
+}
+
+// RESTConfig builds a client configuration from a kubeconfig and context, or the
+// in-cluster configuration when no kubeconfig is named.
+func RESTConfig(target config.KubeTarget) (*rest.Config, error) {
+	if target.Kubeconfig == "" {
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("no kubeconfig given and not running in a cluster: %w", err)
+		}
+		return cfg, nil
+	}
+	path := target.Kubeconfig
+	if rest, ok := strings.CutPrefix(path, "~/"); ok {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return nil, err
+		}
+		path = filepath.Join(home, rest)
+	}
+	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: path},
+		&clientcmd.ConfigOverrides{CurrentContext: target.Context})
+	cfg, err := loader.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s context %q: %w", target.Kubeconfig, target.Context, err)
+	}
+	return cfg, nil
+}
+
+// DynamicClient is a dynamic client for a kubeconfig target.
+func DynamicClient(target config.KubeTarget) (dynamic.Interface, error) {
+	cfg, err := RESTConfig(target)
+	if err != nil {
+		return nil, err
+	}
+	return dynamic.NewForConfig(cfg)
+}
