@@ -44,7 +44,9 @@ func (c *testClock) Add(d time.Duration) {
 
 type staticSource struct{ snap *decide.Snapshot }
 
-func (s staticSource) Snapshot(context.Context, time.Time) (*decide.Snapshot, error) { return s.snap, nil }
+func (s staticSource) Snapshot(context.Context, time.Time) (*decide.Snapshot, error) {
+	return s.snap, nil
+}
 
 // fleet is the example repository in a bare remote with the local forge, and engine
 // none: a merged step counts as applied and only the drain timer holds step 4.

@@ -45,7 +45,7 @@ func NewSetup(cfg *config.Config, repoDir string, env Env) (*Setup, error) {
 		return nil, fmt.Errorf("gitops.remote is empty: set it to the repository's HTTPS URL or a local path")
 	}
 	s := &Setup{Remote: g.Remote, Branch: g.Branch, AuthorName: DefaultAuthorName, AuthorEmail: DefaultAuthorEmail}
-	if !strings.Contains(g.Remote, "://") && !filepath.IsAbs(g.Remote) {
+	if isLocalPath(g.Remote) && !filepath.IsAbs(g.Remote) {
 		abs, err := filepath.Abs(filepath.Join(repoDir, g.Remote))
 		if err != nil {
 			return nil, err
@@ -66,6 +66,16 @@ func NewSetup(cfg *config.Config, repoDir string, env Env) (*Setup, error) {
 		}
 	}
 	return s, nil
+}
+
+// isLocalPath tells a path from a URL (scheme://...) and from git's scp-like syntax
+// (user@host:repo.git), where a colon comes before any slash.
+func isLocalPath(remote string) bool {
+	if strings.Contains(remote, "://") {
+		return false
+	}
+	colon, slash := strings.Index(remote, ":"), strings.Index(remote, "/")
+	return colon < 0 || (slash >= 0 && slash < colon)
 }
 
 // Clone opens a workspace on the base branch.
