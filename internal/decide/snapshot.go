@@ -103,7 +103,7 @@ func ParseSnapshot(data []byte) (*Snapshot, error) {
 	}
 	var s Snapshot
 	if err := yaml.UnmarshalStrict(data, &s); err != nil {
-		return nil, fmt.Errorf("decoding: %w", err)
+		return nil, fmt.Errorf("decoding: %s", decodeMessage(err))
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err
@@ -227,6 +227,16 @@ func (s *Snapshot) Validate() error {
 		return nil
 	}
 	return errors.New(strings.Join(problems, "\n"))
+}
+
+// decodeMessage drops the layers of wrapping sigs.k8s.io/yaml adds, keeping what names
+// the problem, such as `unknown field "capcity"` or a syntax error's line.
+func decodeMessage(err error) string {
+	msg := err.Error()
+	for _, layer := range []string{"error unmarshaling JSON: ", "while decoding JSON: ", "json: "} {
+		msg = strings.ReplaceAll(msg, layer, "")
+	}
+	return msg
 }
 
 func badNumber(v float64) string {
