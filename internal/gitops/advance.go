@@ -21,6 +21,9 @@ func (p *passCtx) advance(ctx context.Context, m *migration) error {
 	if m.rec.Status.Phase.Ended() {
 		return nil
 	}
+	if m.rollingBack() {
+		return p.rollBack(ctx, m, status)
+	}
 	merged := m.rec.Status.Step
 	if merged < 4 {
 		next := merged + 1
@@ -39,18 +42,17 @@ func (p *passCtx) advance(ctx context.Context, m *migration) error {
 	if err := p.reportGate(ctx, m, merged, res); err != nil {
 		return err
 	}
-	switch res.Verdict {
-	case gate.Pass:
+	if res.Verdict == gate.Pass {
 		if merged == 4 {
 			status.Status, status.WaitingFor = string(record.Completed), ""
 			return p.end(ctx, m, record.Completed, fmt.Sprintf("step 4 applied: %s", res.Reason))
 		}
 		return p.openStep(ctx, m, status, merged+1)
-	case gate.Wait:
-		status.WaitingFor = fmt.Sprintf("step %d gate: %s", merged, res.Reason)
-	case gate.Fail:
-		status.WaitingFor = fmt.Sprintf("step %d gate failed: %s; roll back by reverting the merged steps in reverse order", merged, res.Reason)
 	}
+	if why := p.timedOut(m, merged, res); why != "" {
+		return p.openUndo(ctx, m, status, merged, why)
+	}
+	status.WaitingFor = fmt.Sprintf("step %d gate: %s", merged, res.Reason)
 	return nil
 }
 
@@ -89,11 +91,13 @@ func (p *passCtx) checkGate(ctx context.Context, m *migration, step int) (gate.R
 	if !ok || pr.State != forge.StateMerged {
 		return gate.Waiting("no merged pull request found for step %d", step), nil
 	}
+	return p.askGate(ctx, m, step, pr, false)
+}
+
+// askGate asks the gate about a merged step, or about the merged rollback of one.
+func (p *passCtx) askGate(ctx context.Context, m *migration, step int, pr forge.PullRequest, undo bool) (gate.Result, error) {
 	s := render.Step(step)
-	cluster := m.rec.Spec.To
-	if s >= render.StepFlip {
-		cluster = m.rec.Spec.From
-	}
+	cluster := s.Cluster(render.Migration{From: mustCluster(p.st.cfg, m.rec.Spec.From), To: mustCluster(p.st.cfg, m.rec.Spec.To)}).Name
 	selector, err := p.st.repo.BaseSelector(m.rec.Spec.Service)
 	if err != nil {
 		return gate.Result{}, err
@@ -116,6 +120,7 @@ func (p *passCtx) checkGate(ctx context.Context, m *migration, step int) (gate.R
 		},
 		ToDNSName:   to.Ingress.DNSName,
 		PodSelector: selector,
+		Undo:        undo,
 	})
 }
 
@@ -178,7 +183,7 @@ func (p *passCtx) openStep(ctx context.Context, m *migration, status *MigrationS
 	if err != nil {
 		return err
 	}
-	if err := p.pushStepBranch(ctx, m, n, branch, sha); err != nil {
+	if err := p.pushStepBranch(ctx, m, forge.StepBranch{ID: m.id(), Step: n, Name: step.Name()}, branch, sha); err != nil {
 		return err
 	}
 	title := Title(&rec, step)
@@ -205,8 +210,8 @@ func (p *passCtx) openStep(ctx context.Context, m *migration, status *MigrationS
 
 // pushStepBranch pushes the step's commit unless the branch already holds the same
 // change on the same base, which an interrupted pass or a racing one left.
-func (p *passCtx) pushStepBranch(ctx context.Context, m *migration, n int, branch, sha string) error {
-	existing, exists := m.branches[n]
+func (p *passCtx) pushStepBranch(ctx context.Context, m *migration, key forge.StepBranch, branch, sha string) error {
+	existing, exists := m.branches[key]
 	if exists {
 		same, err := p.equivalent(ctx, branch, existing, sha)
 		if err != nil {
@@ -216,7 +221,7 @@ func (p *passCtx) pushStepBranch(ctx context.Context, m *migration, n int, branc
 			return nil
 		}
 	}
-	err := p.act(Action{Kind: ActionPushBranch, Migration: m.id(), Step: n, Detail: branch},
+	err := p.act(Action{Kind: ActionPushBranch, Migration: m.id(), Step: key.Step, Detail: branch},
 		func() error {
 			if exists {
 				// No pull request uses it yet, and only gitmig writes gitmig/ branches:
@@ -231,7 +236,7 @@ func (p *passCtx) pushStepBranch(ctx context.Context, m *migration, n int, branc
 			return err
 		})
 	if err == nil {
-		m.branches[n] = sha
+		m.branches[key] = sha
 	}
 	return err
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gitmig/gitmig/internal/decide"
-	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
 	"github.com/gitmig/gitmig/internal/render"
@@ -115,7 +114,7 @@ func (p *passCtx) startMigration(ctx context.Context, spec record.Spec) error {
 	if err := p.pushRecord(ctx, rec, message); err != nil {
 		return err
 	}
-	m := &migration{rec: rec, prs: map[int]forge.PullRequest{}, branches: map[int]string{}}
+	m := newMigration(rec)
 	p.st.migrations = append(p.st.migrations, m)
 	status := p.status(m)
 	defer func() { p.report.Migrations = append(p.report.Migrations, *status) }()

@@ -27,9 +27,15 @@ type state struct {
 // migration joins a record on the base branch with its pull requests and branches.
 type migration struct {
 	rec *record.Record
-	// prs holds each step's pull request, the newest when a step has several.
+	// prs holds each step's pull request, the newest when a step has several; undos
+	// the pull requests that roll steps back, by the step they undo.
 	prs      map[int]forge.PullRequest
-	branches map[int]string
+	undos    map[int]forge.PullRequest
+	branches map[forge.StepBranch]string
+}
+
+func newMigration(rec *record.Record) *migration {
+	return &migration{rec: rec, prs: map[int]forge.PullRequest{}, undos: map[int]forge.PullRequest{}, branches: map[forge.StepBranch]string{}}
 }
 
 func (m *migration) id() string { return m.rec.ID() }
@@ -64,23 +70,26 @@ func (r *Reconciler) load(ctx context.Context, ws *workspace.Workspace) (*state,
 	}
 	byID := map[string]*migration{}
 	for _, rec := range records {
-		m := &migration{rec: rec, prs: map[int]forge.PullRequest{}, branches: map[int]string{}}
+		m := newMigration(rec)
 		byID[rec.ID()] = m
 		st.migrations = append(st.migrations, m)
 	}
 	sort.Slice(prs, func(i, j int) bool { return prs[i].Number < prs[j].Number })
 	for _, pr := range prs {
-		id, step, _, ok := forge.ParseBranch(pr.Head)
-		if m := byID[id]; ok && m != nil {
-			m.prs[step] = pr
-		} else {
+		b, ok := forge.ParseBranch(pr.Head)
+		m := byID[b.ID]
+		switch {
+		case !ok || m == nil:
 			st.foreign = append(st.foreign, fmt.Sprintf("pull request #%d (%s) has no migration record", pr.Number, pr.Head))
+		case b.Undo:
+			m.undos[b.Step] = pr
+		default:
+			m.prs[b.Step] = pr
 		}
 	}
 	for _, branch := range sortedKeys(branches) {
-		id, step, _, ok := forge.ParseBranch(branch)
-		if m := byID[id]; ok && m != nil {
-			m.branches[step] = branches[branch]
+		if b, ok := forge.ParseBranch(branch); ok && byID[b.ID] != nil {
+			byID[b.ID].branches[b] = branches[branch]
 		}
 	}
 	return st, nil

@@ -135,26 +135,44 @@ func (e *RateLimitError) Error() string {
 // ErrNotFound is returned for a pull request number the forge does not know.
 var ErrNotFound = errors.New("pull request not found")
 
-// ParseBranch splits a gitmig head branch gitmig/<id>/<n>-<step> into the migration id,
-// the step number and the step name.
-func ParseBranch(branch string) (id string, step int, name string, ok bool) {
+// StepBranch is a parsed gitmig head branch: gitmig/<id>/<n>-<step> for a step, or
+// gitmig/<id>/undo-<n>-<step> for the pull request that rolls step n back.
+type StepBranch struct {
+	ID   string
+	Step int
+	Name string
+	Undo bool
+}
+
+// ParseBranch parses a gitmig head branch.
+func ParseBranch(branch string) (StepBranch, bool) {
 	rest, found := strings.CutPrefix(branch, BranchPrefix)
 	if !found {
-		return "", 0, "", false
+		return StepBranch{}, false
 	}
 	i := strings.LastIndex(rest, "/")
 	if i <= 0 {
-		return "", 0, "", false
+		return StepBranch{}, false
 	}
-	id, stepPart := rest[:i], rest[i+1:]
+	b := StepBranch{ID: rest[:i]}
+	stepPart := rest[i+1:]
+	stepPart, b.Undo = strings.CutPrefix(stepPart, undoPrefix)
 	numPart, name, found := strings.Cut(stepPart, "-")
 	if !found || len(numPart) != 1 || numPart[0] < '1' || numPart[0] > '9' || name == "" {
-		return "", 0, "", false
+		return StepBranch{}, false
 	}
-	return id, int(numPart[0] - '0'), name, true
+	b.Step, b.Name = int(numPart[0]-'0'), name
+	return b, true
 }
+
+const undoPrefix = "undo-"
 
 // Branch names the head branch of a migration step.
 func Branch(id string, step int, name string) string {
 	return fmt.Sprintf("%s%s/%d-%s", BranchPrefix, id, step, name)
+}
+
+// UndoBranch names the head branch of the pull request that rolls a step back.
+func UndoBranch(id string, step int, name string) string {
+	return fmt.Sprintf("%s%s/%s%d-%s", BranchPrefix, id, undoPrefix, step, name)
 }

@@ -67,6 +67,8 @@ type Request struct {
 	ToDNSName string
 	// PodSelector selects the service's pods, from its base Deployment.
 	PodSelector map[string]string
+	// Undo is set when the merge rolled Step back: only "applied" matters then.
+	Undo bool
 }
 
 // Gate checks a merged step.
@@ -95,7 +97,7 @@ type Drain struct {
 // Check asks the inner gate, then holds step 3 for the drain.
 func (d Drain) Check(ctx context.Context, req Request) (Result, error) {
 	res, err := d.Inner.Check(ctx, req)
-	if err != nil || res.Verdict != Pass || req.Step != 3 {
+	if err != nil || res.Verdict != Pass || req.Step != 3 || req.Undo {
 		return res, err
 	}
 	since, what := req.MergedAt, "merged"

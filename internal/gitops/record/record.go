@@ -76,6 +76,17 @@ type Status struct {
 	// Message says why the migration ended, for Aborted and RolledBack.
 	Message string    `json:"message,omitempty"`
 	EndedAt time.Time `json:"endedAt,omitzero"`
+	// Rollback is set from the first rollback commit on: Step then counts down as the
+	// merged steps are undone, in reverse order.
+	Rollback *Rollback `json:"rollback,omitempty"`
+}
+
+// Rollback says why a migration is being rolled back.
+type Rollback struct {
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
+	// FromStep is the last step that was merged when the rollback began.
+	FromStep int `json:"fromStep"`
 }
 
 // PullRequestRef points at one step's pull request.

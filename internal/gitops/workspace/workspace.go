@@ -474,3 +474,91 @@ func (w *Workspace) Changes(from, to string) ([]render.FileChange, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
 }
+
+// ConflictError lists the files a revert cannot restore because a later commit changed
+// them too.
+type ConflictError struct {
+	Commit string
+	Paths  []string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("cannot revert %s cleanly: later commits changed %s", e.Commit, strings.Join(e.Paths, ", "))
+}
+
+// Revert returns the edits that undo, on top of head, what merge changed against its
+// first parent, for the files that keep selects. A file changed again since is a
+// *ConflictError: gitmig never guesses at someone else's edit.
+func (w *Workspace) Revert(merge, head string, keep func(path string) bool) ([]render.Edit, error) {
+	mc, err := w.repo.CommitObject(plumbing.NewHash(merge))
+	if err != nil {
+		return nil, fmt.Errorf("reading commit %s: %w", merge, err)
+	}
+	if len(mc.ParentHashes) == 0 {
+		return nil, fmt.Errorf("commit %s has no parent to revert to", merge)
+	}
+	before, err := w.tree(mc.ParentHashes[0].String())
+	if err != nil {
+		return nil, err
+	}
+	after, err := mc.Tree()
+	if err != nil {
+		return nil, err
+	}
+	now, err := w.tree(head)
+	if err != nil {
+		return nil, err
+	}
+	changes, err := object.DiffTree(before, after)
+	if err != nil {
+		return nil, err
+	}
+	var edits []render.Edit
+	conflict := &ConflictError{Commit: merge}
+	for _, c := range changes {
+		name := c.To.Name
+		if name == "" {
+			name = c.From.Name
+		}
+		if !keep(name) {
+			continue
+		}
+		want, wantOK, err := fileContent(after, name)
+		if err != nil {
+			return nil, err
+		}
+		got, gotOK, err := fileContent(now, name)
+		if err != nil {
+			return nil, err
+		}
+		if wantOK != gotOK || want != got {
+			conflict.Paths = append(conflict.Paths, name)
+			continue
+		}
+		old, oldOK, err := fileContent(before, name)
+		if err != nil {
+			return nil, err
+		}
+		if !oldOK {
+			edits = append(edits, render.Edit{Path: name, Delete: true})
+		} else {
+			edits = append(edits, render.Edit{Path: name, Content: []byte(old)})
+		}
+	}
+	if len(conflict.Paths) > 0 {
+		return nil, conflict
+	}
+	return edits, nil
+}
+
+func fileContent(tree *object.Tree, name string) (string, bool, error) {
+	f, err := tree.File(name)
+	if errors.Is(err, object.ErrFileNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	s, err := f.Contents()
+	return s, err == nil, err
+}

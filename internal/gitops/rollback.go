@@ -1,0 +1,244 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gitmig/gitmig/internal/gitops/forge"
+	"github.com/gitmig/gitmig/internal/gitops/gate"
+	"github.com/gitmig/gitmig/internal/gitops/record"
+	"github.com/gitmig/gitmig/internal/gitops/workspace"
+	"github.com/gitmig/gitmig/internal/render"
+)
+
+// StatusRollingBack is shown for a migration whose merged steps are being undone.
+const StatusRollingBack = "RollingBack"
+
+// rollingBack reports whether the migration has begun to roll back: its record says so
+// on the base branch, or a rollback pull request or branch exists.
+func (m *migration) rollingBack() bool {
+	if m.rec.Status.Rollback != nil || len(m.undos) > 0 {
+		return true
+	}
+	for b := range m.branches {
+		if b.Undo {
+			return true
+		}
+	}
+	return false
+}
+
+// timedOut says why a merged step that has not passed its gate must roll back, or "".
+func (p *passCtx) timedOut(m *migration, step int, res gate.Result) string {
+	switch {
+	case res.Verdict == gate.Fail:
+		return fmt.Sprintf("step %d (%s) failed its gate: %s", step, render.Step(step).Name(), res.Reason)
+	case res.Verdict == gate.Wait:
+		pr, ok := m.prs[step]
+		timeout := p.st.cfg.Policy.StepTimeout.Duration
+		if ok && !pr.MergedAt.IsZero() && p.now.Sub(pr.MergedAt) > timeout {
+			return fmt.Sprintf("step %d (%s) was not applied and healthy within policy.stepTimeout (%s) of its merge at %s: %s",
+				step, render.Step(step).Name(), timeout, pr.MergedAt.UTC().Format(time.RFC3339), res.Reason)
+		}
+	}
+	return ""
+}
+
+// rollBack undoes the merged steps one pull request at a time, newest first, each
+// after the previous undo is applied. Undoing the flip first puts the source's Service
+// back on its own pods, which are still running until cleanup.
+func (p *passCtx) rollBack(ctx context.Context, m *migration, status *MigrationStatus) error {
+	status.Status = StatusRollingBack
+	inEffect := m.rec.Status.Step
+	if inEffect == 0 {
+		res, err := p.checkUndo(ctx, m, 1)
+		if err != nil {
+			return err
+		}
+		if res.Verdict != gate.Pass {
+			status.WaitingFor = "rollback of step 1 to be applied: " + res.Reason
+			return nil
+		}
+		reason := "rolled back"
+		if m.rec.Status.Rollback != nil {
+			reason = "rolled back: " + m.rec.Status.Rollback.Reason
+		}
+		status.Status, status.WaitingFor, status.Message = string(record.RolledBack), "", reason
+		return p.end(ctx, m, record.RolledBack, reason)
+	}
+	if pr, ok := m.undos[inEffect]; ok {
+		switch pr.State {
+		case forge.StateOpen:
+			status.WaitingFor = fmt.Sprintf("review and merge of rollback pull request #%d (undo step %d)", pr.Number, inEffect)
+		case forge.StateMerged:
+			status.WaitingFor = fmt.Sprintf("rollback pull request #%d is merged; waiting for %s to show it", pr.Number, p.ws.Branch())
+		case forge.StateClosed:
+			why := fmt.Sprintf("rollback pull request #%d (undo step %d) was closed without merge; steps 1-%d stay merged", pr.Number, inEffect, inEffect)
+			status.Status, status.WaitingFor, status.Message = string(record.Aborted), "", why
+			return p.end(ctx, m, record.Aborted, why)
+		}
+		return nil
+	}
+	if rb := m.rec.Status.Rollback; rb != nil && inEffect < rb.FromStep {
+		res, err := p.checkUndo(ctx, m, inEffect+1)
+		if err != nil {
+			return err
+		}
+		if res.Verdict != gate.Pass {
+			status.WaitingFor = fmt.Sprintf("rollback of step %d to be applied: %s", inEffect+1, res.Reason)
+			return nil
+		}
+	}
+	reason, err := p.rollbackReason(ctx, m)
+	if err != nil {
+		return err
+	}
+	return p.openUndo(ctx, m, status, inEffect, reason)
+}
+
+// rollbackReason recovers why the rollback began: from the record on the base branch,
+// or from the first rollback branch when its pull request was never opened.
+func (p *passCtx) rollbackReason(ctx context.Context, m *migration) (string, error) {
+	if m.rec.Status.Rollback != nil {
+		return m.rec.Status.Rollback.Reason, nil
+	}
+	for b := range m.branches {
+		if !b.Undo {
+			continue
+		}
+		branch := forge.UndoBranch(b.ID, b.Step, b.Name)
+		sha, err := p.ws.FetchBranch(ctx, branch)
+		if err != nil {
+			return "", err
+		}
+		data, ok, err := p.ws.ReadFile(sha, record.Path(m.id()))
+		if err != nil || !ok {
+			return "", err
+		}
+		rec, err := record.Parse(data)
+		if err != nil {
+			return "", fmt.Errorf("%s on %s: %w", record.Path(m.id()), branch, err)
+		}
+		if rec.Status.Rollback != nil {
+			return rec.Status.Rollback.Reason, nil
+		}
+	}
+	return "rollback resumed", nil
+}
+
+// checkUndo asks the engine whether the rollback of a step is applied.
+func (p *passCtx) checkUndo(ctx context.Context, m *migration, step int) (gate.Result, error) {
+	pr, ok := m.undos[step]
+	if !ok || pr.State != forge.StateMerged {
+		return gate.Waiting("no merged rollback pull request for step %d", step), nil
+	}
+	return p.askGate(ctx, m, step, pr, true)
+}
+
+// openUndo opens the pull request that reverts one merged step.
+func (p *passCtx) openUndo(ctx context.Context, m *migration, status *MigrationStatus, k int, reason string) error {
+	status.Status = StatusRollingBack
+	step := render.Step(k)
+	merged, ok := m.prs[k]
+	if !ok || merged.MergeCommit == "" {
+		status.WaitingFor = fmt.Sprintf("cannot roll back step %d: its merged pull request is not found; revert it by hand", k)
+		return nil
+	}
+	if _, err := p.ws.Descends(ctx, merged.MergeCommit, merged.MergeCommit); err != nil {
+		return err
+	}
+	edits, err := p.ws.Revert(merged.MergeCommit, p.ws.Head(), func(path string) bool {
+		return !strings.HasPrefix(path, record.Dir+"/")
+	})
+	var conflict *workspace.ConflictError
+	if errors.As(err, &conflict) {
+		status.WaitingFor = fmt.Sprintf("cannot roll back step %d automatically (%v); revert #%d by hand", k, err, merged.Number)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cluster := step.Cluster(render.Migration{From: mustCluster(p.st.cfg, m.rec.Spec.From), To: mustCluster(p.st.cfg, m.rec.Spec.To)}).Name
+	after, err := p.st.repo.With(edits)
+	if err != nil {
+		return err
+	}
+	if _, err := after.Build(cluster); err != nil {
+		status.WaitingFor = fmt.Sprintf("cannot roll back step %d: the reverted overlay does not build: %v", k, err)
+		return nil
+	}
+	rec := *m.rec
+	rec.Status.Step = k - 1
+	rec.Status.PullRequests = slices.Clone(m.rec.Status.PullRequests)
+	for s, pr := range m.prs {
+		rec.SetPullRequest(record.PullRequestRef{Step: s, Number: pr.Number, URL: pr.URL})
+	}
+	if rec.Status.Rollback == nil {
+		rec.Status.Rollback = &record.Rollback{Reason: reason, Since: p.now, FromStep: k}
+	}
+	data, err := rec.Marshal()
+	if err != nil {
+		return err
+	}
+	edits = append(edits, render.Edit{Path: record.Path(m.id()), Content: data})
+	title := UndoTitle(&rec, step)
+	sha, err := p.ws.Commit(p.ws.Head(), edits, fmt.Sprintf("%s\n\nRevert %s (#%d): %s\n\nMigration: %s\nUndo: %s\n", title, short(merged.MergeCommit), merged.Number, reason, m.id(), step))
+	if err != nil {
+		return err
+	}
+	key := forge.StepBranch{ID: m.id(), Step: k, Name: step.Name(), Undo: true}
+	branch := forge.UndoBranch(m.id(), k, step.Name())
+	if err := p.pushStepBranch(ctx, m, key, branch, sha); err != nil {
+		return err
+	}
+	body := UndoBody(&rec, step, merged, reason, edits)
+	var created forge.PullRequest
+	err = p.act(Action{Kind: ActionCreatePR, Migration: m.id(), Step: k, Detail: title},
+		func() error {
+			var err error
+			created, err = p.r.Forge.Create(ctx, forge.NewPullRequest{Title: title, Body: body, Head: branch, Base: p.ws.Branch(), Labels: []string{forge.Label}})
+			return err
+		})
+	if err != nil {
+		return err
+	}
+	status.WaitingFor = fmt.Sprintf("review and merge of rollback pull request #%d (undo step %d)", created.Number, k)
+	if created.Number != 0 {
+		m.undos[k] = created
+		status.PullRequests = append(status.PullRequests, prStatus(k, created))
+	}
+	return nil
+}
+
+// UndoTitle is a rollback pull request's title.
+func UndoTitle(rec *record.Record, step render.Step) string {
+	return fmt.Sprintf("gitmig: rollback move %s %s→%s [undo %d/4 %s]", rec.Spec.Service, rec.Spec.From, rec.Spec.To, int(step), step.Name())
+}
+
+// UndoBody describes a rollback pull request: why, what it reverts and what follows.
+func UndoBody(rec *record.Record, step render.Step, merged forge.PullRequest, reason string, edits []render.Edit) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Roll back `%s` (namespace `%s`) %s→%s: undo step %d/4, %s\n\n", rec.Spec.Service, rec.Spec.Namespace, rec.Spec.From, rec.Spec.To, int(step), step.Name())
+	fmt.Fprintf(&b, "Why: %s\n\n", reason)
+	fmt.Fprintf(&b, "This reverts [#%d](%s) (merge commit `%s`): %s\n\n", merged.Number, merged.URL, short(merged.MergeCommit), stepSummary(rec, step))
+	b.WriteString("| | file |\n|---|---|\n")
+	for _, e := range edits {
+		action := "restore"
+		if e.Delete {
+			action = "delete"
+		}
+		fmt.Fprintf(&b, "| %s | `%s` |\n", action, e.Path)
+	}
+	if step > render.StepDeploy {
+		fmt.Fprintf(&b, "\nOnce this is merged and applied, gitmig opens the rollback of step %d. ", int(step)-1)
+	} else {
+		b.WriteString("\nOnce this is merged and applied, the migration is RolledBack. ")
+	}
+	fmt.Fprintf(&b, "Steps are undone newest first: until cleanup, %s still runs %s, so its Service can point at its own pods again.\n", rec.Spec.From, rec.Spec.Service)
+	fmt.Fprintf(&b, "\n---\nRecord: `%s` · opened by gitmig\n", record.Path(rec.ID()))
+	return b.String()
+}
