@@ -799,3 +799,22 @@ func TestFieldNamesAreCaseSensitive(t *testing.T) {
 		t.Fatalf("Tier: want an unknown field at clusters[0].Tier, got %v", err)
 	}
 }
+
+func TestExecutionSettings(t *testing.T) {
+	cfg, err := Parse([]byte(minimal + "policy: {drain: 30m, stepTimeout: 30m}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.GitOps.AutoMerge = []string{"deploy", "merge"}
+	cfg.GitOps.Author = &Author{Name: "gitmig", Email: "nobody"}
+	err = cfg.Validate(nil)
+	for _, want := range []string{
+		"policy.stepTimeout: 30m0s must be longer than policy.drain 30m0s",
+		`gitops.autoMerge[1]: must be a step name (deploy, route, flip, cleanup), got "merge"`,
+		"gitops.author: needs a name and an email address",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q in %v", want, err)
+		}
+	}
+}

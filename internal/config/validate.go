@@ -249,6 +249,9 @@ func (c *Config) validatePolicy(v *validator) {
 			v.add(d.field, "must not be negative, got %s", d.value.Duration)
 		}
 	}
+	if p.StepTimeout.Duration <= p.Drain.Duration {
+		v.add("policy.stepTimeout", "%s must be longer than policy.drain %s, or every flip would time out and roll back", p.StepTimeout.Duration, p.Drain.Duration)
+	}
 	if p.MaxConcurrent < 1 {
 		v.add("policy.maxConcurrent", "must be at least 1, got %d", p.MaxConcurrent)
 	}
@@ -298,6 +301,14 @@ func (c *Config) validateGitOps(v *validator, clusters map[string]bool) {
 		if !clusters[name] {
 			v.add("gitops.workloads."+name, "unknown cluster %q", name)
 		}
+	}
+	for i, step := range g.AutoMerge {
+		if !slices.Contains([]string{"deploy", "route", "flip", "cleanup"}, step) {
+			v.add(fmt.Sprintf("gitops.autoMerge[%d]", i), "must be a step name (deploy, route, flip, cleanup), got %q", step)
+		}
+	}
+	if g.Author != nil && (g.Author.Name == "" || !strings.Contains(g.Author.Email, "@") || strings.ContainsAny(g.Author.Name+g.Author.Email, "<>\n")) {
+		v.add("gitops.author", "needs a name and an email address, without <, > or line breaks")
 	}
 }
 
