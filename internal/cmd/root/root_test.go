@@ -2,7 +2,10 @@ package root
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -169,5 +172,80 @@ func TestBadConfigNamesFileAndField(t *testing.T) {
 	code, _, errOut := gitmig(t, "verify", "--repo", repo)
 	if code == 0 || !strings.Contains(errOut, cfg) || !strings.Contains(errOut, "policy.target.cpu") {
 		t.Errorf("want an error naming %s and policy.target.cpu, got exit %d: %s", cfg, code, errOut)
+	}
+}
+
+func TestDemoRunsTheWholeMigrationAndLeavesAReadableRepository(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := gitmig(t, "demo", "--dir", dir)
+	if code != 0 {
+		t.Fatalf("demo: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"Before: edge: runs orc8r, agw | fog: runs nothing | cloud: runs nothing",
+		"Decision: move orc8r from edge to cloud",
+		"opened a pull request: gitmig: move orc8r edge→cloud [1/4 deploy]",
+		"opened a pull request: gitmig: move orc8r edge→cloud [2/4 route]",
+		"opened a pull request: gitmig: move orc8r edge→cloud [3/4 flip]",
+		"opened a pull request: gitmig: move orc8r edge→cloud [4/4 cleanup]",
+		"    A clusters/cloud/gitmig/ingressroute-orc8r.yaml",
+		"The simulated clock moves on by policy.drain (5m0s)",
+		"is Completed after 4 pull requests",
+		"After: edge: runs agw; ExternalName orc8r→cloud | fog: runs nothing | cloud: runs orc8r",
+		filepath.Join(dir, "fleet.git"),
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("demo output:\n%s", out)
+	}
+	remote := filepath.Join(dir, "fleet.git")
+	if out, err := exec.Command("git", "-C", remote, "fsck", "--strict").CombinedOutput(); err != nil {
+		t.Fatalf("git fsck --strict: %v\n%s", err, out)
+	}
+	clone := filepath.Join(t.TempDir(), "fleet")
+	if out, err := exec.Command("git", "clone", "-q", remote, clone).CombinedOutput(); err != nil {
+		t.Fatalf("git clone: %v\n%s", err, out)
+	}
+	code, out, errOut = gitmig(t, "status", "--repo", clone, "-o", "json")
+	if code != 0 {
+		t.Fatalf("status: exit %d: %s", code, errOut)
+	}
+	var status struct {
+		Migrations []struct {
+			ID, Service, From, To, Status, WaitingFor string
+			Step                                      int
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &status); err != nil {
+		t.Fatalf("status -o json: %v\n%s", err, out)
+	}
+	if len(status.Migrations) != 1 {
+		t.Fatalf("status: %+v", status)
+	}
+	m := status.Migrations[0]
+	if m.Service != "orc8r" || m.From != "edge" || m.To != "cloud" || m.Step != 4 || m.Status != "Completed" || m.WaitingFor != "" || !strings.HasPrefix(m.ID, "orc8r-edge-to-cloud-") {
+		t.Errorf("status: %+v", m)
+	}
+	code, out, errOut = gitmig(t, "pr", "list", "--repo", clone, "-o", "json")
+	if code != 0 {
+		t.Fatalf("pr list: exit %d: %s", code, errOut)
+	}
+	var prs []struct {
+		Number                  int
+		Title, Head, State, URL string
+	}
+	if err := json.Unmarshal([]byte(out), &prs); err != nil {
+		t.Fatalf("pr list -o json: %v\n%s", err, out)
+	}
+	if len(prs) != 4 {
+		t.Fatalf("pr list: %+v", prs)
+	}
+	for i, pr := range prs {
+		if pr.Number != i+1 || pr.State != "merged" || !strings.Contains(pr.Title, fmt.Sprintf("[%d/4 ", i+1)) || !strings.HasPrefix(pr.Head, "gitmig/"+m.ID+"/") || pr.URL == "" {
+			t.Errorf("pull request %d: %+v", i+1, pr)
+		}
 	}
 }
