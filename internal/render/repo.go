@@ -330,51 +330,49 @@ func (m *Model) Ports(service string) ([]Port, error) {
 
 // BasePorts builds a service's base and returns the ports of its Service.
 func (r *Repo) BasePorts(service string) ([]Port, error) {
-	svc, ok := r.config.Service(service)
-	if !ok {
-		return nil, fmt.Errorf("unknown service %q", service)
-	}
-	objects, _, err := r.BuildDir(svc.Base)
+	o, err := r.baseObject(service, "Service")
 	if err != nil {
-		return nil, fmt.Errorf("service %s: %w", service, err)
+		return nil, err
 	}
-	for _, o := range objects {
-		if o.Kind == "Service" && o.Name == svc.Name && o.Namespace == svc.Namespace {
-			s, err := o.Service()
-			if err != nil {
-				return nil, err
-			}
-			ports := make([]Port, 0, len(s.Spec.Ports))
-			for _, p := range s.Spec.Ports {
-				ports = append(ports, Port{Name: p.Name, Port: p.Port, Protocol: string(p.Protocol)})
-			}
-			return ports, nil
-		}
+	s, err := o.Service()
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("service %s: base %s has no Service %s in namespace %s", service, svc.Base, svc.Name, svc.Namespace)
+	ports := make([]Port, 0, len(s.Spec.Ports))
+	for _, p := range s.Spec.Ports {
+		ports = append(ports, Port{Name: p.Name, Port: p.Port, Protocol: string(p.Protocol)})
+	}
+	return ports, nil
 }
 
 // BaseSelector builds a service's base and returns the pod selector of its Deployment.
 func (r *Repo) BaseSelector(service string) (map[string]string, error) {
+	o, err := r.baseObject(service, "Deployment")
+	if err != nil {
+		return nil, err
+	}
+	d, err := o.Deployment()
+	if err != nil || d.Spec.Selector == nil {
+		return nil, err
+	}
+	return d.Spec.Selector.MatchLabels, nil
+}
+
+// baseObject builds a service's base and returns its object of a kind, named after the
+// service in the service's namespace.
+func (r *Repo) baseObject(service, kind string) (Object, error) {
 	svc, ok := r.config.Service(service)
 	if !ok {
-		return nil, fmt.Errorf("unknown service %q", service)
+		return Object{}, fmt.Errorf("unknown service %q", service)
 	}
 	objects, _, err := r.BuildDir(svc.Base)
 	if err != nil {
-		return nil, fmt.Errorf("service %s: %w", service, err)
+		return Object{}, fmt.Errorf("service %s: %w", service, err)
 	}
 	for _, o := range objects {
-		if o.Kind == "Deployment" && o.Name == svc.Name && o.Namespace == svc.Namespace {
-			d, err := o.Deployment()
-			if err != nil {
-				return nil, err
-			}
-			if d.Spec.Selector == nil {
-				return nil, nil
-			}
-			return d.Spec.Selector.MatchLabels, nil
+		if o.Kind == kind && o.Name == svc.Name && o.Namespace == svc.Namespace {
+			return o, nil
 		}
 	}
-	return nil, fmt.Errorf("service %s: base %s has no Deployment %s in namespace %s", service, svc.Base, svc.Name, svc.Namespace)
+	return Object{}, fmt.Errorf("service %s: base %s has no %s %s in namespace %s", service, svc.Base, kind, svc.Name, svc.Namespace)
 }
