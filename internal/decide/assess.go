@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 )
 
 // load is what a service weighs where it runs.
@@ -16,14 +17,16 @@ type assessment struct {
 	cluster  *clusterState
 	current  bool
 	feasible bool
-	// problems lists every failed filter (only the first when not explaining).
+	// failed is set by the first failed filter; problems lists them all, when
+	// explaining.
+	failed   bool
 	problems []string
 	score    float64
 
 	postUsed, postRequests amount
 	headroom, latencyScore float64
 	worstLatency           float64
-	worstClients           string
+	worstClients           *clientPlacement
 	latencyBound           float64
 }
 
@@ -35,82 +38,88 @@ const (
 	latencyWeight  = 50.0
 )
 
+// findings collects the failed filters of one assessment. Without explain the first
+// failure settles it and no text is built: the engine assesses every (service,
+// cluster) pair of a large fleet this way, and explains only what ends up in the plan.
+type findings struct {
+	explain bool
+	failed  bool
+	list    []string
+}
+
+// fail records a failed filter and says whether to stop there; when it does not, the
+// caller describes the failure with note.
+func (f *findings) fail() (stop bool) {
+	f.failed = true
+	return !f.explain
+}
+
+func (f *findings) note(format string, args ...any) {
+	f.list = append(f.list, fmt.Sprintf(format, args...))
+}
+
 // assess applies the destination filters of DESIGN.md's rule 3 to dest and scores it.
-// Without explain it stops at the first failed filter and builds no text: the engine
-// assesses every (service, cluster) pair of a large fleet this way, and explains only
-// the few that end up in the plan.
-func (e *engine) assess(s *serviceState, src, dest *clusterState, w load, explain bool) assessment {
-	a := assessment{cluster: dest, current: src == dest}
-	fail := func(format string, args ...any) bool {
-		if explain {
-			a.problems = append(a.problems, fmt.Sprintf(format, args...))
-		} else if len(a.problems) == 0 {
-			a.problems = append(a.problems, "")
+func (e *engine) assess(s *serviceState, src, dest *clusterState, w load, explain bool) (a assessment) {
+	a = assessment{cluster: dest, current: src == dest}
+	f := &findings{explain: explain}
+	// Whichever filter ends the assessment, its findings go with it.
+	defer func() { a.failed, a.problems = f.failed, f.list }()
+	switch dest.state {
+	case StateUnknown:
+		if f.fail() {
+			return a
 		}
-		return !explain
-	}
-	stop := false
-	switch {
-	case dest.state == StateUnknown:
-		stop = fail("metrics Unknown (%s): never counted as free capacity", dest.why)
-	case dest.state == StateOverloaded:
-		stop = fail("%s", dest.overloadSummary(e.policy, e.sustain))
-	}
-	if stop {
-		return a
+		f.note("metrics Unknown (%s): never counted as free capacity", dest.why)
+	case StateOverloaded:
+		if f.fail() {
+			return a
+		}
+		f.note("%s", dest.overloadSummary(e.policy, e.sustain))
 	}
 	if a.current {
 		// Staying needs no new capacity: the service is already counted where it runs.
 		a.postUsed, a.postRequests = dest.used, dest.requests
 	} else {
-		if stop = e.placementProblems(s, dest, fail); stop {
+		if e.placementProblems(s, dest, f) {
 			return a
 		}
 		if len(dest.unsizedArrivals) > 0 && dest.state != StateUnknown {
-			if fail("migrations in flight to %s have no known size (%s)", dest.name, strings.Join(dest.unsizedArrivals, ", ")) {
+			if f.fail() {
 				return a
 			}
+			f.note("migrations in flight to %s have no known size (%s)", dest.name, strings.Join(dest.unsizedArrivals, ", "))
 		}
 		a.postUsed, a.postRequests = dest.used.plus(w.usage), dest.requests.plus(w.requests)
-		if dest.state != StateUnknown {
-			target := thresholds(e.policy.Target)
-			for r := range resourceCount {
-				if u := a.postUsed[r] / dest.capacity[r]; u > target[r] {
-					if fail("%s used after the move %s > target %s", r, fraction(r, a.postUsed[r], dest.capacity[r]), ratio(target[r])) {
-						return a
-					}
-				}
-				if u := a.postRequests[r] / dest.capacity[r]; u > target[r] {
-					if fail("%s requested after the move %s > target %s", r, fraction(r, a.postRequests[r], dest.capacity[r]), ratio(target[r])) {
-						return a
-					}
-				}
-			}
+		if dest.state != StateUnknown && e.overTarget(dest, a.postUsed, a.postRequests, f) {
+			return a
 		}
 	}
 	a.latencyBound = e.latencyBound(s)
-	a.worstLatency, a.worstClients = 0, ""
-	for _, cp := range s.clients {
+	bound := s.cfg.MaxLatencyMS
+	for i := range s.clients {
+		cp := &s.clients[i]
 		lat := e.latency[cp.cluster.index][dest.index]
 		if math.IsNaN(lat) {
-			if s.cfg.MaxLatencyMS != nil && !a.current {
-				if fail("latency between %s (clients %s) and %s is not in gitmig.yaml, and maxLatencyMs is %s", cp.cluster.name, cp.names, dest.name, ms(*s.cfg.MaxLatencyMS)) {
+			if bound != nil && !a.current {
+				if f.fail() {
 					return a
 				}
+				f.note("latency between %s (clients %s) and %s is not in gitmig.yaml, and maxLatencyMs is %s", cp.cluster.name, cp.names, dest.name, ms(*bound))
 			}
 			// An unknown distance scores as the worst acceptable one.
 			lat = a.latencyBound
 		}
-		if lat > a.worstLatency || a.worstClients == "" {
-			a.worstLatency, a.worstClients = lat, cp.names+"@"+cp.cluster.name
+		if a.worstClients == nil || lat > a.worstLatency {
+			a.worstLatency, a.worstClients = lat, cp
 		}
-		if bound := s.cfg.MaxLatencyMS; bound != nil && lat > *bound && !a.current {
-			if fail("latency to %s in %s is %s > maxLatencyMs %s", cp.names, cp.cluster.name, ms(lat), ms(*bound)) {
+		if bound != nil && lat > *bound && !a.current {
+			if f.fail() {
 				return a
 			}
+			f.note("latency to %s in %s is %s > maxLatencyMs %s", cp.names, cp.cluster.name, ms(lat), ms(*bound))
 		}
 	}
-	if len(a.problems) > 0 {
+	if f.failed {
 		return a
 	}
 	a.feasible = true
@@ -126,48 +135,70 @@ func (e *engine) assess(s *serviceState, src, dest *clusterState, w load, explai
 	return a
 }
 
-// placementProblems checks what makes dest a valid new home for s whatever the load:
-// tier, cooldown, entry points and the reachability of what s calls. It returns true
-// when fail asked to stop.
-func (e *engine) placementProblems(s *serviceState, dest *clusterState, fail func(string, ...any) bool) bool {
-	if !s.allowsTier(dest.tier) {
-		if fail("tier %s is not in the service's tiers [%s]", dest.tier, strings.Join(s.cfg.Tiers, " ")) {
-			return true
+// overTarget checks that dest stays within policy.target, for usage and requests,
+// once it holds used and requested. It returns true when f says to stop.
+func (e *engine) overTarget(dest *clusterState, used, requested amount, f *findings) bool {
+	target := thresholds(e.policy.Target)
+	for r := range resourceCount {
+		for _, m := range []struct {
+			what  string
+			value float64
+		}{{"used", used[r]}, {"requested", requested[r]}} {
+			if m.value/dest.capacity[r] <= target[r] {
+				continue
+			}
+			if f.fail() {
+				return true
+			}
+			f.note("%s %s after the move %s > target %s", r, m.what, fraction(r, m.value, dest.capacity[r]), ratio(target[r]))
 		}
 	}
-	if until, ok := s.coolingDown(dest.name, e.at); ok {
-		if fail("%s→%s cooling down until %s", s.cfg.Name, dest.name, until.UTC().Format("2006-01-02T15:04:05Z")) {
+	return false
+}
+
+// placementProblems checks what makes dest a valid new home for s whatever the load:
+// tier, cooldown, entry points and the reachability of what s calls. It returns true
+// when f says to stop.
+func (e *engine) placementProblems(s *serviceState, dest *clusterState, f *findings) bool {
+	if !s.allowsTier(dest.tier) {
+		if f.fail() {
 			return true
 		}
+		f.note("tier %s is not in the service's tiers [%s]", dest.tier, strings.Join(s.cfg.Tiers, " "))
+	}
+	if until, ok := s.coolingDown(dest.name, e.at); ok {
+		if f.fail() {
+			return true
+		}
+		f.note("%s→%s cooling down until %s", s.cfg.Name, dest.name, until.UTC().Format(time.RFC3339))
 	}
 	for _, p := range s.ports {
 		if p.Protocol != "" && !strings.EqualFold(p.Protocol, "TCP") {
-			if fail("port %s %d/%s: a Traefik IngressRoute carries TCP only", p.Name, p.Port, p.Protocol) {
+			if f.fail() {
 				return true
 			}
+			f.note("port %s %d/%s: a Traefik IngressRoute carries TCP only", p.Name, p.Port, p.Protocol)
 			continue
 		}
 		if _, ok := dest.entryPoints[p.Port]; !ok {
-			if fail("no ingress entry point on port %d for port %s", p.Port, p.Name) {
+			if f.fail() {
 				return true
 			}
+			f.note("no ingress entry point on port %d for port %s", p.Port, p.Name)
 		}
 	}
 	for _, d := range s.deps {
 		if d.runsIn(dest) || d.routedFrom != "" {
 			continue
 		}
-		where := "runs nowhere"
-		if len(d.running) > 0 {
-			names := make([]string, len(d.running))
-			for i, c := range d.running {
-				names[i] = c.name
-			}
-			where = "runs in " + strings.Join(names, ", ") + " without an IngressRoute to it"
-		}
-		if fail("calls %s, unreachable from %s: %s", d.cfg.Name, dest.name, where) {
+		if f.fail() {
 			return true
 		}
+		where := "runs nowhere"
+		if len(d.running) > 0 {
+			where = "runs in " + clusterNames(d.running) + " without an IngressRoute to it"
+		}
+		f.note("calls %s, unreachable from %s: %s", d.cfg.Name, dest.name, where)
 	}
 	return false
 }
@@ -226,8 +257,8 @@ func (e *engine) why(a assessment) string {
 		fmt.Fprintf(&b, "%s used %s, requested %s (target %s)", r,
 			fraction(r, a.postUsed[r], c.capacity[r]), fraction(r, a.postRequests[r], c.capacity[r]), ratio(target[r]))
 	}
-	if a.worstClients != "" {
-		fmt.Fprintf(&b, "; latency to %s %s", a.worstClients, ms(a.worstLatency))
+	if a.worstClients != nil {
+		fmt.Fprintf(&b, "; latency to %s@%s %s", a.worstClients.names, a.worstClients.cluster.name, ms(a.worstLatency))
 		if a.latencyBound > 0 {
 			fmt.Fprintf(&b, " (bound %s)", ms(a.latencyBound))
 		}

@@ -317,8 +317,7 @@ func (e *engine) relieve(src *clusterState) {
 		for i, m := range movers {
 			best, ok := e.bestDestination(m.s, src, m.w, e.clusters)
 			if !ok {
-				_, candidates := e.explainAll(m.s, src, m.w, e.clusters)
-				e.skip(m.s, fmt.Sprintf("%s; no cluster can take %s: %s", header, m.s.cfg.Name, infeasibleSummary(candidates)))
+				e.skip(m.s, fmt.Sprintf("%s; no cluster can take %s: %s", header, m.s.cfg.Name, e.infeasibleSummary(m.s, src, m.w, e.clusters)))
 				continue
 			}
 			all, candidates := e.explainAll(m.s, src, m.w, e.clusters)
@@ -384,13 +383,23 @@ func (e *engine) bestDestination(s *serviceState, from *clusterState, w load, am
 	return best, found
 }
 
-// infeasibleSummary lists why the first candidates were rejected.
-func infeasibleSummary(candidates []Candidate) string {
+// summarised is how many rejected clusters a skip reason explains; the rest are
+// counted. Explaining every cluster of a large fleet for every service that stays
+// would cost more than the whole plan.
+const summarised = 3
+
+// infeasibleSummary explains why the first clusters, by name, cannot take s; all of
+// among are infeasible.
+func (e *engine) infeasibleSummary(s *serviceState, from *clusterState, w load, among []*clusterState) string {
 	var parts []string
-	for _, c := range candidates {
-		parts = append(parts, c.Cluster+": "+c.Why)
+	for _, c := range among[:min(summarised, len(among))] {
+		a := e.assess(s, from, c, w, true)
+		parts = append(parts, c.name+": "+e.why(a))
 	}
-	return list(parts, 3)
+	if rest := len(among) - summarised; rest > 0 {
+		return fmt.Sprintf("%s; and %d more", strings.Join(parts, "; "), rest)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // moveBack returns services to a closer tier when a closer cluster can take them
@@ -434,8 +443,7 @@ func (e *engine) moveBack() {
 				from.okSummary(e.policy), best.cluster.name, best.score, stay.score, e.policy.Stickiness))
 			continue
 		}
-		_, candidates := e.explainAll(s, from, w, closer)
-		e.skip(s, fmt.Sprintf("%s; stays: no closer cluster can take it: %s", from.okSummary(e.policy), infeasibleSummary(candidates)))
+		e.skip(s, fmt.Sprintf("%s; stays: no closer cluster can take it: %s", from.okSummary(e.policy), e.infeasibleSummary(s, from, w, closer)))
 	}
 }
 

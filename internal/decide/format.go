@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 )
 
 // amount is a quantity of both resources: cores and bytes.
@@ -45,11 +44,3 @@ func round(v float64, digits int) float64 {
 }
 
 func ms(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) + "ms" }
-
-// list joins at most max items and says how many more there were.
-func list(items []string, max int) string {
-	if len(items) <= max {
-		return strings.Join(items, "; ")
-	}
-	return fmt.Sprintf("%s; and %d more", strings.Join(items[:max], "; "), len(items)-max)
-}
