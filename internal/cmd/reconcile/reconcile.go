@@ -79,12 +79,15 @@ func Run(ctx context.Context, opts *Options) error {
 		if report != nil {
 			printReport(opts.Streams.Out, report)
 		}
-		return err
+		return errors.Join(err, appendSummary(opts.Env, report, err))
 	}
 	for {
 		report, err := r.Pass(ctx)
 		if report != nil {
 			printReport(opts.Streams.Out, report)
+		}
+		if serr := appendSummary(opts.Env, report, err); serr != nil {
+			fmt.Fprintf(opts.Streams.Err, "gitmig: %v\n", serr)
 		}
 		wait := opts.Interval
 		if err != nil {
