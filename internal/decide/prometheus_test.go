@@ -97,9 +97,14 @@ func (f *fakePrometheus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := queryName(r.Form.Get("query"))
 	samples, warnings, status := f.answer(name)
 	w.Header().Set("Content-Type", "application/json")
-	if status == http.StatusBadRequest {
+	switch status {
+	case http.StatusBadRequest:
 		w.WriteHeader(status)
 		fmt.Fprintf(w, `{"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:1: parse error: unexpected %s"}`, name)
+		return
+	case http.StatusUnprocessableEntity:
+		w.WriteHeader(status)
+		fmt.Fprint(w, `{"status":"error","errorType":"execution","error":"many-to-many matching not allowed: matching labels must be unique on one side"}`)
 		return
 	}
 	if status != 0 {
@@ -291,21 +296,31 @@ func TestPrometheusPartialDataMakesClustersUnknown(t *testing.T) {
 }
 
 func TestPrometheusRejectedQueryNamesItAndIsNotRetried(t *testing.T) {
-	cfg := parseConfig(t, fakeConfig)
-	fake, srv := startFake(t, func(name string) ([]sample, []string, int) {
-		if name == "cpuRequests" {
-			return nil, nil, http.StatusBadRequest
-		}
-		return healthyAnswer(name)
-	})
-	_, err := fakeSource(t, cfg, srv.URL, decide.PrometheusOptions{}).Snapshot(context.Background(), time.Now())
-	var qerr *decide.QueryError
-	if !errors.As(err, &qerr) || qerr.Kind != decide.QueryInvalid {
-		t.Fatalf("err = %v, want a QueryInvalid QueryError", err)
-	}
-	wantContains(t, "error", err.Error(), "query cpuRequests (policy.queries.cpuRequests)", "rejected it (bad_data)", "parse error")
-	if n := len(fake.forms); n != 5 {
-		t.Errorf("%d requests, want 5: four answered, the rejected one not retried", n)
+	for _, tc := range []struct {
+		status int
+		want   string
+	}{
+		{http.StatusBadRequest, "rejected it (bad_data): invalid parameter \"query\": 1:1: parse error"},
+		{http.StatusUnprocessableEntity, "rejected it (execution): many-to-many matching not allowed"},
+	} {
+		t.Run(http.StatusText(tc.status), func(t *testing.T) {
+			cfg := parseConfig(t, fakeConfig)
+			fake, srv := startFake(t, func(name string) ([]sample, []string, int) {
+				if name == "cpuRequests" {
+					return nil, nil, tc.status
+				}
+				return healthyAnswer(name)
+			})
+			_, err := fakeSource(t, cfg, srv.URL, decide.PrometheusOptions{}).Snapshot(context.Background(), time.Now())
+			var qerr *decide.QueryError
+			if !errors.As(err, &qerr) || qerr.Kind != decide.QueryInvalid {
+				t.Fatalf("err = %v, want a QueryInvalid QueryError", err)
+			}
+			wantContains(t, "error", err.Error(), "query cpuRequests (policy.queries.cpuRequests)", tc.want)
+			if n := len(fake.forms); n != 5 {
+				t.Errorf("%d requests, want 5: four answered, the rejected one not retried", n)
+			}
+		})
 	}
 }
 

@@ -179,6 +179,20 @@ func TestPlanAgainstARealPrometheus(t *testing.T) {
 		if cloud := state(t, p, "cloud"); cloud.CPU.Capacity != 64 || cloud.Memory.Capacity != 256*gi {
 			t.Errorf("cloud capacity = %v cores, %v bytes, want the two nodes' 64 and 256Gi", cloud.CPU.Capacity, cloud.Memory.Capacity)
 		}
+
+		// A query Prometheus rejects is a configuration error that names it.
+		broken := filepath.Join(t.TempDir(), "gitmig.yaml")
+		withQuery := strings.Replace(string(cfg), "\npolicy:\n", "\npolicy:\n  queries: {cpuRequests: \"sum by (cluster) (kube_pod_container_resource_requests\"}\n", 1)
+		if withQuery == string(cfg) {
+			t.Fatal("gitmig.yaml has no policy section to add a query to")
+		}
+		if err := os.WriteFile(broken, []byte(withQuery), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := run(t, "--repo", repoRoot, "--config", broken, "plan", "--prometheus", srv.URL, "--time", atFlag)
+		if code == 0 || out != "" || !strings.Contains(errOut, "query cpuRequests (policy.queries.cpuRequests): Prometheus at "+srv.URL+" rejected it (bad_data)") {
+			t.Errorf("a broken query: exit %d, stdout %q, stderr %q; want an error naming policy.queries.cpuRequests", code, out, errOut)
+		}
 	})
 
 	t.Run("a four-minute spike", func(t *testing.T) {
