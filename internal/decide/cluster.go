@@ -34,7 +34,9 @@ type clusterState struct {
 	unsizedArrivals []string
 }
 
-func newClusterState(index int, cl config.Cluster, m *ClusterMetrics, snapSustain, policySustain config.Duration, policy config.Policy) *clusterState {
+// newClusterState judges a cluster from its metrics m (nil when the snapshot lacks it),
+// whose sustained numbers cover the window snapSustain.
+func newClusterState(index int, cl config.Cluster, m *ClusterMetrics, snapSustain config.Duration, policy config.Policy) *clusterState {
 	c := &clusterState{index: index, name: cl.Name, tier: cl.Tier, rank: config.TierRank(cl.Tier), entryPoints: map[int32]string{}}
 	for ep, port := range cl.Ingress.EntryPoints {
 		// Two entry points on one port are a validation error; the smaller name wins
@@ -50,8 +52,8 @@ func newClusterState(index int, cl config.Cluster, m *ClusterMetrics, snapSustai
 	case m.Unknown():
 		c.unknown(m.Why)
 		return c
-	case snapSustain.Duration < policySustain.Duration:
-		c.unknown(fmt.Sprintf("the snapshot's sustained usage covers %s, less than policy.sustain %s", model.Duration(snapSustain.Duration), model.Duration(policySustain.Duration)))
+	case snapSustain.Duration < policy.Sustain.Duration:
+		c.unknown(fmt.Sprintf("the snapshot's sustained usage covers %s, less than policy.sustain %s", model.Duration(snapSustain.Duration), model.Duration(policy.Sustain.Duration)))
 		return c
 	}
 	c.sustained = amount{m.CPU.Sustained, m.Memory.Sustained}

@@ -70,11 +70,10 @@ func newEngine(in Input) *engine {
 	for i := range snap.Clusters {
 		metrics[snap.Clusters[i].Name] = &snap.Clusters[i]
 	}
-	names := make([]config.Cluster, len(cfg.Clusters))
-	copy(names, cfg.Clusters)
-	slices.SortFunc(names, func(a, b config.Cluster) int { return strings.Compare(a.Name, b.Name) })
-	for i, cl := range names {
-		c := newClusterState(i, cl, metrics[cl.Name], snap.Sustain, cfg.Policy.Sustain, cfg.Policy)
+	sorted := slices.Clone(cfg.Clusters)
+	slices.SortFunc(sorted, func(a, b config.Cluster) int { return strings.Compare(a.Name, b.Name) })
+	for i, cl := range sorted {
+		c := newClusterState(i, cl, metrics[cl.Name], snap.Sustain, cfg.Policy)
 		if in.Metrics == nil {
 			c.unknown("no metrics")
 		}
@@ -104,7 +103,7 @@ func newEngine(in Input) *engine {
 	for _, w := range snap.Workloads {
 		e.workloads[workloadKey{w.Cluster, w.Namespace, w.Name}] = w
 	}
-	e.services = newServiceStates(cfg, in.Fleet, e.byName, in)
+	e.services = newServiceStates(in, e.byName)
 	e.inFlight = len(in.InFlight)
 	e.budget = max(0, cfg.Policy.MaxConcurrent-e.inFlight)
 	return e

@@ -114,7 +114,10 @@ func withCredentials(p config.Prometheus, getenv func(string) string, rt http.Ro
 }
 
 // Snapshot evaluates every query at the same instant at, so that all numbers describe
-// one moment of the fleet.
+// one moment of the fleet. A cluster whose numbers are missing, NaN or infinite is
+// Unknown with the reason; a warning applies to a whole answer, so it makes every
+// cluster Unknown. A query that fails, after the retries for transport errors and 503,
+// is a *QueryError.
 func (s *PrometheusSource) Snapshot(ctx context.Context, at time.Time) (*Snapshot, error) {
 	at = at.UTC()
 	queries := fleetQueries(s.cfg)

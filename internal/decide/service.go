@@ -56,7 +56,9 @@ func (s *serviceState) coolingDown(dest string, at time.Time) (time.Time, bool) 
 	return time.Time{}, false
 }
 
-func newServiceStates(cfg *config.Config, fleet Fleet, clusters map[string]*clusterState, in Input) []*serviceState {
+// newServiceStates resolves every service of the input's config, sorted by name.
+func newServiceStates(in Input, clusters map[string]*clusterState) []*serviceState {
+	cfg, fleet := in.Config, in.Fleet
 	byName := map[string]*serviceState{}
 	services := make([]*serviceState, 0, len(cfg.Services))
 	for _, sc := range cfg.Services {
