@@ -11,23 +11,17 @@ import (
 
 	"github.com/gitmig/gitmig/internal/cmdutil"
 	"github.com/gitmig/gitmig/internal/decide"
+	"github.com/gitmig/gitmig/internal/gitops"
 )
 
 // Options are the inputs of the plan command.
 type Options struct {
 	Globals *cmdutil.Globals
 	Streams cmdutil.Streams
-	// Prometheus overrides policy.prometheus.url.
-	Prometheus string
-	// Metrics replays a MetricsSnapshot file instead of querying Prometheus.
-	Metrics string
-	// Time is the RFC3339 evaluation time; now when empty.
-	Time string
+	Metrics cmdutil.MetricsFlags
 	// SaveMetrics writes the snapshot the plan was computed from.
 	SaveMetrics string
 	Output      string
-	// Retry tunes the Prometheus client; the zero value is the default policy.
-	Retry decide.PrometheusOptions
 }
 
 // NewCmd returns the plan command.
@@ -49,14 +43,9 @@ such a file, so that any plan can be replayed and explained offline.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return Run(cmd.Context(), opts) },
 	}
-	f := cmd.Flags()
-	f.StringVar(&opts.Prometheus, "prometheus", "", "Prometheus URL (default policy.prometheus.url)")
-	f.StringVar(&opts.Metrics, "metrics", "", "plan from this MetricsSnapshot file instead of Prometheus")
-	f.StringVar(&opts.Time, "time", "", "evaluation time, RFC3339 (default now)")
-	f.StringVar(&opts.SaveMetrics, "save-metrics", "", "write the metrics the plan used to this file")
-	f.StringVarP(&opts.Output, "output", "o", "table", "output format: table, json or markdown")
-	cmd.MarkFlagsMutuallyExclusive("prometheus", "metrics")
-	cmd.MarkFlagsMutuallyExclusive("time", "metrics")
+	opts.Metrics.AddFlags(cmd)
+	cmd.Flags().StringVar(&opts.SaveMetrics, "save-metrics", "", "write the metrics the plan used to this file")
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "table", "output format: table, json or markdown")
 	return cmd
 }
 
@@ -65,13 +54,9 @@ func Run(ctx context.Context, opts *Options) error {
 	if err := cmdutil.Output(opts.Output, "table", "json", "markdown"); err != nil {
 		return err
 	}
-	at := time.Now().UTC().Truncate(time.Second)
-	if opts.Time != "" {
-		t, err := time.Parse(time.RFC3339, opts.Time)
-		if err != nil {
-			return fmt.Errorf("--time %q: want RFC3339, such as 2026-05-04T09:00:00Z", opts.Time)
-		}
-		at = t.UTC()
+	at, err := opts.Metrics.EvaluationTime(time.Now())
+	if err != nil {
+		return err
 	}
 	cfg, repo, err := opts.Globals.Repository()
 	if err != nil {
@@ -81,19 +66,13 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	fleet, err := Fleet(cfg, model)
+	fleet, err := gitops.Fleet(cfg, model)
 	if err != nil {
 		return err
 	}
-	var source decide.Source = decide.FileSource{Path: opts.Metrics}
-	if opts.Metrics == "" {
-		retry := opts.Retry
-		retry.URL = opts.Prometheus
-		prom, err := decide.NewPrometheusSource(cfg, retry)
-		if err != nil {
-			return err
-		}
-		source = prom
+	source, err := opts.Metrics.Source(cfg)
+	if err != nil {
+		return err
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -107,8 +86,8 @@ func Run(ctx context.Context, opts *Options) error {
 			return fmt.Errorf("--save-metrics %s: %w", opts.SaveMetrics, err)
 		}
 	}
-	// Migrations in flight and cooldowns come from the migration records, which
-	// `gitmig reconcile` reads; a plan on its own starts from none.
+	// Migrations in flight and cooldowns live in the migration records, which `gitmig
+	// reconcile` reads; a plan on its own starts from none.
 	plan := decide.NewPlan(decide.Input{Config: cfg, Fleet: fleet, Metrics: snap})
 	switch opts.Output {
 	case "json":
