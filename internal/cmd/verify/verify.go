@@ -52,6 +52,14 @@ func Run(opts *Options) error {
 		return err
 	}
 	findings := render.Verify(model)
+	// Warnings go to stderr and leave the exit code alone: stdout stays the findings.
+	warnings, err := render.PruneWarnings(repo)
+	if err != nil {
+		warnings = append(warnings, render.Warning{Note: true, Message: err.Error()})
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(opts.Streams.Err, w)
+	}
 	if opts.Output == "json" {
 		if findings == nil {
 			findings = []render.Finding{}
