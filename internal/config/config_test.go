@@ -818,3 +818,14 @@ func TestExecutionSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestUnquotedYAMLBooleansAsNames(t *testing.T) {
+	cfg, err := Parse([]byte(strings.Replace(minimal, "namespace: ", "namespace: no #", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cfg.Validate(nil)
+	if err == nil || !strings.Contains(err.Error(), `services[0].namespace: "false": YAML reads an unquoted y, n, yes, no, on or off as a boolean; quote the name`) {
+		t.Fatalf("namespace: no: %v", err)
+	}
+}

@@ -164,9 +164,11 @@ func (c *Config) validateServices(v *validator, repo fs.FS) {
 			v.add(f+".name", "duplicate service %q", s.Name)
 		}
 		seen[s.Name] = true
-		if s.Namespace == "" {
+		switch errs := validation.IsDNS1123Label(s.Namespace); {
+		case s.Namespace == "":
 			v.add(f+".namespace", "required")
-		} else if errs := validation.IsDNS1123Label(s.Namespace); len(errs) > 0 {
+		case yamlBoolean(v, f+".namespace", s.Namespace):
+		case len(errs) > 0:
 			v.add(f+".namespace", "%q is not a valid namespace: %s", s.Namespace, errs[0])
 		}
 		switch {
@@ -331,6 +333,9 @@ func checkName(v *validator, field, name string) {
 		v.add(field, "required")
 		return
 	}
+	if yamlBoolean(v, field, name) {
+		return
+	}
 	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
 		v.add(field, "%q is not a valid name: %s", name, errs[0])
 	}
@@ -369,4 +374,14 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// yamlBoolean reports a name that YAML 1.1 turned into a boolean: an unquoted y, n, yes,
+// no, on or off (Norway's country code, say) arrives as "true" or "false".
+func yamlBoolean(v *validator, field, name string) bool {
+	if name != "true" && name != "false" {
+		return false
+	}
+	v.add(field, "%q: YAML reads an unquoted y, n, yes, no, on or off as a boolean; quote the name", name)
+	return true
 }

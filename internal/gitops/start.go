@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/decide"
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
@@ -30,12 +31,17 @@ func (p *passCtx) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading metrics: %w", err)
 	}
+	records := make([]*record.Record, 0, len(p.st.migrations))
+	for _, m := range p.st.migrations {
+		records = append(records, m.rec)
+	}
+	inFlight, cooldowns := Constraints(p.st.cfg, records, p.now)
 	plan := decide.NewPlan(decide.Input{
 		Config:    p.st.cfg,
 		Fleet:     fleet,
 		Metrics:   snap,
-		InFlight:  p.inFlight(),
-		Cooldowns: p.cooldowns(),
+		InFlight:  inFlight,
+		Cooldowns: cooldowns,
 	})
 	p.report.Plan = &plan
 	var evidence bytes.Buffer
@@ -60,35 +66,28 @@ func (p *passCtx) start(ctx context.Context) error {
 	return nil
 }
 
-// inFlight lists the migrations that have not ended, for the plan's reservations.
-func (p *passCtx) inFlight() []decide.Migration {
-	var out []decide.Migration
-	for _, m := range p.st.migrations {
-		if !m.rec.Status.Phase.Ended() {
-			out = append(out, decide.Migration{Service: m.rec.Spec.Service, From: m.rec.Spec.From, To: m.rec.Spec.To, Step: max(m.rec.Status.Step, 1)})
-		}
-	}
-	return out
-}
-
-// cooldowns: a completed migration holds its service still; an aborted or rolled-back
-// one keeps its service off that destination.
-func (p *passCtx) cooldowns() []decide.Cooldown {
-	var out []decide.Cooldown
-	for _, m := range p.st.migrations {
-		rec := m.rec
-		if !rec.Status.Phase.Ended() || rec.Status.EndedAt.IsZero() {
+// Constraints are what the records impose on a plan at a time: the migrations in
+// flight, whose requests are promised to their destinations, and the cooldowns. A
+// completed migration holds its service still; an aborted or rolled-back one keeps
+// its service off that destination.
+func Constraints(cfg *config.Config, records []*record.Record, now time.Time) (inFlight []decide.Migration, cooldowns []decide.Cooldown) {
+	for _, rec := range records {
+		if !rec.Status.Phase.Ended() {
+			inFlight = append(inFlight, decide.Migration{Service: rec.Spec.Service, From: rec.Spec.From, To: rec.Spec.To, Step: max(rec.Status.Step, 1)})
 			continue
 		}
-		c := decide.Cooldown{Service: rec.Spec.Service, Until: rec.Status.EndedAt.Add(p.st.cfg.Policy.Cooldown.Duration)}
+		if rec.Status.EndedAt.IsZero() {
+			continue
+		}
+		c := decide.Cooldown{Service: rec.Spec.Service, Until: rec.Status.EndedAt.Add(cfg.Policy.Cooldown.Duration)}
 		if rec.Status.Phase != record.Completed {
 			c.Cluster = rec.Spec.To
 		}
-		if c.Until.After(p.now) {
-			out = append(out, c)
+		if c.Until.After(now) {
+			cooldowns = append(cooldowns, c)
 		}
 	}
-	return out
+	return inFlight, cooldowns
 }
 
 // startMigration claims a migration with a record commit on the base branch, which

@@ -5,6 +5,7 @@ package plan
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,6 +13,7 @@ import (
 	"github.com/gitmig/gitmig/internal/cmdutil"
 	"github.com/gitmig/gitmig/internal/decide"
 	"github.com/gitmig/gitmig/internal/gitops"
+	"github.com/gitmig/gitmig/internal/gitops/record"
 )
 
 // Options are the inputs of the plan command.
@@ -86,9 +88,14 @@ func Run(ctx context.Context, opts *Options) error {
 			return fmt.Errorf("--save-metrics %s: %w", opts.SaveMetrics, err)
 		}
 	}
-	// Migrations in flight and cooldowns live in the migration records, which `gitmig
-	// reconcile` reads; a plan on its own starts from none.
-	plan := decide.NewPlan(decide.Input{Config: cfg, Fleet: fleet, Metrics: snap})
+	// The work tree's records say what is in flight and what cools down, as a pass of
+	// gitmig reconcile would read them on the base branch.
+	records, err := record.LoadAll(os.DirFS(opts.Globals.Repo))
+	if err != nil {
+		return err
+	}
+	inFlight, cooldowns := gitops.Constraints(cfg, records, at)
+	plan := decide.NewPlan(decide.Input{Config: cfg, Fleet: fleet, Metrics: snap, InFlight: inFlight, Cooldowns: cooldowns})
 	switch opts.Output {
 	case "json":
 		return decide.WriteJSON(opts.Streams.Out, plan)

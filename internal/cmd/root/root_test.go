@@ -249,3 +249,31 @@ func TestDemoRunsTheWholeMigrationAndLeavesAReadableRepository(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanReadsTheMigrationRecords(t *testing.T) {
+	repo := exampleRepo(t)
+	metrics, err := filepath.Abs("../../../examples/metrics/edge-overloaded.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := gitmig(t, "plan", "--repo", repo, "--metrics", metrics, "-o", "json")
+	if code != 0 || !strings.Contains(out, `"to": "cloud"`) {
+		t.Fatalf("plan without records: exit %d %s\n%s", code, errOut, out)
+	}
+	rec := `apiVersion: gitmig.dev/v1alpha1
+kind: Migration
+metadata: {name: orc8r-edge-to-cloud-20260504-0850}
+spec: {service: orc8r, namespace: orc8r-ns, from: edge, to: cloud, decidedAt: "2026-05-04T08:50:00Z", decidedBy: gitmig plan, reason: r}
+status: {phase: InProgress, step: 1}
+`
+	if err := os.MkdirAll(filepath.Join(repo, "migrations"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "migrations", "orc8r-edge-to-cloud-20260504-0850.yaml"), []byte(rec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = gitmig(t, "plan", "--repo", repo, "--metrics", metrics, "-o", "json")
+	if code != 0 || strings.Contains(out, `"to": "cloud"`) || !strings.Contains(out, "already migrating edge→cloud (step 1 of 4)") {
+		t.Fatalf("plan with orc8r in flight: exit %d %s\n%s", code, errOut, out)
+	}
+}
