@@ -103,6 +103,9 @@ type Policy struct {
 	Stickiness    float64    `json:"stickiness"`
 	Drain         Duration   `json:"drain"`
 	StepTimeout   Duration   `json:"stepTimeout"`
+	// IdleRate is the request rate, per second, below which a drained source counts as
+	// idle; it matters only with queries.requestRate.
+	IdleRate float64 `json:"idleRate"`
 }
 
 // Prometheus says where the metrics are and how to authenticate. Credentials are never
@@ -134,6 +137,15 @@ type Queries struct {
 	MemoryRequests string `json:"memoryRequests,omitempty"`
 	CPUCapacity    string `json:"cpuCapacity,omitempty"`
 	MemoryCapacity string `json:"memoryCapacity,omitempty"`
+	// ReplicasAvailable and ReplicasDesired are Go templates of one Deployment's
+	// kube-state-metrics series, with {{.Cluster}}, {{.Namespace}} and {{.Service}};
+	// the gates use them for clusters whose gitops.workloads entry says prometheus.
+	ReplicasAvailable string `json:"replicasAvailable,omitempty"`
+	ReplicasDesired   string `json:"replicasDesired,omitempty"`
+	// RequestRate is a template of the requests per second a service receives in a
+	// cluster, for example from Traefik or a service mesh. When set, cleanup waits
+	// until the source's rate stays at or below policy.idleRate for three evaluations.
+	RequestRate string `json:"requestRate,omitempty"`
 }
 
 // Thresholds are utilisation fractions in (0,1].
@@ -163,15 +175,15 @@ const (
 
 // GitOps describes the repository gitmig edits and the engine that applies it.
 type GitOps struct {
-	Remote    string                `json:"remote"`
-	Branch    string                `json:"branch"`
-	Engine    string                `json:"engine"`
-	Forge     string                `json:"forge"`
-	GitHub    *GitHub               `json:"github,omitempty"`
-	DNS       string                `json:"dns"`
-	ArgoCD    *ArgoCD               `json:"argocd,omitempty"`
-	Flux      *Flux                 `json:"flux,omitempty"`
-	Workloads map[string]KubeTarget `json:"workloads,omitempty"`
+	Remote    string                    `json:"remote"`
+	Branch    string                    `json:"branch"`
+	Engine    string                    `json:"engine"`
+	Forge     string                    `json:"forge"`
+	GitHub    *GitHub                   `json:"github,omitempty"`
+	DNS       string                    `json:"dns"`
+	ArgoCD    *ArgoCD                   `json:"argocd,omitempty"`
+	Flux      *Flux                     `json:"flux,omitempty"`
+	Workloads map[string]WorkloadAccess `json:"workloads,omitempty"`
 	// TokenEnv names the environment variable with the token for an HTTPS remote that
 	// is not GitHub; with forge github, github.tokenEnv is used.
 	TokenEnv string `json:"tokenEnv,omitempty"`
@@ -199,6 +211,13 @@ type GitHub struct {
 type KubeTarget struct {
 	Kubeconfig string `json:"kubeconfig,omitempty"`
 	Context    string `json:"context,omitempty"`
+}
+
+// WorkloadAccess says how the gates look at one cluster's workloads: through its API
+// server, or, with Prometheus true, through kube-state-metrics.
+type WorkloadAccess struct {
+	KubeTarget `json:",inline"`
+	Prometheus bool `json:"prometheus,omitempty"`
 }
 
 // ArgoCD says where the Applications of each cluster live.

@@ -70,6 +70,7 @@ func DefaultPolicy() Policy {
 		Stickiness:    10,
 		Drain:         Duration{5 * time.Minute},
 		StepTimeout:   Duration{30 * time.Minute},
+		IdleRate:      0.1,
 	}
 }
 
@@ -197,6 +198,9 @@ func (q *Queries) Default(clusterLabel string) {
 	setString(&q.MemoryRequests, usage(`kube_pod_container_resource_requests{resource="memory"}`))
 	setString(&q.CPUCapacity, fmt.Sprintf(`sum by (%s) (kube_node_status_allocatable{resource="cpu"})`, clusterLabel))
 	setString(&q.MemoryCapacity, fmt.Sprintf(`sum by (%s) (kube_node_status_allocatable{resource="memory"})`, clusterLabel))
+	deployment := fmt.Sprintf(`{%s="{{.Cluster}}", %s="{{.Namespace}}", deployment="{{.Service}}"}`, clusterLabel, q.NamespaceLabel)
+	setString(&q.ReplicasAvailable, "sum(kube_deployment_status_replicas_available"+deployment+")")
+	setString(&q.ReplicasDesired, "sum(kube_deployment_spec_replicas"+deployment+")")
 }
 
 func setString(p *string, v string) {

@@ -1,6 +1,11 @@
 package config
 
 import (
+	"fmt"
+	"io"
+	"strings"
+	"text/template"
+
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
@@ -99,4 +104,38 @@ func quantity(c *Capacity, field func(*Capacity) string) (float64, bool) {
 		return 0, false
 	}
 	return q.AsApproximateFloat64(), true
+}
+
+// QueryTarget fills the templates of policy.queries that name one service in one
+// cluster.
+type QueryTarget struct {
+	Cluster   string
+	Namespace string
+	Service   string
+}
+
+// ParseQueryTemplate parses a policy.queries template; a template that names a field
+// QueryTarget lacks is an error now rather than at the first gate.
+func ParseQueryTemplate(text string) (*template.Template, error) {
+	t, err := template.New("query").Option("missingkey=error").Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("not a valid template: %w", err)
+	}
+	if err := t.Execute(io.Discard, QueryTarget{}); err != nil {
+		return nil, fmt.Errorf("not a valid template: %w", err)
+	}
+	return t, nil
+}
+
+// Query fills a policy.queries template for one service in one cluster.
+func Query(text string, target QueryTarget) (string, error) {
+	t, err := ParseQueryTemplate(text)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, target); err != nil {
+		return "", err
+	}
+	return b.String(), nil
 }

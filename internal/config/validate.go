@@ -251,6 +251,18 @@ func (c *Config) validatePolicy(v *validator) {
 			v.add(d.field, "must not be negative, got %s", d.value.Duration)
 		}
 	}
+	for _, q := range []struct{ field, text string }{
+		{"policy.queries.replicasAvailable", p.Queries.ReplicasAvailable},
+		{"policy.queries.replicasDesired", p.Queries.ReplicasDesired},
+		{"policy.queries.requestRate", p.Queries.RequestRate},
+	} {
+		if _, err := ParseQueryTemplate(q.text); err != nil {
+			v.add(q.field, "%v", err)
+		}
+	}
+	if p.IdleRate < 0 {
+		v.add("policy.idleRate", "must not be negative, got %v", p.IdleRate)
+	}
 	if p.StepTimeout.Duration <= p.Drain.Duration {
 		v.add("policy.stepTimeout", "%s must be longer than policy.drain %s, or every flip would time out and roll back", p.StepTimeout.Duration, p.Drain.Duration)
 	}
@@ -302,6 +314,9 @@ func (c *Config) validateGitOps(v *validator, clusters map[string]bool) {
 	for _, name := range sortedKeys(g.Workloads) {
 		if !clusters[name] {
 			v.add("gitops.workloads."+name, "unknown cluster %q", name)
+		}
+		if w := g.Workloads[name]; w.Prometheus && (w.Kubeconfig != "" || w.Context != "") {
+			v.add("gitops.workloads."+name, "either a kubeconfig and context or prometheus: true, not both")
 		}
 	}
 	for i, step := range g.AutoMerge {

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/decide"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/forge/github"
 	"github.com/gitmig/gitmig/internal/gitops/forge/local"
@@ -107,8 +108,10 @@ func (s *Setup) Forge(cfg *config.Config, now func() time.Time) (forge.Forge, er
 }
 
 // Gate returns the gates gitmig.yaml asks for: the engine's, then the workloads'
-// where gitops.workloads gives access, all held by the drain timer.
-func Gate(cfg *config.Config) (gate.Gate, error) {
+// where gitops.workloads gives access (through the cluster's API server, or through
+// kube-state-metrics in Prometheus), all held by the drain timer and, with
+// policy.queries.requestRate, until the source is idle.
+func Gate(cfg *config.Config, env Env) (gate.Gate, error) {
 	var gates gate.All
 	g := cfg.GitOps
 	switch g.Engine {
@@ -129,18 +132,36 @@ func Gate(cfg *config.Config) (gate.Gate, error) {
 	default:
 		return nil, fmt.Errorf("gitops.engine %q is not supported", g.Engine)
 	}
-	if len(g.Workloads) > 0 {
-		w := gate.Workloads{Clients: map[string]dynamic.Interface{}}
-		for cluster, target := range g.Workloads {
-			client, err := gate.DynamicClient(target)
-			if err != nil {
-				return nil, fmt.Errorf("gitops.workloads.%s: %w", cluster, err)
-			}
-			w.Clients[cluster] = client
+	kube := gate.Workloads{Clients: map[string]dynamic.Interface{}}
+	viaPrometheus := map[string]bool{}
+	for cluster, access := range g.Workloads {
+		if access.Prometheus {
+			viaPrometheus[cluster] = true
+			continue
 		}
-		gates = append(gates, w)
+		client, err := gate.DynamicClient(access.KubeTarget)
+		if err != nil {
+			return nil, fmt.Errorf("gitops.workloads.%s: %w", cluster, err)
+		}
+		kube.Clients[cluster] = client
 	}
-	return gate.Drain{Inner: gates, Duration: cfg.Policy.Drain.Duration}, nil
+	if len(kube.Clients) > 0 {
+		gates = append(gates, kube)
+	}
+	drain := gate.Drain{Inner: gates, Duration: cfg.Policy.Drain.Duration}
+	if len(viaPrometheus) > 0 || cfg.Policy.Queries.RequestRate != "" {
+		metrics, err := decide.NewPrometheusSource(cfg, decide.PrometheusOptions{Getenv: env})
+		if err != nil {
+			return nil, err
+		}
+		if len(viaPrometheus) > 0 {
+			drain.Inner = append(gates, gate.PrometheusWorkloads{Metrics: metrics, Clusters: viaPrometheus, Queries: cfg.Policy.Queries})
+		}
+		if q := cfg.Policy.Queries.RequestRate; q != "" {
+			drain.Idle = &gate.Idle{Metrics: metrics, Query: q, Threshold: cfg.Policy.IdleRate, Step: time.Minute}
+		}
+	}
+	return drain, nil
 }
 
 // NewReconciler wires a reconciler from gitmig.yaml.
@@ -153,7 +174,7 @@ func NewReconciler(cfg *config.Config, repoDir string, env Env, now func() time.
 	if err != nil {
 		return nil, err
 	}
-	g, err := Gate(cfg)
+	g, err := Gate(cfg, env)
 	if err != nil {
 		return nil, err
 	}

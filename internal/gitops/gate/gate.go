@@ -92,6 +92,8 @@ func (Merged) Check(_ context.Context, req Request) (Result, error) {
 type Drain struct {
 	Inner    Gate
 	Duration time.Duration
+	// Idle, when set, also waits for the source's request rate to fall to idle.
+	Idle *Idle
 }
 
 // Check asks the inner gate, then holds step 3 for the drain.
@@ -110,6 +112,13 @@ func (d Drain) Check(ctx context.Context, req Request) (Result, error) {
 			req.From, max(elapsed, 0).Truncate(time.Second), d.Duration, what, since.UTC().Format(time.RFC3339), res.Reason), nil
 	}
 	res.Reason = fmt.Sprintf("%s; drained %s", res.Reason, d.Duration)
+	if d.Idle != nil {
+		idle := d.Idle.check(ctx, req)
+		if idle.Verdict != Pass {
+			return idle, nil
+		}
+		res.Reason += "; " + idle.Reason
+	}
 	return res, nil
 }
 
