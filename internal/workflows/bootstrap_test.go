@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -424,4 +425,21 @@ func stepTwoIngressRoutes(t *testing.T) []map[string]any {
 		}
 	}
 	return routes
+}
+
+// The adoption guide's relative links lead to files of this repository.
+func TestAdoptingGuideLinks(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(root, "docs", "adopting.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := regexp.MustCompile(`\]\((\.\./[^)#]+)\)`).FindAllStringSubmatch(string(data), -1)
+	if len(links) == 0 {
+		t.Fatal("no relative links found: the pattern is wrong")
+	}
+	for _, l := range links {
+		if _, err := os.Stat(filepath.Join(root, "docs", l[1])); err != nil {
+			t.Errorf("docs/adopting.md links to %s: %v", l[1], err)
+		}
+	}
 }
