@@ -79,14 +79,14 @@ func Run(ctx context.Context, opts *Options) error {
 		if report != nil {
 			printReport(opts.Streams.Out, report)
 		}
-		return errors.Join(err, appendSummary(opts.Env, report, err))
+		return errors.Join(err, appendSummary(opts.Env, report, opts.DryRun, err))
 	}
 	for {
 		report, err := r.Pass(ctx)
 		if report != nil {
 			printReport(opts.Streams.Out, report)
 		}
-		if serr := appendSummary(opts.Env, report, err); serr != nil {
+		if serr := appendSummary(opts.Env, report, opts.DryRun, err); serr != nil {
 			fmt.Fprintf(opts.Streams.Err, "gitmig: %v\n", serr)
 		}
 		wait := opts.Interval

@@ -17,7 +17,7 @@ const StepSummaryEnv = "GITHUB_STEP_SUMMARY"
 
 // appendSummary appends the pass's Markdown summary to the file that StepSummaryEnv
 // names in env; it does nothing when the variable is unset, as outside GitHub Actions.
-func appendSummary(env gitops.Env, report *gitops.Report, passErr error) error {
+func appendSummary(env gitops.Env, report *gitops.Report, dryRun bool, passErr error) error {
 	if env == nil {
 		return nil
 	}
@@ -31,7 +31,7 @@ func appendSummary(env gitops.Env, report *gitops.Report, passErr error) error {
 	if err != nil {
 		return fmt.Errorf("writing the step summary (%s): %w", StepSummaryEnv, err)
 	}
-	werr := WriteSummary(f, report, passErr)
+	werr := WriteSummary(f, report, dryRun, passErr)
 	if err := errors.Join(werr, f.Close()); err != nil {
 		return fmt.Errorf("writing the step summary %s: %w", path, err)
 	}
@@ -40,8 +40,9 @@ func appendSummary(env gitops.Env, report *gitops.Report, passErr error) error {
 
 // WriteSummary writes a pass as Markdown: the pass's outcome, the clusters and decisions
 // of its plan, the migrations with their gates, the actions taken and the notes.
-// report may be nil when the pass failed before reading anything.
-func WriteSummary(w io.Writer, report *gitops.Report, passErr error) error {
+// report may be nil when the pass failed before reading anything; dryRun marks a pass
+// that only said what it would do.
+func WriteSummary(w io.Writer, report *gitops.Report, dryRun bool, passErr error) error {
 	var b strings.Builder
 	if report == nil {
 		report = &gitops.Report{}
@@ -50,7 +51,7 @@ func WriteSummary(w io.Writer, report *gitops.Report, passErr error) error {
 	if report.Head != "" {
 		title += " at `" + short(report.Head) + "`"
 	}
-	if dryRun(report) {
+	if dryRun {
 		title += " (dry run)"
 	}
 	fmt.Fprintf(&b, "## %s\n\n", title)
@@ -69,16 +70,6 @@ func WriteSummary(w io.Writer, report *gitops.Report, passErr error) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// dryRun reports whether the pass only said what it would do.
-func dryRun(report *gitops.Report) bool {
-	for _, a := range report.Actions {
-		if a.DryRun {
-			return true
-		}
-	}
-	return false
 }
 
 func writePlan(b *strings.Builder, plan *decide.Plan) {

@@ -174,7 +174,7 @@ func TestReconcileDryRunSummarySaysWould(t *testing.T) {
 
 func TestNoStepSummaryOutsideActions(t *testing.T) {
 	for name, env := range map[string]gitops.Env{"unset": func(string) string { return "" }, "no env": nil} {
-		if err := appendSummary(env, &gitops.Report{}, nil); err != nil {
+		if err := appendSummary(env, &gitops.Report{}, false, nil); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -201,7 +201,7 @@ func TestWriteSummaryOfAFailedPass(t *testing.T) {
 		}},
 		Notes: []string{"stray branch gitmig/x"},
 	}
-	if err := WriteSummary(&b, report, errors.New("push rejected\nretry later")); err != nil {
+	if err := WriteSummary(&b, report, false, errors.New("push rejected\nretry later")); err != nil {
 		t.Fatal(err)
 	}
 	got := b.String()
@@ -220,10 +220,10 @@ func TestWriteSummaryOfAFailedPass(t *testing.T) {
 	assertTables(t, got)
 
 	b.Reset()
-	if err := WriteSummary(&b, nil, errors.New("clone failed")); err != nil {
+	if err := WriteSummary(&b, nil, true, errors.New("clone failed")); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "The pass failed: clone failed") {
+	if !strings.Contains(b.String(), "The pass failed: clone failed") || !strings.Contains(b.String(), "(dry run)") {
 		t.Errorf("a pass without a report still says why it failed:\n%s", b.String())
 	}
 }
