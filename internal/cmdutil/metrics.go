@@ -2,6 +2,7 @@ package cmdutil
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -10,10 +11,16 @@ import (
 	"github.com/gitmig/gitmig/internal/decide"
 )
 
+// PrometheusURLEnv overrides policy.prometheus.url from the environment, so a
+// scheduled job takes the address from its settings without putting it on a command
+// line.
+const PrometheusURLEnv = "GITMIG_PROMETHEUS_URL"
+
 // MetricsFlags are the flags that choose where a plan's metrics come from, shared by
 // plan and reconcile.
 type MetricsFlags struct {
-	// Prometheus overrides policy.prometheus.url.
+	// Prometheus overrides policy.prometheus.url; when empty, the environment variable
+	// PrometheusURLEnv does.
 	Prometheus string
 	// Metrics replays a MetricsSnapshot file instead of querying Prometheus.
 	Metrics string
@@ -26,7 +33,7 @@ type MetricsFlags struct {
 // AddFlags registers --prometheus, --metrics and --time.
 func (m *MetricsFlags) AddFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&m.Prometheus, "prometheus", "", "Prometheus URL (default policy.prometheus.url)")
+	f.StringVar(&m.Prometheus, "prometheus", "", "Prometheus URL (default $"+PrometheusURLEnv+", then policy.prometheus.url)")
 	f.StringVar(&m.Metrics, "metrics", "", "plan from this MetricsSnapshot file instead of Prometheus")
 	f.StringVar(&m.Time, "time", "", "evaluation time, RFC3339 (default now)")
 	cmd.MarkFlagsMutuallyExclusive("prometheus", "metrics")
@@ -52,5 +59,12 @@ func (m *MetricsFlags) Source(cfg *config.Config) (decide.Source, error) {
 	}
 	opts := m.Retry
 	opts.URL = m.Prometheus
+	if opts.URL == "" {
+		getenv := opts.Getenv
+		if getenv == nil {
+			getenv = os.Getenv
+		}
+		opts.URL = getenv(PrometheusURLEnv)
+	}
 	return decide.NewPrometheusSource(cfg, opts)
 }
