@@ -310,22 +310,26 @@ func (c *Cluster) connect(p *process, certDir, token string) error {
 		if err != nil {
 			return false, err
 		}
-		// The file holds the serving certificate and the CA that signed it; written
-		// but not yet complete, it does not parse.
-		rest, n := data, 0
+		// The file holds the serving certificate and the CA that signed it, which
+		// clients are to trust; a file still being written lacks the CA.
+		hasCA, remaining := false, data
 		for {
 			var block *pem.Block
-			block, rest = pem.Decode(rest)
+			block, remaining = pem.Decode(remaining)
 			if block == nil {
 				break
 			}
-			if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+			cert, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
 				return false, err
 			}
-			n++
+			hasCA = hasCA || cert.IsCA
+		}
+		if !hasCA {
+			return false, errors.New("no CA certificate yet")
 		}
 		caData = data
-		return n > 0, errors.New("no certificate yet")
+		return true, nil
 	})
 	if err != nil {
 		return err
