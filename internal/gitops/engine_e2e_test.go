@@ -162,9 +162,9 @@ func (e *engine) report(cluster, revision string) {
 	now := e.fleet.clock.Now().UTC().Format(time.RFC3339)
 	if e.kind == config.EngineArgoCD {
 		obj.Object["status"] = map[string]any{
-			"sync":           map[string]any{"status": "Synced", "revision": revision},
-			"health":         map[string]any{"status": e.health},
-			"reconciledAt":   now,
+			"sync":         map[string]any{"status": "Synced", "revision": revision},
+			"health":       map[string]any{"status": e.health},
+			"reconciledAt": now,
 			"operationState": map[string]any{
 				"operation":  map[string]any{"sync": map[string]any{"revision": revision}},
 				"phase":      "Succeeded",
