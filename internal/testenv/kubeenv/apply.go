@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
 )
@@ -79,6 +80,8 @@ type Applier struct {
 	Mapper meta.ResettableRESTMapper
 	// FieldManager owns the fields the Applier sets.
 	FieldManager string
+	// DryRun has the API server validate and admit every object without storing it.
+	DryRun bool
 }
 
 // mappingTimeout bounds the wait for a kind to appear in discovery, which lags a
@@ -130,7 +133,17 @@ func (a *Applier) applyOne(ctx context.Context, obj *unstructured.Unstructured) 
 		ref.Namespace = ""
 		obj.SetNamespace("")
 	}
-	_, err = a.client(res, ref.Namespace).Apply(ctx, ref.Name, obj, metav1.ApplyOptions{FieldManager: a.FieldManager, Force: true})
+	data, err := obj.MarshalJSON()
+	if err != nil {
+		return ref, err
+	}
+	// Strict, as kubectl asks: a field that no schema knows is an error, not a warning.
+	force := true
+	opts := metav1.PatchOptions{FieldManager: a.FieldManager, Force: &force, FieldValidation: "Strict"}
+	if a.DryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	_, err = a.client(res, ref.Namespace).Patch(ctx, ref.Name, types.ApplyPatchType, data, opts)
 	return ref, err
 }
 

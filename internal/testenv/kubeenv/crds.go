@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,12 +35,39 @@ func crdSources() []crdSource {
 	}
 }
 
+// bootstrapCRDSources are the CRDs of the engines' own bootstrap objects: Argo CD's
+// ApplicationSet (1.4 MB, so not installed everywhere by Start) and Flux's
+// GitRepository.
+func bootstrapCRDSources() []crdSource {
+	return []crdSource{
+		{"github.com/argoproj/argo-cd/v3", "v3.5.0", []string{"manifests/crds/applicationset-crd.yaml"}},
+		{"github.com/fluxcd/source-controller", "v1.9.0", []string{"config/crd/bases/source.toolkit.fluxcd.io_gitrepositories.yaml"}},
+	}
+}
+
+// InstallBootstrapCRDs installs in one cluster the CRDs the argocd/ and flux/
+// bootstrap folders need beyond those Start installs.
+func InstallBootstrapCRDs(t testing.TB, c *Cluster) {
+	t.Helper()
+	crds, err := readCRDs(t.Context(), t.TempDir(), bootstrapCRDSources())
+	if err == nil {
+		err = installCRDs(t.Context(), c, crds)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // upstreamCRDs reads the CRDs of crdSources from the module cache, downloading the
 // modules when needed. work is an empty folder to run the go command in, outside any
 // module.
 func upstreamCRDs(ctx context.Context, work string) ([]*unstructured.Unstructured, error) {
+	return readCRDs(ctx, work, crdSources())
+}
+
+func readCRDs(ctx context.Context, work string, sources []crdSource) ([]*unstructured.Unstructured, error) {
 	var crds []*unstructured.Unstructured
-	for _, src := range crdSources() {
+	for _, src := range sources {
 		dir, err := moduleDir(ctx, work, src.module+"@"+src.version)
 		if err != nil {
 			return nil, err
