@@ -155,6 +155,8 @@ func (p *passCtx) openStep(ctx context.Context, m *migration, status *MigrationS
 	if err != nil {
 		return err
 	}
+	// Argo CD shows this link on every object the step writes.
+	mig.PullRequest = p.r.Forge.HeadURL(branch)
 	change, err := p.st.repo.Render(mig, step)
 	if err != nil {
 		// The tree is not as this step expects (someone edited it by hand): say so and

@@ -232,6 +232,12 @@ func TestReconcileIsIdempotentAndOpensOnePullRequestPerMerge(t *testing.T) {
 	}
 	f.git("fsck", "--strict")
 	f.assertFinalTreeEqualsSteps(recs[0].ID())
+	// Every object gitmig wrote links to the pull request that wrote it.
+	route := f.git("show", "main:clusters/cloud/gitmig/ingressroute-orc8r.yaml")
+	want := fmt.Sprintf("link.argocd.argoproj.io/pull-request: %s#pulls?head=gitmig/%s/2-route", f.remote, recs[0].ID())
+	if !strings.Contains(route, want) {
+		t.Errorf("the IngressRoutes lack %q:\n%s", want, route)
+	}
 }
 
 // assertFinalTreeEqualsSteps compares the builds on the remote's main with those of

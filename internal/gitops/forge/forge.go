@@ -106,6 +106,9 @@ type Forge interface {
 	Merge(ctx context.Context, number int) (PullRequest, error)
 	// SetStatus sets a commit status on a commit.
 	SetStatus(ctx context.Context, sha string, status Status) error
+	// HeadURL is a web address that leads to the pull request of a head branch, known
+	// before the pull request exists, so that the commit opening it can link to it.
+	HeadURL(head string) string
 }
 
 // RateLimitError reports that the forge refuses calls until Reset. It is retryable:

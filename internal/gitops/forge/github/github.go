@@ -64,6 +64,9 @@ type Forge struct {
 	tokenEnv string
 	now      func() time.Time
 	window   time.Duration
+	// web is the repository's web address, https://github.com/<owner>/<repo> or its
+	// GitHub Enterprise Server equivalent.
+	web string
 }
 
 var _ forge.Forge = (*Forge)(nil)
@@ -104,6 +107,7 @@ func New(opts Options) (*Forge, error) {
 		tokenEnv: opts.TokenEnv,
 		now:      opts.Now,
 		window:   opts.ListWindow,
+		web:      webURL(client.BaseURL, opts.Owner, opts.Repo),
 	}
 	if f.now == nil {
 		f.now = time.Now
@@ -112,6 +116,22 @@ func New(opts Options) (*Forge, error) {
 		f.window = DefaultListWindow
 	}
 	return f, nil
+}
+
+// webURL derives the repository's web address from the REST API root: api.github.com
+// serves github.com, and GitHub Enterprise Server serves its API under /api/v3/.
+func webURL(api *url.URL, owner, repo string) string {
+	host := api.Scheme + "://" + api.Host
+	if api.Host == "api.github.com" {
+		host = "https://github.com"
+	}
+	return host + "/" + url.PathEscape(owner) + "/" + url.PathEscape(repo)
+}
+
+// HeadURL is GitHub's search for the pull request of a head branch: the same address
+// before and after the pull request is opened.
+func (f *Forge) HeadURL(head string) string {
+	return f.web + "/pulls?q=" + url.QueryEscape("is:pr head:"+head)
 }
 
 // List returns the pull requests whose head branch starts with forge.BranchPrefix

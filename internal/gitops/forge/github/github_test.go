@@ -885,3 +885,18 @@ func TestRegistry(t *testing.T) {
 		}
 	}
 }
+
+func TestHeadURLFindsThePullRequestOfABranch(t *testing.T) {
+	for base, want := range map[string]string{
+		"":                                "https://github.com/example/fleet/pulls?q=is%3Apr+head%3Agitmig%2Fm%2F1-deploy",
+		"https://ghe.example.com/api/v3/": "https://ghe.example.com/example/fleet/pulls?q=is%3Apr+head%3Agitmig%2Fm%2F1-deploy",
+	} {
+		f, err := New(Options{Owner: "example", Repo: "fleet", BaseURL: base})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.HeadURL("gitmig/m/1-deploy"); got != want {
+			t.Errorf("base %q: HeadURL = %q, want %q", base, got, want)
+		}
+	}
+}

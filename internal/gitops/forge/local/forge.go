@@ -125,6 +125,12 @@ func (f *Forge) URL(n int) string {
 	return f.url + "#pull/" + strconv.Itoa(n)
 }
 
+// HeadURL addresses the pull request of a head branch by its branch, as
+// <remote>#pulls?head=<branch>; `gitmig pr list` shows which number that is.
+func (f *Forge) HeadURL(head string) string {
+	return f.url + "#pulls?head=" + head
+}
+
 // Remote returns the remote as pull request URLs show it.
 func (f *Forge) Remote() string { return f.url }
 
