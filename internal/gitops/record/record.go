@@ -134,7 +134,12 @@ func (r *Record) Marshal() ([]byte, error) {
 func Parse(data []byte) (*Record, error) {
 	var r Record
 	if err := yaml.UnmarshalStrict(data, &r); err != nil {
-		return nil, err
+		// The decoder's own layers of wrapping say nothing to a reader of the record.
+		msg := err.Error()
+		for _, layer := range []string{"error unmarshaling JSON: ", "while decoding JSON: ", "json: "} {
+			msg = strings.ReplaceAll(msg, layer, "")
+		}
+		return nil, errors.New(msg)
 	}
 	if r.APIVersion != APIVersion || r.Kind != Kind {
 		return nil, fmt.Errorf("not a %s %s (apiVersion %q, kind %q)", APIVersion, Kind, r.APIVersion, r.Kind)
