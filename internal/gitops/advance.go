@@ -121,6 +121,7 @@ func (p *passCtx) askGate(ctx context.Context, m *migration, step int, pr forge.
 		ToDNSName:   to.Ingress.DNSName,
 		PodSelector: selector,
 		Undo:        undo,
+		ReadOnly:    p.r.DryRun,
 	})
 }
 

@@ -51,7 +51,7 @@ func (a ArgoCD) Check(ctx context.Context, req Request) (Result, error) {
 		return Result{}, fmt.Errorf("reading Argo CD Application %s/%s: %w", a.Namespace, name, err)
 	}
 	res, stale, err := EvaluateApplication(ctx, app, req, a.skew())
-	if err != nil || !stale || a.NoRefresh || app.GetAnnotations()[RefreshAnnotation] != "" {
+	if err != nil || !stale || a.NoRefresh || req.ReadOnly || app.GetAnnotations()[RefreshAnnotation] != "" {
 		return res, err
 	}
 	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"normal"}}}`, RefreshAnnotation)

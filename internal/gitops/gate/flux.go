@@ -46,7 +46,7 @@ func (f Flux) Check(ctx context.Context, req Request) (Result, error) {
 		return Result{}, fmt.Errorf("reading Flux Kustomization %s/%s: %w", f.Namespace, name, err)
 	}
 	res, stale, err := EvaluateKustomization(ctx, ks, req)
-	if err != nil || !stale || f.NoRequest {
+	if err != nil || !stale || f.NoRequest || req.ReadOnly {
 		return res, err
 	}
 	// Flux acts on a new value; one request per merge is enough.

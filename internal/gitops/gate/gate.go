@@ -69,6 +69,9 @@ type Request struct {
 	PodSelector map[string]string
 	// Undo is set when the merge rolled Step back: only "applied" matters then.
 	Undo bool
+	// ReadOnly asks the gates to change nothing, not even to ask an engine to look
+	// now: gitmig status and dry runs only read.
+	ReadOnly bool
 }
 
 // Gate checks a merged step.
