@@ -205,6 +205,9 @@ type GitHub struct {
 	Owner    string `json:"owner"`
 	Repo     string `json:"repo"`
 	TokenEnv string `json:"tokenEnv"`
+	// APIURL is the REST API root of a GitHub Enterprise Server,
+	// https://HOST/api/v3/; GitHub's own when empty.
+	APIURL string `json:"apiURL,omitempty"`
 }
 
 // KubeTarget is a kubeconfig and context; in-cluster config when Kubeconfig is empty.

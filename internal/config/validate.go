@@ -297,6 +297,11 @@ func (c *Config) validateGitOps(v *validator, clusters map[string]bool) {
 			v.add("gitops.github", "owner and repo are required with forge github")
 		}
 	}
+	if g.GitHub != nil && g.GitHub.APIURL != "" {
+		if u, err := url.Parse(g.GitHub.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			v.add("gitops.github.apiURL", "must be an http(s) URL without credentials, such as https://github.example.com/api/v3/")
+		}
+	}
 	if g.Engine == EngineArgoCD {
 		if g.ArgoCD == nil {
 			v.add("gitops.argocd", "required with engine argocd")

@@ -93,9 +93,10 @@ func (s *Setup) Clone(now func() time.Time) func(ctx context.Context) (*workspac
 func (s *Setup) Forge(cfg *config.Config, now func() time.Time) (forge.Forge, error) {
 	switch cfg.GitOps.Forge {
 	case config.ForgeGitHub:
+		gh := cfg.GitOps.GitHub
 		return github.New(github.Options{
-			Owner: cfg.GitOps.GitHub.Owner, Repo: cfg.GitOps.GitHub.Repo,
-			Token: s.Token, TokenEnv: cfg.GitOps.GitHub.TokenEnv, Now: now,
+			Owner: gh.Owner, Repo: gh.Repo, BaseURL: gh.APIURL,
+			Token: s.Token, TokenEnv: gh.TokenEnv, Now: now,
 		})
 	case config.ForgeLocal:
 		opts := local.Options{Remote: s.Remote, Base: s.Branch, AuthorName: s.AuthorName, AuthorEmail: s.AuthorEmail, Now: now}
