@@ -6,24 +6,21 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"testing/fstest"
 	"time"
 
 	"github.com/spf13/cobra"
-	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/gitmig/gitmig"
 	"github.com/gitmig/gitmig/internal/cmdutil"
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/decide"
+	"github.com/gitmig/gitmig/internal/example"
 	"github.com/gitmig/gitmig/internal/gitops"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/record"
-	"github.com/gitmig/gitmig/internal/gitops/workspace"
 	"github.com/gitmig/gitmig/internal/render"
 )
 
@@ -87,7 +84,7 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	clk := &clock{now: snap.EvaluatedAt}
 	remote := filepath.Join(dir, "fleet.git")
-	cfg, err := seed(remote, clk.now)
+	cfg, err := example.Seed(remote, remote, clk.now)
 	if err != nil {
 		return err
 	}
@@ -148,63 +145,6 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	fmt.Fprintf(out, "\nThe repository stays at %s. Look around with\n  git clone %s fleet && cd fleet\n  gitmig status --repo . && gitmig pr list --repo .\n", remote, remote)
 	return nil
-}
-
-// seed creates the bare repository from the embedded example, with a gitmig.yaml that
-// points at it, uses the local forge and lets merged steps count as applied.
-func seed(remote string, now time.Time) (*config.Config, error) {
-	files := map[string][]byte{}
-	err := fs.WalkDir(gitmig.Example, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		files[p], err = fs.ReadFile(gitmig.Example, p)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	cfgYAML, err := demoConfig(files["gitmig.yaml"], remote)
-	if err != nil {
-		return nil, err
-	}
-	files["gitmig.yaml"] = cfgYAML
-	tree := fstest.MapFS{}
-	for p, data := range files {
-		tree[p] = &fstest.MapFile{Data: data, Mode: 0o644}
-	}
-	if _, err := workspace.Seed(remote, "main", tree, gitops.DefaultAuthorName, gitops.DefaultAuthorEmail, now); err != nil {
-		return nil, err
-	}
-	cfg, err := config.Parse(cfgYAML)
-	if err != nil {
-		return nil, err
-	}
-	return cfg, cfg.Validate(tree)
-}
-
-// demoConfig rewrites the example's gitops section with kyaml, keeping its comments.
-func demoConfig(data []byte, remote string) ([]byte, error) {
-	node, err := kyaml.Parse(string(data))
-	if err != nil {
-		return nil, err
-	}
-	gitopsNode, err := node.Pipe(kyaml.Lookup("gitops"))
-	if err != nil || gitopsNode == nil {
-		return nil, fmt.Errorf("example gitmig.yaml has no gitops section")
-	}
-	for field, value := range map[string]string{"remote": remote, "forge": config.ForgeLocal, "engine": config.EngineNone} {
-		if err := gitopsNode.PipeE(kyaml.SetField(field, kyaml.NewStringRNode(value))); err != nil {
-			return nil, err
-		}
-	}
-	for _, field := range []string{"github", "argocd"} {
-		if err := gitopsNode.PipeE(kyaml.Clear(field)); err != nil {
-			return nil, err
-		}
-	}
-	s, err := node.String()
-	return []byte(s), err
 }
 
 func printDecisions(out io.Writer, report *gitops.Report) {

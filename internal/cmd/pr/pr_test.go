@@ -19,6 +19,7 @@ import (
 
 	"github.com/gitmig/gitmig"
 	"github.com/gitmig/gitmig/internal/cmdutil"
+	"github.com/gitmig/gitmig/internal/example"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/forge/local"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
@@ -36,26 +37,13 @@ func setup(t *testing.T, forgeName string) (repo, remote string) {
 	}
 	root := t.TempDir()
 	repo, remote = filepath.Join(root, "work"), filepath.Join(root, "fleet.git")
-	if err := os.CopyFS(repo, gitmig.Example); err != nil {
-		t.Fatal(err)
+	// The example's own gitmig.yaml names GitHub; example.WriteTree points it at the
+	// local forge on the remote beside the work tree.
+	write := func() error { return example.WriteTree(repo, "../fleet.git") }
+	if forgeName == "github" {
+		write = func() error { return os.CopyFS(repo, gitmig.Example) }
 	}
-	cfgPath := filepath.Join(repo, "gitmig.yaml")
-	data, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := string(data)
-	for old, replacement := range map[string]string{
-		"remote: https://github.com/example/fleet.git": "remote: ../fleet.git",
-		"forge: github":  "forge: " + forgeName,
-		"engine: argocd": "engine: none",
-	} {
-		if !strings.Contains(cfg, old) {
-			t.Fatalf("example gitmig.yaml lacks %q", old)
-		}
-		cfg = strings.Replace(cfg, old, replacement, 1)
-	}
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+	if err := write(); err != nil {
 		t.Fatal(err)
 	}
 	seed := fstest.MapFS{"clusters/edge/kustomization.yaml": {Data: []byte("resources: []\n")}}

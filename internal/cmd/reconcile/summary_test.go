@@ -14,10 +14,10 @@ import (
 	"github.com/gitmig/gitmig"
 	"github.com/gitmig/gitmig/internal/cmdutil"
 	"github.com/gitmig/gitmig/internal/decide"
+	"github.com/gitmig/gitmig/internal/example"
 	"github.com/gitmig/gitmig/internal/gitops"
 	"github.com/gitmig/gitmig/internal/gitops/forge/local"
 	"github.com/gitmig/gitmig/internal/gitops/gate"
-	"github.com/gitmig/gitmig/internal/gitops/workspace"
 )
 
 // fleet makes a work tree of the example fleet whose gitmig.yaml uses the local forge
@@ -30,35 +30,16 @@ func fleet(t *testing.T) (repo, remote, metrics string, at time.Time) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Fatal("the git CLI is required: go-git runs git-upload-pack and git-receive-pack for local remotes")
 	}
-	root := t.TempDir()
-	repo, remote = filepath.Join(root, "work"), filepath.Join(root, "fleet.git")
-	if err := os.CopyFS(repo, gitmig.Example); err != nil {
-		t.Fatal(err)
-	}
-	cfgPath := filepath.Join(repo, "gitmig.yaml")
-	data, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := string(data)
-	for old, replacement := range map[string]string{
-		"remote: https://github.com/example/fleet.git": "remote: ../fleet.git",
-		"forge: github":  "forge: local",
-		"engine: argocd": "engine: none",
-	} {
-		if !strings.Contains(cfg, old) {
-			t.Fatalf("example gitmig.yaml lacks %q", old)
-		}
-		cfg = strings.Replace(cfg, old, replacement, 1)
-	}
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	snap, err := decide.ParseSnapshot(gitmig.ExampleMetrics)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := workspace.Seed(remote, "main", os.DirFS(repo), gitops.DefaultAuthorName, gitops.DefaultAuthorEmail, snap.EvaluatedAt); err != nil {
+	root := t.TempDir()
+	repo, remote = filepath.Join(root, "work"), filepath.Join(root, "fleet.git")
+	if err := example.WriteTree(repo, "../fleet.git"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := example.Seed(remote, "../fleet.git", snap.EvaluatedAt); err != nil {
 		t.Fatal(err)
 	}
 	metrics = filepath.Join(root, "metrics.yaml")
