@@ -143,7 +143,8 @@ func Run(ctx context.Context, opts *Options) error {
 	if err := printPlacement(ctx, out, setup, clk, cfg, "After"); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nThe repository stays at %s. Look around with\n  git clone %s fleet && cd fleet\n  gitmig status --repo . && gitmig pr list --repo .\n", remote, remote)
+	clone := filepath.Join(dir, "fleet")
+	fmt.Fprintf(out, "\nThe repository stays at %s. Look around with\n  git clone %s %s\n  gitmig status --repo %s\n  gitmig pr list --repo %s\n(go run ./cmd/gitmig in place of gitmig, from this repository).\n", remote, remote, clone, clone, clone)
 	return nil
 }
 
