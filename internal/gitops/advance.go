@@ -206,7 +206,7 @@ func (p *passCtx) openStep(ctx context.Context, m *migration, status *MigrationS
 		status.PullRequests = append(status.PullRequests, prStatus(n, created))
 		status.WaitingFor = fmt.Sprintf("review and merge of pull request #%d (step %d %s)", created.Number, n, step.Name())
 	} else {
-		status.WaitingFor = fmt.Sprintf("review and merge of the step %d pull request (dry run: not opened)", n)
+		status.WaitingFor = fmt.Sprintf("the next reconcile pass, which opens step %d (%s)", n, step.Name())
 	}
 	return nil
 }
