@@ -463,3 +463,32 @@ func TestClosingAPullRequestAbortsAndCoolsDown(t *testing.T) {
 		t.Fatalf("pass during cooldown: %v %+v", err, report.Actions)
 	}
 }
+
+func TestStatusReadsWithoutActing(t *testing.T) {
+	f := newFleet(t)
+	r := f.reconciler()
+	ctx := context.Background()
+	report, err := r.Status(ctx)
+	if err != nil || len(report.Migrations) != 0 || len(f.prs()) != 0 {
+		t.Fatalf("status of a fresh fleet: %+v, %v", report, err)
+	}
+	mustPass(t, r)
+	f.mergeOpen()
+	head := f.git("rev-parse", "main")
+	report, err = r.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := report.Migrations[0]
+	if len(f.prs()) != 1 || f.git("rev-parse", "main") != head || f.git("for-each-ref", "refs/heads/gitmig/") != f.git("for-each-ref", "refs/heads/gitmig/*/1-deploy") {
+		t.Fatal("status changed the remote or the forge")
+	}
+	if m.Step != 1 || m.Status != "InProgress" || m.WaitingFor != "the next reconcile pass, which opens step 2 (route)" || m.Gate == nil || m.Gate.Verdict != gate.Pass {
+		t.Errorf("status: %+v", m)
+	}
+	for _, a := range report.Actions {
+		if !a.DryRun {
+			t.Errorf("status took action %+v", a)
+		}
+	}
+}
