@@ -94,7 +94,7 @@ func Body(in BodyInput) string {
 	fmt.Fprintf(&b, "Migration `%s`, decided %s by %s: %s\n\n", rec.ID(), rec.Spec.DecidedAt.UTC().Format("2006-01-02 15:04 MST"), rec.Spec.DecidedBy, rec.Spec.Reason)
 
 	b.WriteString("### Steps\n\n")
-	for _, s := range render.Steps {
+	for _, s := range render.Steps() {
 		mark, note := " ", ""
 		if pr, ok := in.PullRequests[int(s)]; ok {
 			note = fmt.Sprintf(" — [#%d](%s) %s", pr.Number, pr.URL, pr.State)

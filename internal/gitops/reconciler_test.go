@@ -264,7 +264,7 @@ func (f *fleet) assertFinalTreeEqualsSteps(id string) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	for _, step := range render.Steps {
+	for _, step := range render.Steps() {
 		change, err := stepped.Render(m, step)
 		if err != nil {
 			f.t.Fatal(err)

@@ -50,7 +50,7 @@ func TestApplyStepsToAPIServers(t *testing.T) {
 			}
 			initial := live[m.From.Name]
 
-			for _, step := range Steps {
+			for _, step := range Steps() {
 				change, err := repo.Render(m, step)
 				if err != nil {
 					t.Fatalf("step %s: %v", step, err)

@@ -8,12 +8,10 @@ import (
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// kustomizationNames are the file names kustomize accepts, in its order of preference.
-var kustomizationNames = [...]string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
-
 // kustomizationFile returns the path of the kustomization file in dir.
 func (r *Repo) kustomizationFile(dir string) (string, error) {
-	for _, name := range kustomizationNames {
+	// The file names kustomize accepts, in its order of preference.
+	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
 		if p := path.Join(dir, name); r.Exists(p) {
 			return p, nil
 		}

@@ -56,7 +56,7 @@ const (
 )
 
 // Steps lists the four steps in order.
-var Steps = [...]Step{StepDeploy, StepRoute, StepFlip, StepCleanup}
+func Steps() []Step { return []Step{StepDeploy, StepRoute, StepFlip, StepCleanup} }
 
 // Name is the step's short name: deploy, route, flip or cleanup.
 func (s Step) Name() string {

@@ -104,7 +104,7 @@ func TestStepsGolden(t *testing.T) {
 			if findings := verifyRepo(t, repo); len(findings) != 0 {
 				t.Fatalf("before step 1, Verify: %v", findings)
 			}
-			for _, step := range Steps {
+			for _, step := range Steps() {
 				change, err := repo.Render(m, step)
 				if err != nil {
 					t.Fatalf("step %s: %v", step, err)
@@ -243,7 +243,7 @@ func lineDiff(want, got string) string {
 func TestExampleAfterCleanup(t *testing.T) {
 	repo := exampleFleet.load(t)
 	m := exampleFleet.migration(t, repo)
-	runSteps(t, repo, m, Steps[:]...)
+	runSteps(t, repo, m, Steps()[:]...)
 
 	edge := mustBuild(t, repo, "edge")
 	cloud, _ := repo.Config().Cluster("cloud")
@@ -408,17 +408,17 @@ func TestStepRefusals(t *testing.T) {
 		},
 		{
 			name: "cleanup twice", fleet: exampleFleet,
-			before: Steps[:], step: StepCleanup,
+			before: Steps()[:], step: StepCleanup,
 			want: "step 4-cleanup: clusters/edge/kustomization.yaml no longer lists ../../base/orc8r and keeps gitmig/externalname-orc8r.yaml: step 4 is done",
 		},
 		{
 			name: "flip after cleanup", fleet: exampleFleet,
-			before: Steps[:], step: StepFlip,
+			before: Steps()[:], step: StepFlip,
 			want: "step 3-flip: expects clusters/edge/kustomization.yaml to list ../../base/orc8r, but it does not: edge no longer runs orc8r from its base",
 		},
 		{
 			name: "deploy when the source does not run the service", fleet: exampleFleet,
-			before: Steps[:], step: StepDeploy,
+			before: Steps()[:], step: StepDeploy,
 			want: "step 1-deploy: expects orc8r to run in edge, but edge's build has no Deployment orc8r-ns/orc8r",
 		},
 		{
@@ -608,7 +608,7 @@ func TestMoveBack(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, m := range []Migration{there, back} {
-				for _, step := range Steps {
+				for _, step := range Steps() {
 					runSteps(t, repo, m, step)
 					if findings := verifyRepo(t, repo); len(findings) != 0 {
 						t.Errorf("%s, after step %s, Verify: %v", m.ID, step, findings)
@@ -656,7 +656,7 @@ func TestMoveThereBackAndThereAgain(t *testing.T) {
 		mustMigration(t, repo, "orc8r-cloud-to-edge-20261128-1000", "orc8r", "cloud", "edge"),
 		mustMigration(t, repo, "orc8r-edge-to-cloud-20261129-1000", "orc8r", "edge", "cloud"),
 	} {
-		for _, step := range Steps {
+		for _, step := range Steps() {
 			runSteps(t, repo, m, step)
 			if findings := verifyRepo(t, repo); len(findings) != 0 {
 				t.Errorf("move %d, after step %s, Verify: %v", i+1, step, findings)

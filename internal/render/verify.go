@@ -59,8 +59,14 @@ func (v *verifier) add(service, cluster, format string, args ...any) {
 	v.findings = append(v.findings, Finding{Service: service, Cluster: cluster, Problem: fmt.Sprintf(format, args...)})
 }
 
-// systemNamespaces exist in every cluster without being declared.
-var systemNamespaces = map[string]bool{"default": true, "kube-system": true, "kube-public": true, "kube-node-lease": true}
+// systemNamespace reports a namespace that every cluster has without declaring it.
+func systemNamespace(ns string) bool {
+	switch ns {
+	case "default", "kube-system", "kube-public", "kube-node-lease":
+		return true
+	}
+	return false
+}
 
 func (v *verifier) checkTraps(cl config.Cluster, b *Build) {
 	defined := map[string]bool{}
@@ -71,7 +77,7 @@ func (v *verifier) checkTraps(cl config.Cluster, b *Build) {
 	}
 	missing := map[string][]string{}
 	for _, o := range b.Objects {
-		if o.Namespace != "" && !defined[o.Namespace] && !systemNamespaces[o.Namespace] {
+		if o.Namespace != "" && !defined[o.Namespace] && !systemNamespace(o.Namespace) {
 			missing[o.Namespace] = append(missing[o.Namespace], o.Ref())
 		}
 		switch {

@@ -405,7 +405,7 @@ func stepTwoIngressRoutes(t *testing.T) []map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, step := range render.Steps[:2] {
+	for _, step := range render.Steps()[:2] {
 		change, err := repo.Render(m, step)
 		if err != nil {
 			t.Fatal(err)

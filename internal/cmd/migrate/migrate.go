@@ -83,7 +83,7 @@ func Run(opts *Options) error {
 	}
 	out := opts.Streams.Out
 	fmt.Fprintf(out, "Migration %s: %s (namespace %s) from %s to %s, dry run\n", m.ID, m.Service.Name, m.Service.Namespace, from, opts.To)
-	for _, step := range render.Steps {
+	for _, step := range render.Steps() {
 		change, err := repo.Render(m, step)
 		if err != nil {
 			return err

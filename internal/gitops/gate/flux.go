@@ -76,7 +76,7 @@ func EvaluateKustomization(ctx context.Context, ks *unstructured.Unstructured, r
 	if ready.status == "False" && attempted != "" {
 		if ok, err := req.Descends(ctx, RevisionSHA(attempted)); err != nil {
 			return Result{}, false, err
-		} else if ok && unrecoverable[ready.reason] {
+		} else if ok && unrecoverable(ready.reason) {
 			return Failed("Kustomization %s failed to apply %s: %s: %s", name, attempted, ready.reason, ready.message), false, nil
 		}
 	}
@@ -98,8 +98,11 @@ func EvaluateKustomization(ctx context.Context, ks *unstructured.Unstructured, r
 	return res, false, nil
 }
 
-// unrecoverable are Ready=False reasons that retrying the same revision will not fix.
-var unrecoverable = map[string]bool{"BuildFailed": true, "ArtifactFailed": true}
+// unrecoverable reports a Ready=False reason that retrying the same revision will not
+// fix.
+func unrecoverable(reason string) bool {
+	return reason == "BuildFailed" || reason == "ArtifactFailed"
+}
 
 type condition struct {
 	status, reason, message string
