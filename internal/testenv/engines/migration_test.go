@@ -101,20 +101,24 @@ func testMigration(t *testing.T, engine string) {
 	var timeline []stepTiming
 	for step := 1; step <= 4; step++ {
 		name := render.Step(step).Name()
-		pr := s.waitForPR(fmt.Sprintf("gitmig: move orc8r edge→cloud [%d/4 %s]", step, name))
+		title := fmt.Sprintf("gitmig: move orc8r edge→cloud [%d/4 %s]", step, name)
+		pr := s.waitForPR(title)
 		if step > 1 {
-			timeline[step-2].GateSeen = pr.CreatedAt
+			timeline[step-2].GateSeen = s.log.seen(s.t, timeline[step-2].Merged, "create-pr ", title)
 		}
 		cluster := "cloud"
 		if step >= 3 {
 			cluster = "edge"
 		}
 		merged := s.merge(pr)
+		// The forge keeps whole seconds; the merge is on the remote once Merge returns.
+		mergedAt := time.Now()
 		applied := s.waitApplied(cluster, merged.MergeCommit)
-		timeline = append(timeline, stepTiming{Step: step, Name: name, Cluster: cluster, Merged: merged.MergedAt, Applied: applied})
+		timeline = append(timeline, stepTiming{Step: step, Name: name, Cluster: cluster, Merged: mergedAt, Applied: applied})
 		s.assertLive(step, baseline)
 	}
-	timeline[3].GateSeen = s.waitForPhase(record.Completed)
+	s.waitForPhase(record.Completed)
+	timeline[3].GateSeen = s.log.seen(s.t, timeline[3].Merged, "record ", ": gitmig: complete ")
 	s.report(timeline)
 }
 
@@ -187,6 +191,8 @@ type scenario struct {
 	snap    string
 	dir     string
 	log     *lineLog
+	// noReceiver is set when Flux runs without the push webhook.
+	noReceiver bool
 }
 
 // newScenario starts the management cluster and edge, fog and cloud with nodes of
@@ -255,7 +261,15 @@ func newScenario(t *testing.T, engine, stepTimeout string, cloudNode *engines.No
 	case config.EngineArgoCD:
 		engines.StartArgoCD(t, mgmt, engines.ArgoCDOptions{Bootstrap: filepath.Join(root, "argocd"), RepoURL: s.git.URL, Clusters: clusters, AllowEmpty: allowEmpty})
 	case config.EngineFlux:
-		engines.StartFlux(t, mgmt, engines.FluxOptions{Bootstrap: filepath.Join(root, "flux"), RepoURL: s.git.URL, Clusters: clusters, Receiver: s.git})
+		// A webhook Receiver, as docs/adopting.md recommends, has source-controller
+		// fetch on every push. GITMIG_ENGINES_FLUX_RECEIVER=off measures without it:
+		// Flux then sees a merge at the GitRepository's interval (1m in flux/).
+		receiver := s.git
+		if os.Getenv("GITMIG_ENGINES_FLUX_RECEIVER") == "off" {
+			receiver, s.noReceiver = nil, true
+			t.Log("no webhook Receiver: source-controller fetches at the GitRepository's interval")
+		}
+		engines.StartFlux(t, mgmt, engines.FluxOptions{Bootstrap: filepath.Join(root, "flux"), RepoURL: s.git.URL, Clusters: clusters, Receiver: receiver})
 	}
 	t.Logf("%s: clusters, git server and engine up in %s", engine, time.Since(started).Round(time.Second))
 	return s
@@ -707,8 +721,8 @@ func (s *scenario) eventuallyEvery(every, timeout time.Duration, check func() er
 }
 
 // stepTiming is when one step was merged, seen applied and healthy in the engine's
-// status, and seen by gitmig's gate: the next pull request opened, or, after step 4,
-// the migration recorded Completed.
+// status, and seen by gitmig's gate: the end of the pass that opened the next pull
+// request, or, after step 4, recorded the migration Completed.
 type stepTiming struct {
 	Step     int       `json:"step"`
 	Name     string    `json:"name"`
@@ -720,10 +734,12 @@ type stepTiming struct {
 
 // timelineRecord is one scenario's timeline, as appended to $GITMIG_ENGINES_TIMELINE.
 type timelineRecord struct {
-	Engine   string        `json:"engine"`
-	Interval time.Duration `json:"interval"`
-	Drain    time.Duration `json:"drain"`
-	Steps    []stepTiming  `json:"steps"`
+	Engine string `json:"engine"`
+	// NoReceiver is set for Flux without the push webhook Receiver.
+	NoReceiver bool          `json:"noReceiver,omitempty"`
+	Interval   time.Duration `json:"interval"`
+	Drain      time.Duration `json:"drain"`
+	Steps      []stepTiming  `json:"steps"`
 	// Passes are the durations of gitmig's reconcile passes.
 	Passes []time.Duration `json:"passes"`
 }
@@ -731,7 +747,7 @@ type timelineRecord struct {
 // report logs the timeline and appends it, as one JSON line, to the file named by
 // GITMIG_ENGINES_TIMELINE when set (docs/performance.md is made from such lines).
 func (s *scenario) report(steps []stepTiming) {
-	rec := timelineRecord{Engine: s.engine, Interval: reconcileInterval, Drain: drain, Steps: steps, Passes: s.log.passes(reconcileInterval)}
+	rec := timelineRecord{Engine: s.engine, NoReceiver: s.noReceiver, Interval: reconcileInterval, Drain: drain, Steps: steps, Passes: s.log.passes(reconcileInterval)}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s timeline (reconcile --interval %s, drain %s):\n", s.engine, reconcileInterval, drain)
 	var total time.Duration
@@ -806,6 +822,36 @@ func (l *lineLog) tail(n int) string {
 		out = append(out, line.at.Format("15:04:05.000")+" "+line.text)
 	}
 	return strings.Join(out, "\n")
+}
+
+// seen returns when gitmig reconcile first printed, after since, a line holding every
+// one of parts: the end of the pass that took that action. It waits a little for the
+// pass to print.
+func (l *lineLog) seen(t *testing.T, since time.Time, parts ...string) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		l.mu.Lock()
+		for _, line := range l.lines {
+			if line.at.After(since) && containsAll(line.text, parts) {
+				l.mu.Unlock()
+				return line.at
+			}
+		}
+		l.mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("gitmig reconcile printed no line with %q after %s", parts, since.Format(time.RFC3339Nano))
+	return time.Time{}
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
 }
 
 // passes estimates the durations of the passes: each prints "Pass at" when it ends and
