@@ -87,6 +87,18 @@ func (e *engine) createEngineObjects() {
 	if _, err := mgmt.Resource(namespaces).Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		e.t.Fatal(err)
 	}
+	if e.kind == config.EngineFlux {
+		kubeenv.InstallBootstrapCRDs(e.t, e.env.Cluster("mgmt"))
+		repo := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+			"metadata": map[string]any{"name": "fleet", "namespace": engineNamespace},
+			// Flux fetches over HTTP(S) or SSH only; no controller runs here to fetch.
+			"spec": map[string]any{"url": "https://git.example.internal/fleet.git", "interval": "1m", "ref": map[string]any{"branch": "main"}},
+		}}
+		if _, err := mgmt.Resource(gate.GitRepositoryResource).Namespace(engineNamespace).Create(ctx, repo, metav1.CreateOptions{}); err != nil {
+			e.t.Fatal(err)
+		}
+	}
 	for _, cl := range e.fleet.cfg.Clusters {
 		var obj map[string]any
 		if e.kind == config.EngineArgoCD {
@@ -256,6 +268,12 @@ func TestEnginesGateEveryStepOnRealAPIServers(t *testing.T) {
 				}
 				if kind == config.EngineFlux && e.annotations(cluster)[gate.RequestedAtAnnotation] == "" {
 					t.Errorf("step %d: no reconcile requested on Kustomization %s", step, cluster)
+				}
+				if kind == config.EngineFlux {
+					repo, err := e.env.Cluster("mgmt").Dynamic.Resource(gate.GitRepositoryResource).Namespace(engineNamespace).Get(context.Background(), "fleet", metav1.GetOptions{})
+					if err != nil || repo.GetAnnotations()[gate.RequestedAtAnnotation] == "" {
+						t.Errorf("step %d: no fetch requested on GitRepository fleet (%v)", step, err)
+					}
 				}
 				if step == 1 {
 					// Applied but not healthy still waits.

@@ -54,12 +54,39 @@ func (f Flux) Check(ctx context.Context, req Request) (Result, error) {
 	if ks.GetAnnotations()[RequestedAtAnnotation] == value {
 		return res, nil
 	}
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, RequestedAtAnnotation, value)
-	if _, err := f.Client.Resource(KustomizationResource).Namespace(f.Namespace).Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+	patch := []byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, RequestedAtAnnotation, value))
+	// The source first, as `flux reconcile kustomization --with-source` does: the
+	// Kustomization alone would apply the artifact it already has.
+	if err := f.requestSource(ctx, ks, patch); err != nil {
+		return Result{}, err
+	}
+	if _, err := f.Client.Resource(KustomizationResource).Namespace(f.Namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		return Result{}, fmt.Errorf("requesting a reconcile of Kustomization %s/%s: %w", f.Namespace, name, err)
 	}
 	res.Reason += "; reconcile requested"
 	return res, nil
+}
+
+// GitRepositoryResource is Flux's GitRepository, the usual source of a Kustomization.
+var GitRepositoryResource = schema.GroupVersionResource{Group: "source.toolkit.fluxcd.io", Version: "v1", Resource: "gitrepositories"}
+
+// requestSource asks the Kustomization's GitRepository to fetch now. A source of
+// another kind, or one that is not there, is left to its own interval.
+func (f Flux) requestSource(ctx context.Context, ks *unstructured.Unstructured, patch []byte) error {
+	kind, _, _ := unstructured.NestedString(ks.Object, "spec", "sourceRef", "kind")
+	name, _, _ := unstructured.NestedString(ks.Object, "spec", "sourceRef", "name")
+	namespace, _, _ := unstructured.NestedString(ks.Object, "spec", "sourceRef", "namespace")
+	if kind != "GitRepository" || name == "" {
+		return nil
+	}
+	if namespace == "" {
+		namespace = ks.GetNamespace()
+	}
+	_, err := f.Client.Resource(GitRepositoryResource).Namespace(namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("requesting a fetch of GitRepository %s/%s: %w", namespace, name, err)
+	}
+	return nil
 }
 
 // EvaluateKustomization is Flux's decision on one Kustomization. stale reports that
