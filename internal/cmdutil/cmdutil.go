@@ -3,6 +3,7 @@
 package cmdutil
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,10 +11,10 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/gitmig/gitmig/internal/config"
-	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/fleet"
+	"github.com/gitmig/gitmig/internal/tree"
 )
 
 // Streams are where a command reads and writes: data to Out, diagnostics to Err.
@@ -76,17 +77,37 @@ func Main(run func(args []string, streams Streams) error, args []string, streams
 	return 1
 }
 
-// Repository loads gitmig.yaml and opens the repository work tree on disk.
-func (g *Globals) Repository() (*config.Config, *render.Repo, error) {
+// WorkTree loads gitmig.yaml and opens the repository work tree on disk.
+func (g *Globals) WorkTree() (*config.Config, tree.Tree, error) {
 	cfg, err := g.LoadConfig()
 	if err != nil {
 		return nil, nil, err
 	}
-	root, err := filepath.Abs(g.Repo)
+	t, err := tree.Disk(g.Repo)
 	if err != nil {
 		return nil, nil, err
 	}
-	return cfg, render.NewRepo(filesys.MakeFsOnDisk(), root, cfg), nil
+	return cfg, t, nil
+}
+
+// Builder returns the Builder that builds overlays with the cache the environment
+// selects (fleet.CacheDirEnv); when the cache cannot be used it says why on
+// streams.Err and builds without one.
+func Builder(streams Streams) *fleet.Builder {
+	b, err := fleet.BuilderFromEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(streams.Err, "gitmig: warning:", err)
+	}
+	return b
+}
+
+// Model builds every cluster's overlay of the work tree.
+func (g *Globals) Model(ctx context.Context, streams Streams) (*fleet.Model, error) {
+	cfg, t, err := g.WorkTree()
+	if err != nil {
+		return nil, err
+	}
+	return Builder(streams).Load(ctx, t, cfg)
 }
 
 // Output validates an -o flag against the formats a command supports.
@@ -97,4 +118,12 @@ func Output(value string, formats ...string) error {
 		}
 	}
 	return fmt.Errorf("unknown output format %q: use one of %v", value, formats)
+}
+
+// Context is ctx, or the background context when a caller outside cobra gave none.
+func Context(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
 }

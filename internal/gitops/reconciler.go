@@ -8,6 +8,7 @@ import (
 
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/decide"
+	"github.com/gitmig/gitmig/internal/fleet"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/gate"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
@@ -19,6 +20,8 @@ type Reconciler struct {
 	Clone func(ctx context.Context) (*workspace.Workspace, error)
 	Forge forge.Forge
 	Gate  gate.Gate
+	// Builder builds the overlays; nil builds them without a cache.
+	Builder *fleet.Builder
 	// Metrics feeds the plan that starts new migrations; nil starts none.
 	Metrics decide.Source
 	// Config overrides the base branch's gitmig.yaml when set.
@@ -103,6 +106,13 @@ func (r *Reconciler) pass(ctx context.Context, ws *workspace.Workspace, report *
 		return nil
 	}
 	return p.start(ctx)
+}
+
+func (r *Reconciler) builder() *fleet.Builder {
+	if r.Builder == nil {
+		r.Builder = fleet.NewBuilder(nil, 0)
+	}
+	return r.Builder
 }
 
 func (r *Reconciler) now() time.Time {

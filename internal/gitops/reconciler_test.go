@@ -16,12 +16,15 @@ import (
 	"github.com/gitmig/gitmig"
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/decide"
+	"github.com/gitmig/gitmig/internal/fleet"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/forge/local"
 	"github.com/gitmig/gitmig/internal/gitops/gate"
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
 	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/step"
+	"github.com/gitmig/gitmig/internal/tree"
 )
 
 // testClock is a clock that tests move by hand; safe for racing passes.
@@ -48,9 +51,9 @@ func (s staticSource) Snapshot(context.Context, time.Time) (*decide.Snapshot, er
 	return s.snap, nil
 }
 
-// fleet is the example repository in a bare remote with the local forge, and engine
+// testFleet is the example repository in a bare remote with the local forge, and engine
 // none: a merged step counts as applied and only the drain timer holds step 4.
-type fleet struct {
+type testFleet struct {
 	t      *testing.T
 	remote string
 	cfg    *config.Config
@@ -60,13 +63,13 @@ type fleet struct {
 	seed   string
 }
 
-func newFleet(t *testing.T) *fleet {
+func newFleet(t *testing.T) *testFleet {
 	t.Helper()
 	snap, err := decide.ParseSnapshot(gitmig.ExampleMetrics)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fleet{t: t, remote: filepath.Join(t.TempDir(), "fleet.git"), clock: &testClock{now: snap.EvaluatedAt}, snap: snap}
+	f := &testFleet{t: t, remote: filepath.Join(t.TempDir(), "fleet.git"), clock: &testClock{now: snap.EvaluatedAt}, snap: snap}
 	if f.seed, err = workspace.Seed(f.remote, "main", gitmig.Example, "gitmig", "gitmig@localhost", f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +85,7 @@ func newFleet(t *testing.T) *fleet {
 	return f
 }
 
-func (f *fleet) newForge() *local.Forge {
+func (f *testFleet) newForge() *local.Forge {
 	lf, err := local.New(local.Options{Remote: f.remote, Base: "main", Now: f.clock.Now})
 	if err != nil {
 		f.t.Fatal(err)
@@ -90,7 +93,7 @@ func (f *fleet) newForge() *local.Forge {
 	return lf
 }
 
-func (f *fleet) reconciler() *Reconciler {
+func (f *testFleet) reconciler() *Reconciler {
 	setup, err := NewSetup(f.cfg, "", func(string) string { return "" })
 	if err != nil {
 		f.t.Fatal(err)
@@ -106,7 +109,7 @@ func (f *fleet) reconciler() *Reconciler {
 	}
 }
 
-func (f *fleet) prs() []forge.PullRequest {
+func (f *testFleet) prs() []forge.PullRequest {
 	f.t.Helper()
 	prs, err := f.forge.List(context.Background())
 	if err != nil {
@@ -117,7 +120,7 @@ func (f *fleet) prs() []forge.PullRequest {
 }
 
 // mergeOpen merges every open pull request, as a reviewer would, and returns how many.
-func (f *fleet) mergeOpen() int {
+func (f *testFleet) mergeOpen() int {
 	f.t.Helper()
 	n := 0
 	for _, pr := range f.prs() {
@@ -131,7 +134,7 @@ func (f *fleet) mergeOpen() int {
 	return n
 }
 
-func (f *fleet) git(args ...string) string {
+func (f *testFleet) git(args ...string) string {
 	f.t.Helper()
 	out, err := exec.Command("git", append([]string{"-C", f.remote}, args...)...).CombinedOutput()
 	if err != nil {
@@ -140,17 +143,37 @@ func (f *fleet) git(args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func (f *fleet) records() []*record.Record {
+// headTree is the tree of the remote's main.
+func headTree(t testing.TB, remote string) tree.Tree {
+	t.Helper()
+	ws, err := workspace.Clone(context.Background(), workspace.Options{Remote: remote, Branch: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := ws.Tree(ws.Head())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// buildYAML is the build of a cluster's overlay in files, as kustomize prints it.
+func buildYAML(t testing.TB, files tree.Tree, cfg *config.Config, cluster string) string {
+	t.Helper()
+	cl, ok := cfg.Cluster(cluster)
+	if !ok {
+		t.Fatalf("no cluster %s", cluster)
+	}
+	yml, err := fleet.NewBuilder(nil, 1).BuildYAML(files, cl.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(yml)
+}
+
+func (f *testFleet) records() []*record.Record {
 	f.t.Helper()
-	ws, err := workspace.Clone(context.Background(), workspace.Options{Remote: f.remote, Branch: "main"})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	files, err := ws.Files(ws.Head())
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	recs, err := record.LoadAll(files)
+	recs, err := record.LoadAll(headTree(f.t, f.remote))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -159,7 +182,7 @@ func (f *fleet) records() []*record.Record {
 
 // drive runs passes, merging what opens and moving the clock past the drain, until the
 // migration is Completed. A pass that fails with errCrash is simply run again.
-func (f *fleet) drive(r *Reconciler) {
+func (f *testFleet) drive(r *Reconciler) {
 	f.t.Helper()
 	for pass := 0; pass < 40; pass++ {
 		report, err := r.Pass(context.Background())
@@ -181,17 +204,17 @@ func TestReconcileIsIdempotentAndOpensOnePullRequestPerMerge(t *testing.T) {
 	f := newFleet(t)
 	r := f.reconciler()
 	ctx := context.Background()
-	for step := 1; step <= 4; step++ {
+	for _, s := range step.All() {
 		for i := 0; i < 2; i++ {
 			if _, err := r.Pass(ctx); err != nil {
-				t.Fatalf("step %d pass %d: %v", step, i, err)
+				t.Fatalf("step %d pass %d: %v", s, i, err)
 			}
 			prs := f.prs()
-			if len(prs) != step {
-				t.Fatalf("after step %d pass %d: %d pull requests, want %d", step, i, len(prs), step)
+			if len(prs) != int(s) {
+				t.Fatalf("after step %d pass %d: %d pull requests, want %d", s, i, len(prs), s)
 			}
 			last := prs[len(prs)-1]
-			wantTitle := fmt.Sprintf("gitmig: move orc8r edge→cloud [%d/4 %s]", step, render.Step(step).Name())
+			wantTitle := fmt.Sprintf("gitmig: move orc8r edge→cloud [%s %s]", s.Of(), s.Name())
 			if last.Title != wantTitle || last.State != forge.StateOpen || !last.HasLabel(forge.Label) {
 				t.Fatalf("newest pull request: %+v, want open %q labelled %s", last, wantTitle, forge.Label)
 			}
@@ -199,7 +222,7 @@ func TestReconcileIsIdempotentAndOpensOnePullRequestPerMerge(t *testing.T) {
 		if got := f.mergeOpen(); got != 1 {
 			t.Fatalf("merged %d pull requests, want 1", got)
 		}
-		if step == 3 {
+		if s == step.Flip {
 			// The flip holds cleanup for policy.drain.
 			if _, err := r.Pass(ctx); err != nil {
 				t.Fatal(err)
@@ -242,21 +265,10 @@ func TestReconcileIsIdempotentAndOpensOnePullRequestPerMerge(t *testing.T) {
 
 // assertFinalTreeEqualsSteps compares the builds on the remote's main with those of
 // `gitmig step` 1..4 applied to the example, annotations aside.
-func (f *fleet) assertFinalTreeEqualsSteps(id string) {
+func (f *testFleet) assertFinalTreeEqualsSteps(id string) {
 	f.t.Helper()
-	ws, err := workspace.Clone(context.Background(), workspace.Options{Remote: f.remote, Branch: "main"})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	files, err := ws.Files(ws.Head())
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	final, err := render.FromFS(files, f.cfg)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	stepped, err := render.FromFS(gitmig.Example, f.cfg)
+	final := headTree(f.t, f.remote)
+	stepped, err := fleet.NewBuilder(nil, 0).Load(context.Background(), tree.FromFS(gitmig.Example), f.cfg)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -264,26 +276,17 @@ func (f *fleet) assertFinalTreeEqualsSteps(id string) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	for _, step := range render.Steps() {
-		change, err := stepped.Render(m, step)
+	for _, s := range step.All() {
+		change, err := render.Render(stepped, m, s)
 		if err != nil {
 			f.t.Fatal(err)
 		}
-		if err := stepped.Apply(change.Edits); err != nil {
-			f.t.Fatal(err)
-		}
+		stepped = change.After
 	}
 	for _, cl := range f.cfg.Clusters {
-		a, err := final.Build(cl.Name)
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		b, err := stepped.Build(cl.Name)
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		if stripAnnotations(string(a.YAML)) != stripAnnotations(string(b.YAML)) {
-			f.t.Errorf("cluster %s: reconciled build differs from gitmig step 1..4:\n%s\n---\n%s", cl.Name, a.YAML, b.YAML)
+		a, b := buildYAML(f.t, final, f.cfg, cl.Name), buildYAML(f.t, stepped.Tree, f.cfg, cl.Name)
+		if stripAnnotations(a) != stripAnnotations(b) {
+			f.t.Errorf("cluster %s: reconciled build differs from gitmig step 1..4:\n%s\n---\n%s", cl.Name, a, b)
 		}
 	}
 }
@@ -299,7 +302,7 @@ func stripAnnotations(yaml string) string {
 }
 
 // endState is what a finished run leaves that a crash must not change.
-func (f *fleet) endState() string {
+func (f *testFleet) endState() string {
 	var lines []string
 	for _, pr := range f.prs() {
 		lines = append(lines, fmt.Sprintf("#%d %s %s %s", pr.Number, pr.State, pr.Head, pr.Title))

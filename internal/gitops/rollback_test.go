@@ -10,8 +10,7 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/gate"
 	"github.com/gitmig/gitmig/internal/gitops/record"
-	"github.com/gitmig/gitmig/internal/gitops/workspace"
-	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/tree"
 )
 
 // gateFunc is a gate whose answer the test scripts.
@@ -115,35 +114,13 @@ func mustPass(t *testing.T, r *Reconciler) *Report {
 
 // assertBuildsEqualExample checks that the remote's overlays build as the example did
 // before the migration.
-func assertBuildsEqualExample(t *testing.T, f *fleet) {
+func assertBuildsEqualExample(t *testing.T, f *testFleet) {
 	t.Helper()
-	ws, err := workspace.Clone(context.Background(), workspace.Options{Remote: f.remote, Branch: "main"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := ws.Files(ws.Head())
-	if err != nil {
-		t.Fatal(err)
-	}
-	now, err := render.FromFS(files, f.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, err := render.FromFS(gitmig.Example, f.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	now, before := headTree(t, f.remote), tree.FromFS(gitmig.Example)
 	for _, cl := range f.cfg.Clusters {
-		a, err := now.Build(cl.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := before.Build(cl.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(a.YAML) != string(b.YAML) {
-			t.Errorf("cluster %s after the rollback differs from before the migration:\n%s\n---\n%s", cl.Name, a.YAML, b.YAML)
+		a, b := buildYAML(t, now, f.cfg, cl.Name), buildYAML(t, before, f.cfg, cl.Name)
+		if a != b {
+			t.Errorf("cluster %s after the rollback differs from before the migration:\n%s\n---\n%s", cl.Name, a, b)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
 	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/step"
 )
 
 // start plans from the metrics and starts the decided migrations.
@@ -19,7 +20,21 @@ func (p *passCtx) start(ctx context.Context) error {
 	if p.r.Metrics == nil {
 		return nil
 	}
-	fleet, err := Fleet(p.st.cfg, p.st.model)
+	records := make([]*record.Record, 0, len(p.st.migrations))
+	for _, m := range p.st.migrations {
+		records = append(records, m.rec)
+	}
+	inFlight, cooldowns := Constraints(p.st.cfg, records, p.now)
+	if len(inFlight) >= p.st.cfg.Policy.MaxConcurrent {
+		// Nothing could start: reading the metrics and building the fleet would be
+		// wasted.
+		return nil
+	}
+	model, err := p.st.fleet(ctx)
+	if err != nil {
+		return err
+	}
+	placement, err := Placement(model)
 	if err != nil {
 		return err
 	}
@@ -31,14 +46,9 @@ func (p *passCtx) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading metrics: %w", err)
 	}
-	records := make([]*record.Record, 0, len(p.st.migrations))
-	for _, m := range p.st.migrations {
-		records = append(records, m.rec)
-	}
-	inFlight, cooldowns := Constraints(p.st.cfg, records, p.now)
 	plan := decide.NewPlan(decide.Input{
 		Config:    p.st.cfg,
-		Fleet:     fleet,
+		Fleet:     placement,
 		Metrics:   snap,
 		InFlight:  inFlight,
 		Cooldowns: cooldowns,
@@ -103,8 +113,12 @@ func (p *passCtx) startMigration(ctx context.Context, spec record.Spec) error {
 	if err != nil {
 		return err
 	}
+	model, err := p.st.fleet(ctx)
+	if err != nil {
+		return err
+	}
 	// A decision that step 1 cannot carry out leaves no record behind.
-	if _, err := p.st.repo.Render(mig, render.StepDeploy); err != nil {
+	if _, err := render.Render(model, mig, step.Deploy); err != nil {
 		p.report.Notes = append(p.report.Notes, fmt.Sprintf("not starting %s: %v", id, err))
 		return nil
 	}
@@ -117,7 +131,7 @@ func (p *passCtx) startMigration(ctx context.Context, spec record.Spec) error {
 	p.st.migrations = append(p.st.migrations, m)
 	status := p.status(m)
 	defer func() { p.report.Migrations = append(p.report.Migrations, *status) }()
-	return p.openStep(ctx, m, status, 1)
+	return p.openStep(ctx, m, status, step.Deploy)
 }
 
 // Start begins a migration by hand, through the same path as a planned one.
@@ -150,8 +164,12 @@ func (r *Reconciler) startByHand(ctx context.Context, ws *workspace.Workspace, r
 	if !ok {
 		return fmt.Errorf("unknown service %q: it is not in gitmig.yaml's services", service)
 	}
+	model, err := st.fleet(ctx)
+	if err != nil {
+		return err
+	}
 	if from == "" {
-		running := st.model.Running(service)
+		running := model.Running(svc)
 		if len(running) != 1 {
 			return fmt.Errorf("service %s runs in %d clusters (%v): say which one to move it from with --from", service, len(running), running)
 		}
@@ -166,7 +184,7 @@ func (r *Reconciler) startByHand(ctx context.Context, ws *workspace.Workspace, r
 	if err != nil {
 		return err
 	}
-	if _, err := st.repo.Render(mig, render.StepDeploy); err != nil {
+	if _, err := render.Render(model, mig, step.Deploy); err != nil {
 		return err
 	}
 	spec := record.Spec{

@@ -6,13 +6,16 @@ import (
 	"strings"
 
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/gitmig/gitmig/internal/tree"
 )
 
 // kustomizationFile returns the path of the kustomization file in dir.
-func (r *Repo) kustomizationFile(dir string) (string, error) {
+func kustomizationFile(t tree.Tree, dir string) (string, error) {
 	// The file names kustomize accepts, in its order of preference.
 	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
-		if p := path.Join(dir, name); r.Exists(p) {
+		p := path.Join(dir, name)
+		if info, err := t.Stat(p); err == nil && !info.IsDir() {
 			return p, nil
 		}
 	}
@@ -29,13 +32,13 @@ type Kustomization struct {
 	seqIndent kyaml.SequenceIndentStyle
 }
 
-// ReadKustomization parses the kustomization file of a folder.
-func (r *Repo) ReadKustomization(dir string) (*Kustomization, error) {
-	p, err := r.kustomizationFile(dir)
+// ReadKustomization parses the kustomization file of a folder of t.
+func ReadKustomization(t tree.Tree, dir string) (*Kustomization, error) {
+	p, err := kustomizationFile(t, dir)
 	if err != nil {
 		return nil, err
 	}
-	data, err := r.ReadFile(p)
+	data, err := t.ReadFile(p)
 	if err != nil {
 		return nil, err
 	}
@@ -198,10 +201,10 @@ func (k *Kustomization) Bytes() ([]byte, error) {
 }
 
 // Edit returns the edit that writes the kustomization back.
-func (k *Kustomization) Edit() (Edit, error) {
+func (k *Kustomization) Edit() (tree.Edit, error) {
 	data, err := k.Bytes()
 	if err != nil {
-		return Edit{}, err
+		return tree.Edit{}, err
 	}
-	return Edit{Path: k.Path, Content: data}, nil
+	return tree.Edit{Path: k.Path, Content: data}, nil
 }

@@ -1,22 +1,16 @@
-package render
+package verify
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/template"
 
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"sigs.k8s.io/yaml"
-
 	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/fleet"
+	"github.com/gitmig/gitmig/internal/tree"
 )
 
 // Warning is something verify reports without failing: the tree is fine, but the way it
@@ -60,38 +54,40 @@ const maxManifestSize = 1 << 20
 // Argo CD and Flux objects of the engine ("argocd", "flux", or "" for both) that apply
 // a cluster's overlay, and returns them by cluster. A file or document that does not
 // parse is skipped: most YAML in a repository is not a Kubernetes object.
-func (r *Repo) Appliers(engine string) (map[string][]Applier, error) {
+func Appliers(t tree.Tree, cfg *config.Config, engine string) (map[string][]Applier, error) {
 	skip := map[string]bool{}
 	overlays := map[string]string{}
-	for _, cl := range r.config.Clusters {
+	for _, cl := range cfg.Clusters {
 		skip[path.Clean(cl.Path)] = true
 		overlays[path.Clean(cl.Path)] = cl.Name
 	}
-	for _, svc := range r.config.Services {
+	for _, svc := range cfg.Services {
 		skip[path.Clean(svc.Base)] = true
 	}
 	found := map[string][]Applier{}
-	err := r.fs.Walk(r.root, func(p string, info fs.FileInfo, err error) error {
+	err := fs.WalkDir(t, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel := strings.TrimPrefix(filepath.ToSlash(strings.TrimPrefix(p, r.root)), "/")
-		if info.IsDir() {
-			if rel != "" && (skip[rel] || info.Name() == ".git") {
-				return filepath.SkipDir
+		if d.IsDir() {
+			if p != "." && (skip[p] || d.Name() == ".git") {
+				return fs.SkipDir
 			}
 			return nil
 		}
-		if ext := path.Ext(rel); (ext != ".yaml" && ext != ".yml") || info.Size() > maxManifestSize {
+		if ext := path.Ext(p); ext != ".yaml" && ext != ".yml" {
 			return nil
 		}
-		data, err := r.fs.ReadFile(p)
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", rel, err)
+		if info, err := d.Info(); err != nil || info.Size() > maxManifestSize {
+			return err
 		}
-		for _, doc := range documents(data) {
+		data, err := t.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", p, err)
+		}
+		for _, doc := range fleet.Documents(data) {
 			for _, a := range appliersIn(doc, engine, overlays) {
-				a.applier.File = rel
+				a.applier.File = p
 				found[a.cluster] = append(found[a.cluster], a.applier)
 			}
 		}
@@ -109,18 +105,18 @@ func (r *Repo) Appliers(engine string) (map[string][]Applier, error) {
 // the gate of step 4 waits for pods that never go. When no applier is found at all for
 // engine argocd or flux it returns a softer note, since they may live in another
 // repository.
-func PruneWarnings(r *Repo) ([]Warning, error) {
-	engine := r.config.GitOps.Engine
+func PruneWarnings(t tree.Tree, cfg *config.Config) ([]Warning, error) {
+	engine := cfg.GitOps.Engine
 	scan := engine
 	if engine == config.EngineNone || engine == "" {
 		scan = ""
 	}
-	found, err := r.Appliers(scan)
+	found, err := Appliers(t, cfg, scan)
 	if err != nil {
 		return nil, err
 	}
 	var warnings, unseen []Warning
-	for _, cl := range r.config.Clusters {
+	for _, cl := range cfg.Clusters {
 		appliers := found[cl.Name]
 		if len(appliers) == 0 {
 			unseen = append(unseen, Warning{Cluster: cl.Name, Note: true})
@@ -144,13 +140,13 @@ func PruneWarnings(r *Repo) ([]Warning, error) {
 	if engine == config.EngineFlux {
 		what, setting = "Flux Kustomization", pruneSetting("Kustomization")
 	}
-	if len(unseen) == len(r.config.Clusters) {
+	if len(unseen) == len(cfg.Clusters) {
 		return append(warnings, Warning{Note: true, Message: fmt.Sprintf(
 			"no %s in this repository applies a cluster overlay, so gitmig cannot tell whether %s prunes; if they live elsewhere, make sure they set %s, or step 4 of a migration deletes nothing",
 			what, engine, setting)}), nil
 	}
 	for _, w := range unseen {
-		cl, _ := r.config.Cluster(w.Cluster)
+		cl, _ := cfg.Cluster(w.Cluster)
 		w.Message = fmt.Sprintf("no %s in this repository applies %s; make sure the one that does sets %s, or step 4 of a migration from %s deletes nothing",
 			what, cl.Path, setting, cl.Name)
 		warnings = append(warnings, w)
@@ -165,26 +161,6 @@ func pruneSetting(kind string) string {
 	return "syncPolicy.automated.prune: true"
 }
 
-// documents splits a YAML stream into its documents, each decoded into a map; those
-// that do not decode are left out.
-func documents(data []byte) []map[string]any {
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	var docs []map[string]any
-	for {
-		raw, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return docs
-		}
-		if err != nil {
-			return docs
-		}
-		var doc map[string]any
-		if yaml.Unmarshal(raw, &doc) == nil && doc != nil {
-			docs = append(docs, doc)
-		}
-	}
-}
-
 type clusterApplier struct {
 	cluster string
 	applier Applier
@@ -195,7 +171,7 @@ type clusterApplier struct {
 func appliersIn(doc map[string]any, engine string, overlays map[string]string) []clusterApplier {
 	apiVersion, _ := doc["apiVersion"].(string)
 	kind, _ := doc["kind"].(string)
-	name, _ := lookup(doc, "metadata", "name").(string)
+	name, _ := fleet.Lookup(doc, "metadata", "name").(string)
 	group, _, _ := strings.Cut(apiVersion, "/")
 	var out []clusterApplier
 	add := func(p string, prunes bool) {
@@ -211,7 +187,7 @@ func appliersIn(doc map[string]any, engine string, overlays map[string]string) [
 		}
 	case group == "argoproj.io" && kind == "ApplicationSet" && engine != config.EngineFlux:
 		spec, _ := doc["spec"].(map[string]any)
-		tmpl, _ := lookup(spec, "template", "spec").(map[string]any)
+		tmpl, _ := fleet.Lookup(spec, "template", "spec").(map[string]any)
 		goTemplate, _ := spec["goTemplate"].(bool)
 		params := generatorParams(spec, overlays, goTemplate)
 		for _, p := range sourcePaths(tmpl) {
@@ -226,8 +202,8 @@ func appliersIn(doc map[string]any, engine string, overlays map[string]string) [
 			}
 		}
 	case group == "kustomize.toolkit.fluxcd.io" && kind == "Kustomization" && engine != config.EngineArgoCD:
-		p, _ := lookup(doc, "spec", "path").(string)
-		prune, _ := lookup(doc, "spec", "prune").(bool)
+		p, _ := fleet.Lookup(doc, "spec", "path").(string)
+		prune, _ := fleet.Lookup(doc, "spec", "prune").(bool)
 		add(p, prune)
 	}
 	return dedupe(out)
@@ -257,12 +233,12 @@ func cleanPath(p string) string {
 // sourcePaths returns the paths of an Application spec's source and sources.
 func sourcePaths(spec map[string]any) []string {
 	var paths []string
-	if p, ok := lookup(spec, "source", "path").(string); ok {
+	if p, ok := fleet.Lookup(spec, "source", "path").(string); ok {
 		paths = append(paths, p)
 	}
 	sources, _ := spec["sources"].([]any)
 	for _, s := range sources {
-		if p, ok := lookup(s, "path").(string); ok {
+		if p, ok := fleet.Lookup(s, "path").(string); ok {
 			paths = append(paths, p)
 		}
 	}
@@ -272,7 +248,7 @@ func sourcePaths(spec map[string]any) []string {
 // argoPrunes reads syncPolicy.automated.prune; automated.enabled: false (Argo CD 3)
 // turns automated sync, and so pruning, off.
 func argoPrunes(spec map[string]any) bool {
-	automated, ok := lookup(spec, "syncPolicy", "automated").(map[string]any)
+	automated, ok := fleet.Lookup(spec, "syncPolicy", "automated").(map[string]any)
 	if !ok {
 		return false
 	}
@@ -290,13 +266,13 @@ func generatorParams(spec map[string]any, overlays map[string]string, goTemplate
 	var params []map[string]any
 	generators, _ := spec["generators"].([]any)
 	for _, g := range generators {
-		elements, _ := lookup(g, "list", "elements").([]any)
+		elements, _ := fleet.Lookup(g, "list", "elements").([]any)
 		for _, e := range elements {
 			if m, ok := e.(map[string]any); ok {
 				params = append(params, m)
 			}
 		}
-		dirs, _ := lookup(g, "git", "directories").([]any)
+		dirs, _ := fleet.Lookup(g, "git", "directories").([]any)
 		if len(dirs) == 0 {
 			continue
 		}
@@ -314,8 +290,8 @@ func generatorParams(spec map[string]any, overlays map[string]string, goTemplate
 func matchesDirectories(dir string, dirs []any) bool {
 	included := false
 	for _, d := range dirs {
-		pattern, _ := lookup(d, "path").(string)
-		exclude, _ := lookup(d, "exclude").(bool)
+		pattern, _ := fleet.Lookup(d, "path").(string)
+		exclude, _ := fleet.Lookup(d, "exclude").(bool)
 		if ok, _ := path.Match(cleanPath(pattern), dir); ok {
 			if exclude {
 				return false
@@ -384,16 +360,4 @@ func renderTemplate(s string, params map[string]any, goTemplate bool) (string, b
 		fmt.Fprint(&b, value)
 		s = s[open+end+2:]
 	}
-}
-
-// lookup follows keys through nested maps; nil when any is missing.
-func lookup(v any, keys ...string) any {
-	for _, k := range keys {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[k]
-	}
-	return v
 }

@@ -1,34 +1,27 @@
-package render
+package verify
 
 import (
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/kustomize/kyaml/filesys"
-
 	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/tree"
 )
 
 // pruneRepo is handMadeTree (clusters west and east, bases base/api and base/web) plus
 // extra files, read with gitops.engine set to engine.
-func pruneRepo(t *testing.T, engine string, extra map[string]string) *Repo {
+func pruneRepo(t *testing.T, engine string, extra map[string]string) (tree.Tree, *config.Config) {
 	t.Helper()
 	cfg, err := config.Parse([]byte(handMadeConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.GitOps.Engine = engine
-	fsys := filesys.MakeFsInMemory()
 	files := handMadeTree()
 	for p, content := range extra {
 		files[p] = content
 	}
-	for p, content := range files {
-		if err := fsys.WriteFile("/"+p, []byte(content)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return NewRepo(fsys, "/", cfg)
+	return memTree(files), cfg
 }
 
 func application(name, path, syncPolicy string) string {
@@ -260,7 +253,7 @@ spec:
 }
 
 func TestAppliersReportsFileKindAndName(t *testing.T) {
-	repo := pruneRepo(t, config.EngineArgoCD, map[string]string{
+	repo, cfg := pruneRepo(t, config.EngineArgoCD, map[string]string{
 		"deploy/argocd/fleet.yml": `apiVersion: argoproj.io/v1alpha1
 kind: ApplicationSet
 metadata: {name: fleet}
@@ -276,7 +269,7 @@ spec:
       syncPolicy: {automated: {prune: true}}
 `,
 	})
-	found, err := repo.Appliers("")
+	found, err := Appliers(repo, cfg, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,14 @@
-package render
+package verify
 
 import (
+	"context"
 	"strings"
 	"testing"
-
-	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"testing/fstest"
 
 	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/fleet"
+	"github.com/gitmig/gitmig/internal/tree"
 )
 
 // handMadeConfig is a two-cluster fleet: api runs in east and is called by web in
@@ -91,17 +93,7 @@ func verifyTree(t *testing.T, cfgYAML string, files map[string]string) []Finding
 	if err != nil {
 		t.Fatal(err)
 	}
-	fsys := filesys.MakeFsInMemory()
-	for p, content := range files {
-		if err := fsys.WriteFile("/"+p, []byte(content)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	model, err := NewRepo(fsys, "/", cfg).Model()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Verify(model)
+	return Verify(loadModel(t, cfg, files))
 }
 
 func TestVerifyAcceptsHandWrittenExternalNameAndIngressRoute(t *testing.T) {
@@ -260,21 +252,21 @@ func findingLines(findings []Finding) string {
 	return strings.Join(lines, "\n")
 }
 
-func TestHosts(t *testing.T) {
-	tests := []struct {
-		rule string
-		want string
-	}{
-		{"Host(`a`) || Host(`b.c`)", "a,b.c"},
-		{"Host(`a`) && PathPrefix(`/x`)", ""},
-		{"(Host(`a`) || Host(`b`))", "a,b"},
-		{"Host(`a`, `b`)", "a,b"},
-		{"HostRegexp(`.+`)", ""},
-		{"Host(`A.Example`) || PathPrefix(`/`)", "a.example"},
+// memTree is a tree of files in memory.
+func memTree(files map[string]string) tree.Tree {
+	fsys := fstest.MapFS{}
+	for p, content := range files {
+		fsys[p] = &fstest.MapFile{Data: []byte(content)}
 	}
-	for _, tt := range tests {
-		if got := strings.Join(Hosts(tt.rule), ","); got != tt.want {
-			t.Errorf("Hosts(%q) = %q, want %q", tt.rule, got, tt.want)
-		}
+	return tree.FromFS(fsys)
+}
+
+// loadModel builds the model of files, every overlay of which must build.
+func loadModel(t *testing.T, cfg *config.Config, files map[string]string) *fleet.Model {
+	t.Helper()
+	model, err := fleet.NewBuilder(nil, 0).Load(context.Background(), memTree(files), cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return model
 }

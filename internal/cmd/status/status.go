@@ -49,7 +49,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	r, err := gitops.NewReconciler(cfg, opts.Globals.Repo, opts.Env, opts.Now)
+	r, err := gitops.NewReconciler(cfg, opts.Globals.Repo, opts.Env, opts.Now, cmdutil.Builder(opts.Streams))
 	if err != nil {
 		return err
 	}

@@ -3,13 +3,14 @@
 package verify
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gitmig/gitmig/internal/cmdutil"
-	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/verify"
 )
 
 // Options are the inputs of the verify command.
@@ -32,37 +33,33 @@ name a cluster's ingress dnsName whose traefik.io IngressRoute matches the servi
 hosts on the entry point of each port and forwards to such a Service there. It also
 reports the traps of a migration. It exits 1 when it finds anything.`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return Run(opts) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return Run(cmd.Context(), opts) },
 	}
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
 	return cmd
 }
 
 // Run verifies the tree and prints the findings.
-func Run(opts *Options) error {
+func Run(ctx context.Context, opts *Options) error {
 	if err := cmdutil.Output(opts.Output, "text", "json"); err != nil {
 		return err
 	}
-	_, repo, err := opts.Globals.Repository()
+	model, err := opts.Globals.Model(cmdutil.Context(ctx), opts.Streams)
 	if err != nil {
 		return err
 	}
-	model, err := repo.Model()
-	if err != nil {
-		return err
-	}
-	findings := render.Verify(model)
+	findings := verify.Verify(model)
 	// Warnings go to stderr and leave the exit code alone: stdout stays the findings.
-	warnings, err := render.PruneWarnings(repo)
+	warnings, err := verify.PruneWarnings(model.Tree, model.Config)
 	if err != nil {
-		warnings = append(warnings, render.Warning{Note: true, Message: err.Error()})
+		warnings = append(warnings, verify.Warning{Note: true, Message: err.Error()})
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(opts.Streams.Err, w)
 	}
 	if opts.Output == "json" {
 		if findings == nil {
-			findings = []render.Finding{}
+			findings = []verify.Finding{}
 		}
 		enc := json.NewEncoder(opts.Streams.Out)
 		enc.SetIndent("", "  ")
@@ -78,7 +75,7 @@ func Run(opts *Options) error {
 		return fmt.Errorf("verify: %d problem(s) found", len(findings))
 	}
 	if opts.Output == "text" {
-		fmt.Fprintf(opts.Streams.Out, "ok: %d clusters build, every service is reachable\n", len(model.Builds))
+		fmt.Fprintf(opts.Streams.Out, "ok: %d clusters build, every service is reachable\n", len(model.Clusters()))
 	}
 	return nil
 }

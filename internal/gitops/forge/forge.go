@@ -7,16 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
 // Label marks every pull request gitmig opens.
 const Label = "gitmig"
-
-// BranchPrefix starts the head branch of every gitmig pull request:
-// gitmig/<migration id>/<n>-<step>.
-const BranchPrefix = "gitmig/"
 
 // State is a pull request's state.
 type State string
@@ -88,7 +83,7 @@ type Status struct {
 // Forge opens, reads and closes gitmig's pull requests.
 type Forge interface {
 	// List returns gitmig's pull requests, open and recently merged or closed: those
-	// whose head branch starts with BranchPrefix. One pass makes one call.
+	// whose head branch starts with step.BranchPrefix. One pass makes one call.
 	List(ctx context.Context) ([]PullRequest, error)
 	// Create opens a pull request, or returns the one already open for the same head
 	// branch, so that a pass interrupted after creating it converges.
@@ -137,45 +132,3 @@ func (e *RateLimitError) Error() string {
 
 // ErrNotFound is returned for a pull request number the forge does not know.
 var ErrNotFound = errors.New("pull request not found")
-
-// StepBranch is a parsed gitmig head branch: gitmig/<id>/<n>-<step> for a step, or
-// gitmig/<id>/undo-<n>-<step> for the pull request that rolls step n back.
-type StepBranch struct {
-	ID   string
-	Step int
-	Name string
-	Undo bool
-}
-
-// ParseBranch parses a gitmig head branch.
-func ParseBranch(branch string) (StepBranch, bool) {
-	rest, found := strings.CutPrefix(branch, BranchPrefix)
-	if !found {
-		return StepBranch{}, false
-	}
-	i := strings.LastIndex(rest, "/")
-	if i <= 0 {
-		return StepBranch{}, false
-	}
-	b := StepBranch{ID: rest[:i]}
-	stepPart := rest[i+1:]
-	stepPart, b.Undo = strings.CutPrefix(stepPart, undoPrefix)
-	numPart, name, found := strings.Cut(stepPart, "-")
-	if !found || len(numPart) != 1 || numPart[0] < '1' || numPart[0] > '9' || name == "" {
-		return StepBranch{}, false
-	}
-	b.Step, b.Name = int(numPart[0]-'0'), name
-	return b, true
-}
-
-const undoPrefix = "undo-"
-
-// Branch names the head branch of a migration step.
-func Branch(id string, step int, name string) string {
-	return fmt.Sprintf("%s%s/%d-%s", BranchPrefix, id, step, name)
-}
-
-// UndoBranch names the head branch of the pull request that rolls a step back.
-func UndoBranch(id string, step int, name string) string {
-	return fmt.Sprintf("%s%s/%s%d-%s", BranchPrefix, id, undoPrefix, step, name)
-}

@@ -7,24 +7,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"sort"
 	"strings"
-	"testing/fstest"
 	"time"
 
 	"github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/storage/memory"
 
-	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/gitops/gitstore"
+	"github.com/gitmig/gitmig/internal/tree"
 )
 
 const remoteName = "origin"
@@ -159,52 +155,14 @@ func (w *Workspace) RemoteBranches(ctx context.Context, prefix string) (map[stri
 	return out, nil
 }
 
-// Files returns the tree at a commit as an in-memory file system.
-func (w *Workspace) Files(sha string) (fs.FS, error) {
-	tree, err := w.tree(sha)
-	if err != nil {
-		return nil, err
-	}
-	// fstest.MapFS is the standard library's complete in-memory fs.FS; the tree is
-	// small and read whole, since every pass builds every overlay anyway.
-	files := fstest.MapFS{}
-	err = tree.Files().ForEach(func(f *object.File) error {
-		if !f.Mode.IsFile() {
-			return nil
-		}
-		content, err := f.Contents()
-		if err != nil {
-			return err
-		}
-		files[f.Name] = &fstest.MapFile{Data: []byte(content), Mode: 0o644}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading tree %s: %w", sha, err)
-	}
-	return files, nil
+// Tree returns the tree of a commit, read from the clone as it is asked for.
+func (w *Workspace) Tree(sha string) (tree.Tree, error) {
+	return gitstore.Tree(w.repo.Storer, plumbing.NewHash(sha))
 }
 
 // ReadFile reads one file at a commit; ok is false when it does not exist.
 func (w *Workspace) ReadFile(sha, name string) (data []byte, ok bool, err error) {
-	tree, err := w.tree(sha)
-	if err != nil {
-		return nil, false, err
-	}
-	f, err := tree.File(name)
-	if errors.Is(err, object.ErrFileNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	r, err := f.Reader()
-	if err != nil {
-		return nil, false, err
-	}
-	defer r.Close()
-	data, err = io.ReadAll(r)
-	return data, err == nil, err
+	return gitstore.ReadFile(w.repo.Storer, plumbing.NewHash(sha), name)
 }
 
 func (w *Workspace) tree(sha string) (*object.Tree, error) {
@@ -267,117 +225,21 @@ func (w *Workspace) Descends(ctx context.Context, ancestor, sha string) (bool, e
 
 // Commit writes a commit with the edits on top of parent, without a work tree, and
 // returns its hash. Nothing is pushed.
-func (w *Workspace) Commit(parent string, edits []render.Edit, message string) (string, error) {
+func (w *Workspace) Commit(parent string, edits []tree.Edit, message string) (string, error) {
 	base, err := w.tree(parent)
 	if err != nil {
 		return "", err
 	}
-	byPath := map[string]render.Edit{}
-	for _, e := range edits {
-		byPath[e.Path] = e
-	}
-	root, _, err := writeTree(w.repo.Storer, base, byPath)
+	root, err := gitstore.ApplyEdits(w.repo.Storer, base.Hash, edits)
 	if err != nil {
 		return "", err
 	}
 	sig := object.Signature{Name: w.opts.AuthorName, Email: w.opts.AuthorEmail, When: w.opts.Now().UTC().Truncate(time.Second)}
-	commit := &object.Commit{
-		Author:       sig,
-		Committer:    sig,
-		Message:      message,
-		TreeHash:     root,
-		ParentHashes: []plumbing.Hash{plumbing.NewHash(parent)},
-	}
-	obj := w.repo.Storer.NewEncodedObject()
-	if err := commit.Encode(obj); err != nil {
-		return "", err
-	}
-	h, err := w.repo.Storer.SetEncodedObject(obj)
+	h, err := gitstore.WriteCommit(w.repo.Storer, root, []plumbing.Hash{plumbing.NewHash(parent)}, message, sig)
 	if err != nil {
 		return "", err
 	}
 	return h.String(), nil
-}
-
-// writeTree stores the tree that results from applying edits (paths relative to this
-// tree) to base, which may be nil for a new folder. empty reports a tree left with no
-// entries, which git does not keep.
-func writeTree(s storer.EncodedObjectStorer, base *object.Tree, edits map[string]render.Edit) (plumbing.Hash, bool, error) {
-	entries := map[string]object.TreeEntry{}
-	if base != nil {
-		for _, e := range base.Entries {
-			entries[e.Name] = e
-		}
-	}
-	sub := map[string]map[string]render.Edit{}
-	for p, e := range edits {
-		dir, rest, nested := strings.Cut(p, "/")
-		if nested {
-			if sub[dir] == nil {
-				sub[dir] = map[string]render.Edit{}
-			}
-			sub[dir][rest] = e
-			continue
-		}
-		if e.Delete {
-			delete(entries, p)
-			continue
-		}
-		obj := s.NewEncodedObject()
-		obj.SetType(plumbing.BlobObject)
-		wr, err := obj.Writer()
-		if err != nil {
-			return plumbing.ZeroHash, false, err
-		}
-		if _, err := wr.Write(e.Content); err != nil {
-			return plumbing.ZeroHash, false, err
-		}
-		if err := wr.Close(); err != nil {
-			return plumbing.ZeroHash, false, err
-		}
-		h, err := s.SetEncodedObject(obj)
-		if err != nil {
-			return plumbing.ZeroHash, false, err
-		}
-		entries[p] = object.TreeEntry{Name: p, Mode: filemode.Regular, Hash: h}
-	}
-	for dir, dirEdits := range sub {
-		var subtree *object.Tree
-		if existing, ok := entries[dir]; ok && existing.Mode == filemode.Dir {
-			t, err := object.GetTree(s, existing.Hash)
-			if err != nil {
-				return plumbing.ZeroHash, false, err
-			}
-			subtree = t
-		}
-		h, empty, err := writeTree(s, subtree, dirEdits)
-		if err != nil {
-			return plumbing.ZeroHash, false, err
-		}
-		if empty {
-			delete(entries, dir)
-			continue
-		}
-		entries[dir] = object.TreeEntry{Name: dir, Mode: filemode.Dir, Hash: h}
-	}
-	tree := &object.Tree{}
-	for _, e := range entries {
-		tree.Entries = append(tree.Entries, e)
-	}
-	// Git orders entries by name, a folder's name as if it ended in "/".
-	sortKey := func(e object.TreeEntry) string {
-		if e.Mode == filemode.Dir {
-			return e.Name + "/"
-		}
-		return e.Name
-	}
-	sort.Slice(tree.Entries, func(i, j int) bool { return sortKey(tree.Entries[i]) < sortKey(tree.Entries[j]) })
-	obj := s.NewEncodedObject()
-	if err := tree.Encode(obj); err != nil {
-		return plumbing.ZeroHash, false, err
-	}
-	h, err := s.SetEncodedObject(obj)
-	return h, len(tree.Entries) == 0, err
 }
 
 // PushBranch creates or fast-forwards a branch on the remote to sha. A branch that
@@ -446,8 +308,14 @@ func (w *Workspace) DeleteBranch(ctx context.Context, branch string) error {
 	return nil
 }
 
+// FileChange is one file a commit adds (A), modifies (M) or deletes (D).
+type FileChange struct {
+	Status string
+	Path   string
+}
+
 // Changes lists the files that differ between two commits' trees, sorted by path.
-func (w *Workspace) Changes(from, to string) ([]render.FileChange, error) {
+func (w *Workspace) Changes(from, to string) ([]FileChange, error) {
 	a, err := w.tree(from)
 	if err != nil {
 		return nil, err
@@ -460,15 +328,15 @@ func (w *Workspace) Changes(from, to string) ([]render.FileChange, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []render.FileChange
+	var out []FileChange
 	for _, c := range diff {
 		switch {
 		case c.From.Name == "":
-			out = append(out, render.FileChange{Status: "A", Path: c.To.Name})
+			out = append(out, FileChange{Status: "A", Path: c.To.Name})
 		case c.To.Name == "":
-			out = append(out, render.FileChange{Status: "D", Path: c.From.Name})
+			out = append(out, FileChange{Status: "D", Path: c.From.Name})
 		default:
-			out = append(out, render.FileChange{Status: "M", Path: c.To.Name})
+			out = append(out, FileChange{Status: "M", Path: c.To.Name})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
@@ -489,7 +357,7 @@ func (e *ConflictError) Error() string {
 // Revert returns the edits that undo, on top of head, what merge changed against its
 // first parent, for the files that keep selects. A file changed again since is a
 // *ConflictError: gitmig never guesses at someone else's edit.
-func (w *Workspace) Revert(merge, head string, keep func(path string) bool) ([]render.Edit, error) {
+func (w *Workspace) Revert(merge, head string, keep func(path string) bool) ([]tree.Edit, error) {
 	mc, err := w.repo.CommitObject(plumbing.NewHash(merge))
 	if err != nil {
 		return nil, fmt.Errorf("reading commit %s: %w", merge, err)
@@ -513,7 +381,7 @@ func (w *Workspace) Revert(merge, head string, keep func(path string) bool) ([]r
 	if err != nil {
 		return nil, err
 	}
-	var edits []render.Edit
+	var edits []tree.Edit
 	conflict := &ConflictError{Commit: merge}
 	for _, c := range changes {
 		name := c.To.Name
@@ -540,9 +408,9 @@ func (w *Workspace) Revert(merge, head string, keep func(path string) bool) ([]r
 			return nil, err
 		}
 		if !oldOK {
-			edits = append(edits, render.Edit{Path: name, Delete: true})
+			edits = append(edits, tree.Edit{Path: name, Delete: true})
 		} else {
-			edits = append(edits, render.Edit{Path: name, Content: []byte(old)})
+			edits = append(edits, tree.Edit{Path: name, Content: []byte(old)})
 		}
 	}
 	if len(conflict.Paths) > 0 {

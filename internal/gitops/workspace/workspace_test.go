@@ -10,7 +10,7 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/tree"
 )
 
 var epoch = time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
@@ -54,7 +54,7 @@ func TestCommitAndPushWithoutAWorkTree(t *testing.T) {
 	if ws.Head() != head {
 		t.Fatalf("head %s, want %s", ws.Head(), head)
 	}
-	edits := []render.Edit{
+	edits := []tree.Edit{
 		{Path: "clusters/edge/kustomization.yaml", Content: []byte("resources: [gitmig/new.yaml]\n")},
 		{Path: "clusters/edge/gitmig/new.yaml", Content: []byte("new\n")},
 		{Path: "clusters/edge/gitmig/old.yaml", Delete: true},
@@ -84,7 +84,7 @@ func TestCommitAndPushWithoutAWorkTree(t *testing.T) {
 		t.Fatalf("RemoteBranches = %v, %v", branches, err)
 	}
 	// Emptying a folder removes it, as git does not keep empty trees.
-	sha2, err := ws.Commit(sha, []render.Edit{{Path: "migrations/m1.yaml", Delete: true}}, "drop\n")
+	sha2, err := ws.Commit(sha, []tree.Edit{{Path: "migrations/m1.yaml", Delete: true}}, "drop\n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,14 +100,14 @@ func TestPushBaseRejectedWhenTheBaseMoved(t *testing.T) {
 	remote, _ := seeded(t)
 	ctx := context.Background()
 	first, second := clone(t, remote), clone(t, remote)
-	a, _ := first.Commit(first.Head(), []render.Edit{{Path: "migrations/a.yaml", Content: []byte("a\n")}}, "a\n")
+	a, _ := first.Commit(first.Head(), []tree.Edit{{Path: "migrations/a.yaml", Content: []byte("a\n")}}, "a\n")
 	if err := first.PushBase(ctx, a); err != nil {
 		t.Fatal(err)
 	}
 	if first.Head() != a {
 		t.Errorf("Head after push = %s, want %s", first.Head(), a)
 	}
-	b, _ := second.Commit(second.Head(), []render.Edit{{Path: "migrations/b.yaml", Content: []byte("b\n")}}, "b\n")
+	b, _ := second.Commit(second.Head(), []tree.Edit{{Path: "migrations/b.yaml", Content: []byte("b\n")}}, "b\n")
 	if err := second.PushBase(ctx, b); !errors.Is(err, ErrRejected) {
 		t.Fatalf("push on a moved base: %v, want ErrRejected", err)
 	}
@@ -117,7 +117,7 @@ func TestPushBaseRejectedWhenTheBaseMoved(t *testing.T) {
 	if second.Head() != a {
 		t.Fatalf("after fetch Head = %s, want %s", second.Head(), a)
 	}
-	b, _ = second.Commit(second.Head(), []render.Edit{{Path: "migrations/b.yaml", Content: []byte("b\n")}}, "b\n")
+	b, _ = second.Commit(second.Head(), []tree.Edit{{Path: "migrations/b.yaml", Content: []byte("b\n")}}, "b\n")
 	if err := second.PushBase(ctx, b); err != nil {
 		t.Fatalf("retry after fetch: %v", err)
 	}

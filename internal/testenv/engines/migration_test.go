@@ -36,7 +36,7 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/gate"
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
-	"github.com/gitmig/gitmig/internal/render"
+	gitmigstep "github.com/gitmig/gitmig/internal/step"
 	"github.com/gitmig/gitmig/internal/testenv/engines"
 	"github.com/gitmig/gitmig/internal/testenv/kubeenv"
 )
@@ -100,7 +100,7 @@ func testMigration(t *testing.T, engine string) {
 	s.reconcileLoop()
 	var timeline []stepTiming
 	for step := 1; step <= 4; step++ {
-		name := render.Step(step).Name()
+		name := gitmigstep.Step(step).Name()
 		title := fmt.Sprintf("gitmig: move orc8r edge→cloud [%d/4 %s]", step, name)
 		pr := s.waitForPR(title)
 		if step > 1 {

@@ -19,6 +19,7 @@ import (
 	gh "github.com/google/go-github/v60/github"
 
 	"github.com/gitmig/gitmig/internal/gitops/forge"
+	"github.com/gitmig/gitmig/internal/step"
 )
 
 // DefaultListWindow bounds how far back List pages through closed pull requests.
@@ -134,7 +135,7 @@ func (f *Forge) HeadURL(head string) string {
 	return f.web + "/pulls?q=" + url.QueryEscape("is:pr head:"+head)
 }
 
-// List returns the pull requests whose head branch starts with forge.BranchPrefix
+// List returns the pull requests whose head branch starts with step.BranchPrefix
 // and lives in this repository, newest first.
 //
 // It reads the pull requests of all states sorted by creation, newest first, and
@@ -176,7 +177,7 @@ func (f *Forge) List(ctx context.Context) ([]forge.PullRequest, error) {
 // request must not be mistaken for a step (closing it would abort a migration).
 func (f *Forge) ours(p *gh.PullRequest) bool {
 	head := p.GetHead()
-	if !strings.HasPrefix(head.GetRef(), forge.BranchPrefix) {
+	if !strings.HasPrefix(head.GetRef(), step.BranchPrefix) {
 		return false
 	}
 	return strings.EqualFold(head.GetRepo().GetFullName(), f.owner+"/"+f.repo)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gitmig/gitmig/internal/gitops/forge"
+	"github.com/gitmig/gitmig/internal/step"
 )
 
 const (
@@ -409,7 +410,7 @@ func TestListPaginationStopsAtWindow(t *testing.T) {
 		t.Errorf("List returned %d pull requests, want %d (half of each page)", len(got), perPage)
 	}
 	for _, p := range got {
-		if !strings.HasPrefix(p.Head, forge.BranchPrefix) {
+		if !strings.HasPrefix(p.Head, step.BranchPrefix) {
 			t.Errorf("List returned %s", p.Head)
 		}
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/go-git/go-git/v5/storage/memory"
 
 	"github.com/gitmig/gitmig/internal/gitops/forge"
+	"github.com/gitmig/gitmig/internal/step"
 )
 
 // ForgeRef is the ref that holds the forge's database.
@@ -154,7 +155,7 @@ func (f *Forge) Read(ctx context.Context) (*Database, error) {
 	return s.db, nil
 }
 
-// List returns the pull requests whose head branch starts with forge.BranchPrefix, by
+// List returns the pull requests whose head branch starts with step.BranchPrefix, by
 // number. It fetches once and changes nothing.
 func (f *Forge) List(ctx context.Context) ([]forge.PullRequest, error) {
 	db, err := f.Read(ctx)
@@ -163,7 +164,7 @@ func (f *Forge) List(ctx context.Context) ([]forge.PullRequest, error) {
 	}
 	prs := []forge.PullRequest{}
 	for _, p := range db.Pulls {
-		if strings.HasPrefix(p.Head, forge.BranchPrefix) {
+		if strings.HasPrefix(p.Head, step.BranchPrefix) {
 			prs = append(prs, p.PullRequest())
 		}
 	}
