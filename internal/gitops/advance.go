@@ -113,7 +113,7 @@ func (p *passCtx) askGate(ctx context.Context, m *migration, s step.Step, pr for
 		Namespace:   m.rec.Spec.Namespace,
 		From:        m.rec.Spec.From,
 		To:          m.rec.Spec.To,
-		Step:        int(s),
+		Step:        s,
 		Cluster:     s.Cluster(m.rec.Spec.From, m.rec.Spec.To),
 		MergeCommit: pr.MergeCommit,
 		Branch:      p.ws.Branch(),

@@ -10,6 +10,7 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/gate"
 	"github.com/gitmig/gitmig/internal/gitops/record"
+	"github.com/gitmig/gitmig/internal/step"
 	"github.com/gitmig/gitmig/internal/tree"
 )
 
@@ -19,7 +20,7 @@ type gateFunc func(req gate.Request) gate.Result
 func (f gateFunc) Check(_ context.Context, req gate.Request) (gate.Result, error) { return f(req), nil }
 
 // stuckAt passes every step before stuck and every rollback, and never step stuck.
-func stuckAt(stuck int, verdict gate.Verdict) gate.Gate {
+func stuckAt(stuck step.Step, verdict gate.Verdict) gate.Gate {
 	return gateFunc(func(req gate.Request) gate.Result {
 		if req.Undo || req.Step < stuck {
 			return gate.Passed("applied")

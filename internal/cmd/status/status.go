@@ -16,6 +16,7 @@ import (
 
 	"github.com/gitmig/gitmig/internal/cmdutil"
 	"github.com/gitmig/gitmig/internal/gitops"
+	"github.com/gitmig/gitmig/internal/step"
 )
 
 // Options are the inputs of the status command.
@@ -100,7 +101,7 @@ func WriteTable(w io.Writer, report *gitops.Report) error {
 		if waiting == "" {
 			waiting = m.Message
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/4\t%s\t%s\t%s\n", m.ID, m.Service, m.From, m.To, m.Step, m.Status, orDash(strings.Join(prs, ", ")), orDash(waiting))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.Service, m.From, m.To, step.Step(m.Step).Of(), m.Status, orDash(strings.Join(prs, ", ")), orDash(waiting))
 	}
 	return tw.Flush()
 }

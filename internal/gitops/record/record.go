@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/gitmig/gitmig/internal/step"
 )
 
 // Dir holds the records, relative to the repository root.
@@ -147,8 +149,8 @@ func Parse(data []byte) (*Record, error) {
 	if r.Metadata.Name == "" || r.Spec.Service == "" || r.Spec.From == "" || r.Spec.To == "" {
 		return nil, errors.New("metadata.name, spec.service, spec.from and spec.to are required")
 	}
-	if r.Status.Step < 0 || r.Status.Step > 4 {
-		return nil, fmt.Errorf("status.step %d is not 0-4", r.Status.Step)
+	if r.Status.Step < 0 || r.Status.Step > step.Count {
+		return nil, fmt.Errorf("status.step %d is not 0-%d", r.Status.Step, step.Count)
 	}
 	return &r, nil
 }
