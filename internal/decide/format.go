@@ -7,6 +7,23 @@ import (
 )
 
 // amount is a quantity of both resources: cores and bytes.
+// resource is cpu or memory.
+type resource int
+
+const (
+	cpu resource = iota
+	memory
+	// resourceCount lets `for r := range resourceCount` visit every resource.
+	resourceCount
+)
+
+func (r resource) String() string {
+	if r == cpu {
+		return "cpu"
+	}
+	return "memory"
+}
+
 type amount [2]float64
 
 func (a amount) plus(b amount) amount  { return amount{a[cpu] + b[cpu], a[memory] + b[memory]} }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/metrics"
 )
 
 // WriteJSON writes the plan in DESIGN.md's JSON schema, indented, with a final newline.
@@ -54,7 +55,7 @@ func WriteTable(w io.Writer, p Plan) error {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tCPU USED/CAPACITY\tCPU UTIL\tMEMORY USED/CAPACITY\tMEMORY UTIL\tWHY")
 	for _, c := range p.Clusters {
-		if c.State == StateUnknown {
+		if c.State == metrics.StateUnknown {
 			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t%s\n", c.Name, c.State, c.Why)
 			continue
 		}
@@ -84,7 +85,7 @@ func noDecisionSummary(p Plan) string {
 		switch c.State {
 		case StateOverloaded:
 			overloaded = append(overloaded, c.Name)
-		case StateUnknown:
+		case metrics.StateUnknown:
 			unknown = append(unknown, c.Name)
 		}
 	}
@@ -118,7 +119,7 @@ func score(c Candidate) string {
 // decisions with their candidates, the clusters' utilisation against the thresholds,
 // the PromQL that produced the numbers, and why the other services stay. snap may be
 // nil when the queries are not at hand.
-func WriteMarkdown(w io.Writer, p Plan, snap *Snapshot, policy config.Policy) error {
+func WriteMarkdown(w io.Writer, p Plan, snap *metrics.Snapshot, policy config.Policy) error {
 	var b strings.Builder
 	b.WriteString("### gitmig plan\n\n")
 	if len(p.Decisions) == 0 {
@@ -141,7 +142,7 @@ func WriteMarkdown(w io.Writer, p Plan, snap *Snapshot, policy config.Policy) er
 		model.Duration(window), ratio(policy.Overload.CPU), ratio(policy.Overload.Memory), ratio(policy.Target.CPU), ratio(policy.Target.Memory))
 	b.WriteString("| Cluster | State | CPU used / capacity | CPU | Memory used / capacity | Memory |\n|---|---|---:|---:|---:|---:|\n")
 	for _, c := range p.Clusters {
-		if c.State == StateUnknown {
+		if c.State == metrics.StateUnknown {
 			fmt.Fprintf(&b, "| %s | Unknown: %s | - | - | - | - |\n", c.Name, cell(c.Why))
 			continue
 		}

@@ -7,11 +7,11 @@ import (
 	"time"
 
 	"github.com/gitmig/gitmig/internal/config"
-	"github.com/gitmig/gitmig/internal/decide"
 	"github.com/gitmig/gitmig/internal/fleet"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/gate"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
+	"github.com/gitmig/gitmig/internal/metrics"
 )
 
 // Reconciler runs passes over one GitOps repository.
@@ -23,7 +23,7 @@ type Reconciler struct {
 	// Builder builds the overlays; nil builds them without a cache.
 	Builder *fleet.Builder
 	// Metrics feeds the plan that starts new migrations; nil starts none.
-	Metrics decide.Source
+	Metrics metrics.Source
 	// Config overrides the base branch's gitmig.yaml when set.
 	Config *config.Config
 	// Now is the clock; At, when set, is the metrics evaluation time.

@@ -15,13 +15,13 @@ import (
 
 	"github.com/gitmig/gitmig"
 	"github.com/gitmig/gitmig/internal/config"
-	"github.com/gitmig/gitmig/internal/decide"
 	"github.com/gitmig/gitmig/internal/fleet"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/forge/local"
 	"github.com/gitmig/gitmig/internal/gitops/gate"
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
+	"github.com/gitmig/gitmig/internal/metrics"
 	"github.com/gitmig/gitmig/internal/render"
 	"github.com/gitmig/gitmig/internal/step"
 	"github.com/gitmig/gitmig/internal/tree"
@@ -45,9 +45,9 @@ func (c *testClock) Add(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-type staticSource struct{ snap *decide.Snapshot }
+type staticSource struct{ snap *metrics.Snapshot }
 
-func (s staticSource) Snapshot(context.Context, time.Time) (*decide.Snapshot, error) {
+func (s staticSource) Snapshot(context.Context, time.Time) (*metrics.Snapshot, error) {
 	return s.snap, nil
 }
 
@@ -58,14 +58,14 @@ type testFleet struct {
 	remote string
 	cfg    *config.Config
 	clock  *testClock
-	snap   *decide.Snapshot
+	snap   *metrics.Snapshot
 	forge  *local.Forge
 	seed   string
 }
 
 func newFleet(t *testing.T) *testFleet {
 	t.Helper()
-	snap, err := decide.ParseSnapshot(gitmig.ExampleMetrics)
+	snap, err := metrics.ParseSnapshot(gitmig.ExampleMetrics)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package decide
+package metrics
 
 import (
 	"bytes"
@@ -249,9 +249,9 @@ func badNumber(v float64) string {
 	return ""
 }
 
-// sortSnapshot puts clusters, workloads and queries in a fixed order so that a saved
-// snapshot is byte-identical for the same numbers.
-func sortSnapshot(s *Snapshot) {
+// Sort puts clusters and workloads in a fixed order so that a saved snapshot is
+// byte-identical for the same numbers.
+func (s *Snapshot) Sort() {
 	slices.SortFunc(s.Clusters, func(a, b ClusterMetrics) int { return strings.Compare(a.Name, b.Name) })
 	slices.SortFunc(s.Workloads, func(a, b WorkloadMetrics) int {
 		return cmpStrings(a.Cluster, b.Cluster, a.Namespace, b.Namespace, a.Name, b.Name)

@@ -16,12 +16,12 @@ import (
 	"github.com/gitmig/gitmig"
 	"github.com/gitmig/gitmig/internal/cmdutil"
 	"github.com/gitmig/gitmig/internal/config"
-	"github.com/gitmig/gitmig/internal/decide"
 	"github.com/gitmig/gitmig/internal/example"
 	"github.com/gitmig/gitmig/internal/fleet"
 	"github.com/gitmig/gitmig/internal/gitops"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/record"
+	"github.com/gitmig/gitmig/internal/metrics"
 )
 
 // Options are the inputs of the demo command.
@@ -56,9 +56,9 @@ type clock struct{ now time.Time }
 func (c *clock) Now() time.Time { return c.now }
 
 // snapshotSource replays the bundled metrics snapshot.
-type snapshotSource struct{ snap *decide.Snapshot }
+type snapshotSource struct{ snap *metrics.Snapshot }
 
-func (s snapshotSource) Snapshot(context.Context, time.Time) (*decide.Snapshot, error) {
+func (s snapshotSource) Snapshot(context.Context, time.Time) (*metrics.Snapshot, error) {
 	return s.snap, nil
 }
 
@@ -78,7 +78,7 @@ func Run(ctx context.Context, opts *Options) error {
 			return err
 		}
 	}
-	snap, err := decide.ParseSnapshot(gitmig.ExampleMetrics)
+	snap, err := metrics.ParseSnapshot(gitmig.ExampleMetrics)
 	if err != nil {
 		return fmt.Errorf("bundled metrics: %w", err)
 	}

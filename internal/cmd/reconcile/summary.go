@@ -9,6 +9,7 @@ import (
 
 	"github.com/gitmig/gitmig/internal/decide"
 	"github.com/gitmig/gitmig/internal/gitops"
+	"github.com/gitmig/gitmig/internal/step"
 )
 
 // StepSummaryEnv names the file a GitHub Actions step appends Markdown to, shown on the
@@ -158,7 +159,7 @@ func writeMigrations(b *strings.Builder, migrations []gitops.MigrationStatus) {
 				}
 				prs = append(prs, link+" "+pr.State)
 			}
-			row(m.ID, m.Service, m.From+" → "+m.To, fmt.Sprintf("%d/4", m.Step), m.Status, gateCell, waiting, strings.Join(prs, ", "))
+			row(m.ID, m.Service, m.From+" → "+m.To, step.Step(m.Step).Of(), m.Status, gateCell, waiting, strings.Join(prs, ", "))
 		}
 	})
 }

@@ -13,11 +13,11 @@ import (
 
 	"github.com/gitmig/gitmig"
 	"github.com/gitmig/gitmig/internal/cmdutil"
-	"github.com/gitmig/gitmig/internal/decide"
 	"github.com/gitmig/gitmig/internal/example"
 	"github.com/gitmig/gitmig/internal/gitops"
 	"github.com/gitmig/gitmig/internal/gitops/forge/local"
 	"github.com/gitmig/gitmig/internal/gitops/gate"
+	"github.com/gitmig/gitmig/internal/metrics"
 )
 
 // fleet makes a work tree of the example fleet whose gitmig.yaml uses the local forge
@@ -25,12 +25,12 @@ import (
 // seeds the remote with that same tree, as a checkout in a GitHub Actions job would
 // be. It returns the work tree, the remote, and the bundled metrics snapshot (edge
 // overloaded) written to a file, with its evaluation time.
-func fleet(t *testing.T) (repo, remote, metrics string, at time.Time) {
+func fleet(t *testing.T) (repo, remote, metricsFile string, at time.Time) {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Fatal("the git CLI is required: go-git runs git-upload-pack and git-receive-pack for local remotes")
 	}
-	snap, err := decide.ParseSnapshot(gitmig.ExampleMetrics)
+	snap, err := metrics.ParseSnapshot(gitmig.ExampleMetrics)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,11 +42,11 @@ func fleet(t *testing.T) (repo, remote, metrics string, at time.Time) {
 	if _, err := example.Seed(remote, "../fleet.git", snap.EvaluatedAt); err != nil {
 		t.Fatal(err)
 	}
-	metrics = filepath.Join(root, "metrics.yaml")
-	if err := os.WriteFile(metrics, gitmig.ExampleMetrics, 0o644); err != nil {
+	metricsFile = filepath.Join(root, "metrics.yaml")
+	if err := os.WriteFile(metricsFile, gitmig.ExampleMetrics, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return repo, remote, metrics, snap.EvaluatedAt
+	return repo, remote, metricsFile, snap.EvaluatedAt
 }
 
 // reconcileOnce runs `gitmig reconcile --once --metrics FILE` through Run, reading the

@@ -1,4 +1,4 @@
-package decide
+package prometheus
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 // Gauge evaluates a query that sums to one number at one time, such as a Deployment's
 // available replicas. found is false when the query matched no series; a NaN, an
 // infinity or a warning is an error, since a gate must never pass on doubtful data.
-func (s *PrometheusSource) Gauge(ctx context.Context, field, promql string, at time.Time) (value float64, found bool, err error) {
+func (s *Source) Gauge(ctx context.Context, field, promql string, at time.Time) (value float64, found bool, err error) {
 	q := fleetQuery{name: field, field: field, promql: promql}
 	vector, warnings, err := s.query(ctx, q, at)
 	if err != nil {
@@ -38,9 +38,11 @@ func (s *PrometheusSource) Gauge(ctx context.Context, field, promql string, at t
 // Samples evaluates a query at n evaluation times, step apart, ending at end, and
 // returns its summed value at each, oldest first; a time with no series counts as
 // missing, not as zero.
-func (s *PrometheusSource) Samples(ctx context.Context, field, promql string, end time.Time, step time.Duration, n int) ([]float64, error) {
+func (s *Source) Samples(ctx context.Context, field, promql string, end time.Time, step time.Duration, n int) ([]float64, error) {
 	r := v1.Range{Start: end.Add(-time.Duration(n-1) * step), End: end, Step: step}
-	value, warnings, _, err := s.api.QueryRange(ctx, promql, r, v1.WithTimeout(s.timeout))
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	value, warnings, _, err := s.api.QueryRange(ctx, promql, r, v1.WithTimeout(serverTimeout(s.timeout)))
 	if err != nil {
 		return nil, s.queryError(fleetQuery{name: field, field: field, promql: promql}, err)
 	}

@@ -1,4 +1,4 @@
-package decide
+package prometheus
 
 import (
 	"context"
@@ -14,18 +14,21 @@ import (
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	promconfig "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/metrics"
 )
 
-// PrometheusOptions tune a PrometheusSource; the zero value is ready to use.
-type PrometheusOptions struct {
+// Options tune a Source; the zero value is ready to use.
+type Options struct {
 	// URL overrides policy.prometheus.url.
 	URL string
-	// Attempts bounds the tries of one query on transport errors and 503; 4 when zero.
+	// Attempts bounds the tries of one query on transport errors, 429, 502, 503 and
+	// 504; 4 when zero.
 	Attempts int
-	// Backoff is the wait before the first retry, doubled before each next one; 250ms
-	// when zero.
+	// Backoff is the wait before the first retry, doubled (with jitter) before each
+	// next one; 250ms when zero. A Retry-After from the server wins.
 	Backoff time.Duration
 	// Getenv reads the credentials named in policy.prometheus; os.Getenv when nil.
 	Getenv func(string) string
@@ -33,22 +36,26 @@ type PrometheusOptions struct {
 	Transport http.RoundTripper
 }
 
-// PrometheusSource reads the metrics of the whole fleet from one Prometheus (or a
+// Source reads the metrics of the whole fleet from one Prometheus (or a
 // Prometheus-compatible API such as Thanos or Mimir), one query per metric.
-type PrometheusSource struct {
+type Source struct {
 	cfg     *config.Config
 	api     v1.API
 	url     string
 	timeout time.Duration
 }
 
-// attemptGrace lets the server's own timeout answer before the client gives up, so the
-// user reads Prometheus's reason rather than "context deadline exceeded".
-const attemptGrace = 5 * time.Second
+// serverTimeout is the time Prometheus is given to evaluate one query within
+// policy.prometheus.timeout, which bounds the whole query with its retries: a little
+// less, so that a query too slow for the server fails with Prometheus's reason rather
+// than "context deadline exceeded".
+func serverTimeout(total time.Duration) time.Duration {
+	return max(total*4/5, total-5*time.Second)
+}
 
-// NewPrometheusSource returns a source for cfg's fleet. Credentials are read from the
+// NewSource returns a source for cfg's fleet. Credentials are read from the
 // environment variables gitmig.yaml names, now, so a missing one fails early.
-func NewPrometheusSource(cfg *config.Config, opts PrometheusOptions) (*PrometheusSource, error) {
+func NewSource(cfg *config.Config, opts Options) (*Source, error) {
 	p := cfg.Policy.Prometheus
 	address := p.URL
 	if opts.URL != "" {
@@ -78,8 +85,8 @@ func NewPrometheusSource(cfg *config.Config, opts PrometheusOptions) (*Prometheu
 	if backoff <= 0 {
 		backoff = 250 * time.Millisecond
 	}
-	retrying := &retryingClient{next: client, attempts: attempts, backoff: backoff, attemptTimeout: p.Timeout.Duration + attemptGrace}
-	return &PrometheusSource{cfg: cfg, api: v1.NewAPI(retrying), url: address, timeout: p.Timeout.Duration}, nil
+	retrying := &retryingClient{next: client, backoff: wait.Backoff{Duration: backoff, Factor: 2, Jitter: 0.1, Steps: attempts}}
+	return &Source{cfg: cfg, api: v1.NewAPI(retrying), url: address, timeout: p.Timeout.Duration}, nil
 }
 
 // withCredentials adds the bearer token or basic auth that the environment holds. The
@@ -113,18 +120,18 @@ func withCredentials(p config.Prometheus, getenv func(string) string, rt http.Ro
 	return rt, nil
 }
 
-// Snapshot evaluates every query at the same instant at, so that all numbers describe
+// metrics.Snapshot evaluates every query at the same instant at, so that all numbers describe
 // one moment of the fleet. A cluster whose numbers are missing, NaN or infinite is
 // Unknown with the reason; a warning applies to a whole answer, so it makes every
 // cluster Unknown. A query that fails, after the retries for transport errors and 503,
-// is a *QueryError.
-func (s *PrometheusSource) Snapshot(ctx context.Context, at time.Time) (*Snapshot, error) {
+// is a *metrics.QueryError.
+func (s *Source) Snapshot(ctx context.Context, at time.Time) (*metrics.Snapshot, error) {
 	at = at.UTC()
 	queries := fleetQueries(s.cfg)
 	b := newSnapshotBuilder(s.cfg, at)
 	b.snap.Source = s.url
 	for _, q := range queries {
-		b.snap.Queries = append(b.snap.Queries, Query{Name: q.name, PromQL: q.promql})
+		b.snap.Queries = append(b.snap.Queries, metrics.Query{Name: q.name, PromQL: q.promql})
 		vector, warnings, err := s.query(ctx, q, at)
 		if err != nil {
 			return nil, err
@@ -139,14 +146,16 @@ func (s *PrometheusSource) Snapshot(ctx context.Context, at time.Time) (*Snapsho
 	return b.finish(), nil
 }
 
-func (s *PrometheusSource) query(ctx context.Context, q fleetQuery, at time.Time) (model.Vector, v1.Warnings, error) {
-	value, warnings, _, err := s.api.Query(ctx, q.promql, at, v1.WithTimeout(s.timeout))
+func (s *Source) query(ctx context.Context, q fleetQuery, at time.Time) (model.Vector, v1.Warnings, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	value, warnings, _, err := s.api.Query(ctx, q.promql, at, v1.WithTimeout(serverTimeout(s.timeout)))
 	if err != nil {
 		return nil, nil, s.queryError(q, err)
 	}
 	vector, ok := value.(model.Vector)
 	if !ok {
-		return nil, nil, &QueryError{Kind: QueryInvalid, Query: q.name, Field: q.field,
+		return nil, nil, &metrics.QueryError{Kind: metrics.QueryInvalid, Query: q.name, Field: q.field,
 			Err: fmt.Errorf("returned a %s, want an instant vector", value.Type())}
 	}
 	return vector, warnings, nil
@@ -154,22 +163,22 @@ func (s *PrometheusSource) query(ctx context.Context, q fleetQuery, at time.Time
 
 // queryError tells configuration mistakes (4xx: fix gitmig.yaml) from an unavailable
 // server (transport errors and 5xx, already retried).
-func (s *PrometheusSource) queryError(q fleetQuery, err error) error {
+func (s *Source) queryError(q fleetQuery, err error) error {
 	var apiErr *v1.Error
 	if errors.As(err, &apiErr) {
 		switch apiErr.Type {
 		case v1.ErrBadData, v1.ErrExec, v1.ErrClient:
-			return &QueryError{Kind: QueryInvalid, Query: q.name, Field: q.field,
+			return &metrics.QueryError{Kind: metrics.QueryInvalid, Query: q.name, Field: q.field,
 				Err: fmt.Errorf("Prometheus at %s rejected it (%s): %s", s.url, apiErr.Type, apiErr.Msg)}
 		}
 		msg := apiErr.Msg
 		if detail := strings.TrimSpace(apiErr.Detail); detail != "" {
 			msg += ": " + truncate(detail, 200)
 		}
-		return &QueryError{Kind: QueryUnavailable, Query: q.name, Field: q.field,
+		return &metrics.QueryError{Kind: metrics.QueryUnavailable, Query: q.name, Field: q.field,
 			Err: fmt.Errorf("Prometheus at %s failed (%s): %s", s.url, apiErr.Type, msg)}
 	}
-	return &QueryError{Kind: QueryUnavailable, Query: q.name, Field: q.field,
+	return &metrics.QueryError{Kind: metrics.QueryUnavailable, Query: q.name, Field: q.field,
 		Err: fmt.Errorf("cannot reach Prometheus at %s: %w", s.url, err)}
 }
 
@@ -180,17 +189,17 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// snapshotBuilder gathers query answers into a Snapshot, marking a cluster Unknown, with
+// snapshotBuilder gathers query answers into a metrics.Snapshot, marking a cluster Unknown, with
 // every reason, as soon as one of its numbers cannot be trusted.
 type snapshotBuilder struct {
 	cfg       *config.Config
-	snap      *Snapshot
+	snap      *metrics.Snapshot
 	clusters  map[string]*clusterTotals
-	workloads map[workloadKey]*WorkloadMetrics
+	workloads map[workloadKey]*metrics.WorkloadMetrics
 }
 
 type clusterTotals struct {
-	metrics ClusterMetrics
+	metrics metrics.ClusterMetrics
 	// seen records which query roles returned at least one sample for the cluster.
 	seen    map[queryRole][2]bool
 	reasons []string
@@ -201,12 +210,12 @@ type workloadKey struct{ cluster, namespace, name string }
 func newSnapshotBuilder(cfg *config.Config, at time.Time) *snapshotBuilder {
 	b := &snapshotBuilder{
 		cfg:       cfg,
-		snap:      &Snapshot{APIVersion: config.APIVersion, Kind: SnapshotKind, EvaluatedAt: at, Sustain: cfg.Policy.Sustain},
+		snap:      &metrics.Snapshot{APIVersion: config.APIVersion, Kind: metrics.SnapshotKind, EvaluatedAt: at, Sustain: cfg.Policy.Sustain},
 		clusters:  map[string]*clusterTotals{},
-		workloads: map[workloadKey]*WorkloadMetrics{},
+		workloads: map[workloadKey]*metrics.WorkloadMetrics{},
 	}
 	for _, cl := range cfg.Clusters {
-		t := &clusterTotals{metrics: ClusterMetrics{Name: cl.Name}, seen: map[queryRole][2]bool{}}
+		t := &clusterTotals{metrics: metrics.ClusterMetrics{Name: cl.Name}, seen: map[queryRole][2]bool{}}
 		if v, ok := cl.CPUCores(); ok {
 			t.metrics.CPU.Capacity = v
 			t.markSeen(roleCapacity, cpu)
@@ -226,7 +235,7 @@ func (t *clusterTotals) markSeen(role queryRole, r resource) {
 	t.seen[role] = seen
 }
 
-func (t *clusterTotals) resource(r resource) *ResourceMetrics {
+func (t *clusterTotals) resource(r resource) *metrics.ResourceMetrics {
 	if r == cpu {
 		return &t.metrics.CPU
 	}
@@ -285,7 +294,7 @@ func (b *snapshotBuilder) add(q fleetQuery, vector model.Vector) error {
 		key := workloadKey{string(name), string(namespace), string(workload)}
 		w := b.workloads[key]
 		if w == nil {
-			w = &WorkloadMetrics{Cluster: key.cluster, Namespace: key.namespace, Name: key.name}
+			w = &metrics.WorkloadMetrics{Cluster: key.cluster, Namespace: key.namespace, Name: key.name}
 			b.workloads[key] = w
 		}
 		usage := &w.CPU
@@ -315,13 +324,13 @@ func configuredCapacity(cfg *config.Config, cluster string, r resource) bool {
 }
 
 func missingLabel(q fleetQuery, m model.Metric, label, field string) error {
-	return &QueryError{Kind: QueryInvalid, Query: q.name, Field: q.field,
+	return &metrics.QueryError{Kind: metrics.QueryInvalid, Query: q.name, Field: q.field,
 		Err: fmt.Errorf("returned series %s without the label %q; set %s to the label your series carry", m, label, field)}
 }
 
 // finish checks that every cluster got every number, and turns the missing ones into
 // reasons for Unknown.
-func (b *snapshotBuilder) finish() *Snapshot {
+func (b *snapshotBuilder) finish() *metrics.Snapshot {
 	window := model.Duration(b.cfg.Policy.Sustain.Duration)
 	for _, cl := range b.cfg.Clusters {
 		t := b.clusters[cl.Name]
@@ -341,7 +350,7 @@ func (b *snapshotBuilder) finish() *Snapshot {
 		}
 		m := t.metrics
 		if len(t.reasons) > 0 {
-			m.State = StateUnknown
+			m.State = metrics.StateUnknown
 			m.Why = strings.Join(dedupe(t.reasons), "; ")
 		}
 		b.snap.Clusters = append(b.snap.Clusters, m)
@@ -349,7 +358,7 @@ func (b *snapshotBuilder) finish() *Snapshot {
 	for _, w := range b.workloads {
 		b.snap.Workloads = append(b.snap.Workloads, *w)
 	}
-	sortSnapshot(b.snap)
+	b.snap.Sort()
 	return b.snap
 }
 

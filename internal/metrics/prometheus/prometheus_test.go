@@ -1,4 +1,4 @@
-package decide_test
+package prometheus_test
 
 import (
 	"context"
@@ -16,7 +16,8 @@ import (
 	"time"
 
 	"github.com/gitmig/gitmig/internal/config"
-	"github.com/gitmig/gitmig/internal/decide"
+	"github.com/gitmig/gitmig/internal/metrics"
+	"github.com/gitmig/gitmig/internal/metrics/prometheus"
 )
 
 // fakeConfig names its queries plainly so that the fake server can tell them apart.
@@ -51,6 +52,8 @@ type fakePrometheus struct {
 	t *testing.T
 	// answer returns the vector, the warnings and an HTTP status (0 for 200).
 	answer func(name string) ([]sample, []string, int)
+	// retryAfter, when set, is the Retry-After header of every failed answer.
+	retryAfter string
 
 	mu       sync.Mutex
 	requests []*http.Request
@@ -108,8 +111,11 @@ func (f *fakePrometheus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if status != 0 {
+		if f.retryAfter != "" {
+			w.Header().Set("Retry-After", f.retryAfter)
+		}
 		w.WriteHeader(status)
-		fmt.Fprint(w, "Service Unavailable")
+		fmt.Fprint(w, http.StatusText(status))
 		return
 	}
 	var result []map[string]any
@@ -163,20 +169,20 @@ func startFake(t *testing.T, answer func(string) ([]sample, []string, int)) (*fa
 	return f, srv
 }
 
-func fakeSource(t *testing.T, cfg *config.Config, url string, opts decide.PrometheusOptions) *decide.PrometheusSource {
+func fakeSource(t *testing.T, cfg *config.Config, url string, opts prometheus.Options) *prometheus.Source {
 	t.Helper()
 	opts.URL = url
 	if opts.Backoff == 0 {
 		opts.Backoff = time.Millisecond
 	}
-	src, err := decide.NewPrometheusSource(cfg, opts)
+	src, err := prometheus.NewSource(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return src
 }
 
-func clusterMetrics(t *testing.T, s *decide.Snapshot, name string) decide.ClusterMetrics {
+func clusterMetrics(t *testing.T, s *metrics.Snapshot, name string) metrics.ClusterMetrics {
 	t.Helper()
 	for _, c := range s.Clusters {
 		if c.Name == name {
@@ -184,14 +190,14 @@ func clusterMetrics(t *testing.T, s *decide.Snapshot, name string) decide.Cluste
 		}
 	}
 	t.Fatalf("no cluster %s in the snapshot", name)
-	return decide.ClusterMetrics{}
+	return metrics.ClusterMetrics{}
 }
 
 func TestPrometheusSourceReadsTheFleetAtOneTime(t *testing.T) {
 	cfg := parseConfig(t, fakeConfig)
 	fake, srv := startFake(t, healthyAnswer)
 	at := time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
-	snap, err := fakeSource(t, cfg, srv.URL, decide.PrometheusOptions{}).Snapshot(context.Background(), at)
+	snap, err := fakeSource(t, cfg, srv.URL, prometheus.Options{}).Snapshot(context.Background(), at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,15 +208,17 @@ func TestPrometheusSourceReadsTheFleetAtOneTime(t *testing.T) {
 		if f["time"] != "1777885200" {
 			t.Errorf("query %s evaluated at %q, want 1777885200 (the one evaluation time)", queryName(f["query"]), f["time"])
 		}
-		if f["timeout"] != "7s" {
-			t.Errorf("query %s has server timeout %q, want 7s from policy.prometheus.timeout", queryName(f["query"]), f["timeout"])
+		// policy.prometheus.timeout (7s) bounds the query with its retries; the server
+		// gets a little less, so that its own reason arrives first.
+		if f["timeout"] != "5.6s" {
+			t.Errorf("query %s has server timeout %q, want 5.6s of policy.prometheus.timeout's 7s", queryName(f["query"]), f["timeout"])
 		}
 	}
 	edge := clusterMetrics(t, snap, "edge")
 	if edge.Unknown() {
 		t.Fatalf("edge is Unknown: %s", edge.Why)
 	}
-	want := decide.ResourceMetrics{Sustained: 6.5, Used: 6.75, Requests: 3, Capacity: 8}
+	want := metrics.ResourceMetrics{Sustained: 6.5, Used: 6.75, Requests: 3, Capacity: 8}
 	if edge.CPU != want {
 		t.Errorf("edge cpu = %+v, want %+v (configured capacity wins over the query's 999)", edge.CPU, want)
 	}
@@ -279,7 +287,7 @@ func TestPrometheusPartialDataMakesClustersUnknown(t *testing.T) {
 				s, w := tc.change(name, s)
 				return s, w, status
 			})
-			snap, err := fakeSource(t, cfg, srv.URL, decide.PrometheusOptions{}).Snapshot(context.Background(), time.Now())
+			snap, err := fakeSource(t, cfg, srv.URL, prometheus.Options{}).Snapshot(context.Background(), time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -311,9 +319,9 @@ func TestPrometheusRejectedQueryNamesItAndIsNotRetried(t *testing.T) {
 				}
 				return healthyAnswer(name)
 			})
-			_, err := fakeSource(t, cfg, srv.URL, decide.PrometheusOptions{}).Snapshot(context.Background(), time.Now())
-			var qerr *decide.QueryError
-			if !errors.As(err, &qerr) || qerr.Kind != decide.QueryInvalid {
+			_, err := fakeSource(t, cfg, srv.URL, prometheus.Options{}).Snapshot(context.Background(), time.Now())
+			var qerr *metrics.QueryError
+			if !errors.As(err, &qerr) || qerr.Kind != metrics.QueryInvalid {
 				t.Fatalf("err = %v, want a QueryInvalid QueryError", err)
 			}
 			wantContains(t, "error", err.Error(), "query cpuRequests (policy.queries.cpuRequests)", tc.want)
@@ -332,7 +340,7 @@ func TestPrometheusMissingLabelIsAConfigurationError(t *testing.T) {
 		}
 		return healthyAnswer(name)
 	})
-	_, err := fakeSource(t, cfg, srv.URL, decide.PrometheusOptions{}).Snapshot(context.Background(), time.Now())
+	_, err := fakeSource(t, cfg, srv.URL, prometheus.Options{}).Snapshot(context.Background(), time.Now())
 	if err == nil {
 		t.Fatal("no error for series without the workload label")
 	}
@@ -352,7 +360,7 @@ func TestPrometheusRetries503(t *testing.T) {
 		}
 		return healthyAnswer(name)
 	})
-	snap, err := fakeSource(t, cfg, srv.URL, decide.PrometheusOptions{}).Snapshot(context.Background(), time.Now())
+	snap, err := fakeSource(t, cfg, srv.URL, prometheus.Options{}).Snapshot(context.Background(), time.Now())
 	if err != nil {
 		t.Fatalf("two 503s then answers: %v", err)
 	}
@@ -365,9 +373,9 @@ func TestPrometheusRetries503(t *testing.T) {
 
 	// A server that keeps answering 503 is given up on after the attempts.
 	fake, srv = startFake(t, func(string) ([]sample, []string, int) { return nil, nil, http.StatusServiceUnavailable })
-	_, err = fakeSource(t, cfg, srv.URL, decide.PrometheusOptions{Attempts: 3}).Snapshot(context.Background(), time.Now())
-	var qerr *decide.QueryError
-	if !errors.As(err, &qerr) || qerr.Kind != decide.QueryUnavailable {
+	_, err = fakeSource(t, cfg, srv.URL, prometheus.Options{Attempts: 3}).Snapshot(context.Background(), time.Now())
+	var qerr *metrics.QueryError
+	if !errors.As(err, &qerr) || qerr.Kind != metrics.QueryUnavailable {
 		t.Fatalf("err = %v, want a QueryUnavailable QueryError", err)
 	}
 	wantContains(t, "error", err.Error(), "query cpuSustained", "server error: 503")
@@ -376,13 +384,66 @@ func TestPrometheusRetries503(t *testing.T) {
 	}
 }
 
+func TestPrometheusRetriesBusyGatewaysAndHonoursRetryAfter(t *testing.T) {
+	cfg := parseConfig(t, fakeConfig)
+	for _, status := range []int{http.StatusTooManyRequests, http.StatusBadGateway, http.StatusGatewayTimeout} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			var mu sync.Mutex
+			failed := false
+			fake, srv := startFake(t, func(name string) ([]sample, []string, int) {
+				mu.Lock()
+				defer mu.Unlock()
+				if !failed {
+					failed = true
+					return nil, nil, status
+				}
+				return healthyAnswer(name)
+			})
+			fake.retryAfter = "1"
+			start := time.Now()
+			if _, err := fakeSource(t, cfg, srv.URL, prometheus.Options{}).Snapshot(context.Background(), time.Now()); err != nil {
+				t.Fatalf("one %d then answers: %v", status, err)
+			}
+			if elapsed := time.Since(start); elapsed < time.Second {
+				t.Errorf("retried after %s, want the server's Retry-After of 1s", elapsed)
+			}
+			if len(fake.forms) != 9 {
+				t.Errorf("%d requests, want 9: 8 queries and 1 retry", len(fake.forms))
+			}
+		})
+	}
+}
+
+// A Prometheus that accepts the connection and never answers fails the query within
+// policy.prometheus.timeout, retries included.
+func TestPrometheusTimeoutBoundsTheWholeQuery(t *testing.T) {
+	cfg := parseConfig(t, strings.Replace(fakeConfig, "timeout: 7s", "timeout: 1s", 1))
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(hang); srv.Close() })
+	start := time.Now()
+	_, err := fakeSource(t, cfg, srv.URL, prometheus.Options{Attempts: 4}).Snapshot(context.Background(), time.Now())
+	var qerr *metrics.QueryError
+	if !errors.As(err, &qerr) || qerr.Kind != metrics.QueryUnavailable {
+		t.Fatalf("err = %v, want a QueryUnavailable QueryError", err)
+	}
+	if elapsed := time.Since(start); elapsed > 3*time.Second {
+		t.Errorf("gave up after %s, want about policy.prometheus.timeout (1s) for the query and its retries", elapsed)
+	}
+}
+
 func TestPrometheusUnreachable(t *testing.T) {
 	cfg := parseConfig(t, fakeConfig)
 	url := "http://" + closedAddress(t)
 	start := time.Now()
-	_, err := fakeSource(t, cfg, url, decide.PrometheusOptions{Attempts: 3, Backoff: 20 * time.Millisecond}).Snapshot(context.Background(), time.Now())
-	var qerr *decide.QueryError
-	if !errors.As(err, &qerr) || qerr.Kind != decide.QueryUnavailable {
+	_, err := fakeSource(t, cfg, url, prometheus.Options{Attempts: 3, Backoff: 20 * time.Millisecond}).Snapshot(context.Background(), time.Now())
+	var qerr *metrics.QueryError
+	if !errors.As(err, &qerr) || qerr.Kind != metrics.QueryUnavailable {
 		t.Fatalf("err = %v, want a QueryUnavailable QueryError", err)
 	}
 	wantContains(t, "error", err.Error(), "cannot reach Prometheus at "+url, "after 3 attempts", "connection refused")
@@ -412,7 +473,7 @@ func TestPrometheusCredentialsFromTheEnvironment(t *testing.T) {
 		cfg := parseConfig(t, fakeConfig)
 		cfg.Policy.Prometheus.BearerTokenEnv = "PROM_TOKEN"
 		fake, srv := startFake(t, healthyAnswer)
-		if _, err := fakeSource(t, cfg, srv.URL, decide.PrometheusOptions{Getenv: getenv}).Snapshot(context.Background(), time.Now()); err != nil {
+		if _, err := fakeSource(t, cfg, srv.URL, prometheus.Options{Getenv: getenv}).Snapshot(context.Background(), time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		for _, r := range fake.requests {
@@ -425,7 +486,7 @@ func TestPrometheusCredentialsFromTheEnvironment(t *testing.T) {
 		cfg := parseConfig(t, fakeConfig)
 		cfg.Policy.Prometheus.BasicAuth = &config.BasicAuthEnv{UsernameEnv: "PROM_USER", PasswordEnv: "PROM_PASSWORD"}
 		fake, srv := startFake(t, healthyAnswer)
-		if _, err := fakeSource(t, cfg, srv.URL, decide.PrometheusOptions{Getenv: getenv}).Snapshot(context.Background(), time.Now()); err != nil {
+		if _, err := fakeSource(t, cfg, srv.URL, prometheus.Options{Getenv: getenv}).Snapshot(context.Background(), time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		user, password, ok := fake.requests[0].BasicAuth()
@@ -437,7 +498,7 @@ func TestPrometheusCredentialsFromTheEnvironment(t *testing.T) {
 		cfg := parseConfig(t, fakeConfig)
 		cfg.Policy.Prometheus.BearerTokenEnv = "PROM_TOKEN"
 		_, srv := startFake(t, func(string) ([]sample, []string, int) { return nil, nil, http.StatusUnauthorized })
-		_, err := fakeSource(t, cfg, srv.URL, decide.PrometheusOptions{Getenv: getenv}).Snapshot(context.Background(), time.Now())
+		_, err := fakeSource(t, cfg, srv.URL, prometheus.Options{Getenv: getenv}).Snapshot(context.Background(), time.Now())
 		if err == nil {
 			t.Fatal("no error on 401")
 		}
@@ -449,7 +510,7 @@ func TestPrometheusCredentialsFromTheEnvironment(t *testing.T) {
 	t.Run("unset variable", func(t *testing.T) {
 		cfg := parseConfig(t, fakeConfig)
 		cfg.Policy.Prometheus.BearerTokenEnv = "PROM_MISSING"
-		_, err := decide.NewPrometheusSource(cfg, decide.PrometheusOptions{Getenv: getenv})
+		_, err := prometheus.NewSource(cfg, prometheus.Options{Getenv: getenv})
 		if err == nil {
 			t.Fatal("no error for an unset token variable")
 		}
@@ -473,7 +534,7 @@ func TestPrometheusContextDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := fakeSource(t, cfg, srv.URL, decide.PrometheusOptions{}).Snapshot(ctx, time.Now())
+	_, err := fakeSource(t, cfg, srv.URL, prometheus.Options{}).Snapshot(ctx, time.Now())
 	if err == nil {
 		t.Fatal("no error from a server that never answers")
 	}

@@ -1,4 +1,4 @@
-package decide_test
+package prometheus_test
 
 import (
 	"context"
@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"github.com/gitmig/gitmig/internal/decide"
-	"github.com/gitmig/gitmig/internal/decide/promtest"
+	"github.com/gitmig/gitmig/internal/metrics/prometheus"
+	"github.com/gitmig/gitmig/internal/metrics/prometheus/promtest"
 )
 
 // fleetOf returns a config of three clusters and n services, all running in edge, and
@@ -72,7 +73,7 @@ func TestRequestsPerPlanDoNotGrowWithServices(t *testing.T) {
 		doc, fleet, _ := fleetOf(n)
 
 		cfg := parseConfig(t, doc)
-		src, err := decide.NewPrometheusSource(cfg, decide.PrometheusOptions{URL: counting.URL})
+		src, err := prometheus.NewSource(cfg, prometheus.Options{URL: counting.URL})
 		if err != nil {
 			t.Fatal(err)
 		}
