@@ -432,9 +432,9 @@ func TestNotYAML(t *testing.T) {
 		want string
 	}{
 		{"empty", " \n\t\n", "empty document"},
-		{"malformed", "apiVersion: gitmig.dev/v1alpha1\nclusters: [\n  - name: edge\n", "decoding: error converting YAML to JSON: yaml: line 2: did not find expected node content"},
-		{"bad indentation", "kind: Config\n  clusters: []\n", "decoding: error converting YAML to JSON: yaml: line 2: mapping values are not allowed in this context"},
-		{"duplicate key", "kind: Config\nkind: Config\n", `decoding: error converting YAML to JSON: yaml: unmarshal errors:` + "\n" + `  line 2: key "kind" already set in map`},
+		{"malformed", "apiVersion: gitmig.dev/v1alpha1\nclusters: [\n  - name: edge\n", "decoding: yaml: line 2: did not find expected node content"},
+		{"bad indentation", "kind: Config\n  clusters: []\n", "decoding: yaml: line 2: mapping values are not allowed in this context"},
+		{"duplicate key", "kind: Config\nkind: Config\n", `decoding: yaml: unmarshal errors:` + "\n" + `  line 2: key "kind" already set in map`},
 		{"a list", "- name: edge\n", "decoding: cannot unmarshal array into Go value of type config.Config"},
 		{"a scalar", "gitmig", "decoding: cannot unmarshal string into Go value of type config.Config"},
 	}
