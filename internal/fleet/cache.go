@@ -67,7 +67,7 @@ func DefaultCacheDir(getenv func(string) string) (string, error) {
 
 // OpenCache opens, creating it when missing, the cache in dir, bounded to maxBytes.
 func OpenCache(dir string, maxBytes int64) (*Cache, error) {
-	versioned := filepath.Join(dir, "v"+cacheFormat+"-kustomize-"+kustomizeVersion())
+	versioned := filepath.Join(dir, "v"+cacheFormat+"-"+hashHex(builtBy())[:16])
 	for _, sub := range []string{"manifests", "builds"} {
 		if err := os.MkdirAll(filepath.Join(versioned, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("build cache: %w", err)
@@ -76,19 +76,47 @@ func OpenCache(dir string, maxBytes int64) (*Cache, error) {
 	return &Cache{dir: versioned, maxBytes: maxBytes}, nil
 }
 
-// kustomizeVersion is the kustomize module this binary was built with.
-func kustomizeVersion() string {
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, dep := range info.Deps {
-			if dep.Path == "sigs.k8s.io/kustomize/api" {
-				if dep.Replace != nil {
-					dep = dep.Replace
-				}
-				return strings.ReplaceAll(dep.Version, "/", "_")
+// builtBy names the code that builds and decodes: a released or committed gitmig
+// names its kustomize; any other build, such as one from a work tree with changes, is
+// named by its executable, so a cache is never read by code that would build or
+// decode differently from the code that wrote it.
+func builtBy() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return executable()
+	}
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	release := info.Main.Version != "" && info.Main.Version != "(devel)"
+	committed := settings["vcs.revision"] != "" && settings["vcs.modified"] == "false"
+	if !release && !committed {
+		return executable()
+	}
+	name := info.Main.Path + "@" + info.Main.Version + "+" + settings["vcs.revision"]
+	for _, dep := range info.Deps {
+		if strings.HasPrefix(dep.Path, "sigs.k8s.io/kustomize/") {
+			if dep.Replace != nil {
+				dep = dep.Replace
 			}
+			name += " " + dep.Path + "@" + dep.Version
 		}
 	}
-	return "unknown"
+	return name
+}
+
+// executable names the running binary by its path, size and modification time.
+func executable() string {
+	path, err := os.Executable()
+	if err != nil {
+		return "unknown executable"
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return path
+	}
+	return fmt.Sprintf("%s %d %d", path, info.Size(), info.ModTime().UnixNano())
 }
 
 // maxTracesPerDir is how many different sets of questions are remembered for one
