@@ -11,6 +11,7 @@ import (
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/decide"
 	"github.com/gitmig/gitmig/internal/metrics"
+	"github.com/gitmig/gitmig/internal/present"
 )
 
 func TestOverloadedEdgeMovesOrc8rToCloud(t *testing.T) {
@@ -471,7 +472,7 @@ func TestSameInputSameBytes(t *testing.T) {
 func planJSON(t *testing.T, p decide.Plan) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := decide.WriteJSON(&b, p); err != nil {
+	if err := present.PlanJSON(&b, p); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()

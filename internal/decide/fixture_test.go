@@ -9,6 +9,7 @@ import (
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/decide"
 	"github.com/gitmig/gitmig/internal/metrics"
+	"github.com/gitmig/gitmig/internal/present"
 )
 
 const gi = float64(1 << 30)
@@ -153,7 +154,7 @@ func (f *fixture) plan() decide.Plan {
 	p := decide.NewPlan(f.input())
 	if testing.Verbose() {
 		var b bytes.Buffer
-		if err := decide.WriteTable(&b, p); err != nil {
+		if err := present.PlanTable(&b, p); err != nil {
 			f.t.Fatal(err)
 		}
 		f.t.Log("\n" + b.String())

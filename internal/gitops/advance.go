@@ -12,7 +12,9 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
 	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/report"
 	"github.com/gitmig/gitmig/internal/step"
+	"github.com/gitmig/gitmig/internal/text"
 	"github.com/gitmig/gitmig/internal/tree"
 )
 
@@ -40,7 +42,7 @@ func (p *passCtx) advance(ctx context.Context, m *migration) error {
 	if err != nil {
 		return err
 	}
-	status.Gate = &GateStatus{Step: int(merged), Verdict: res.Verdict, Reason: res.Reason}
+	status.Gate = &report.GateStatus{Step: int(merged), Verdict: res.Verdict, Reason: res.Reason}
 	if err := p.reportGate(ctx, m, merged, res); err != nil {
 		return err
 	}
@@ -59,7 +61,7 @@ func (p *passCtx) advance(ctx context.Context, m *migration) error {
 }
 
 // awaitMerge handles a step whose pull request exists.
-func (p *passCtx) awaitMerge(ctx context.Context, m *migration, status *MigrationStatus, s step.Step, pr forge.PullRequest) error {
+func (p *passCtx) awaitMerge(ctx context.Context, m *migration, status *report.MigrationStatus, s step.Step, pr forge.PullRequest) error {
 	switch pr.State {
 	case forge.StateMerged:
 		status.WaitingFor = fmt.Sprintf("pull request #%d is merged; waiting for %s to show it", pr.Number, p.ws.Branch())
@@ -69,14 +71,14 @@ func (p *passCtx) awaitMerge(ctx context.Context, m *migration, status *Migratio
 	}
 	if !pr.HasLabel(forge.Label) {
 		// A pass stopped between opening the pull request and labelling it.
-		err := p.act(Action{Kind: ActionAddLabels, Migration: m.id(), Step: int(s), Detail: fmt.Sprintf("#%d %s", pr.Number, forge.Label)},
+		err := p.act(report.Action{Kind: report.ActionAddLabels, Migration: m.id(), Step: int(s), Detail: fmt.Sprintf("#%d %s", pr.Number, forge.Label)},
 			func() error { return p.r.Forge.AddLabels(ctx, pr.Number, forge.Label) })
 		if err != nil {
 			return err
 		}
 	}
 	if p.autoMerge(s) {
-		return p.act(Action{Kind: ActionMerge, Migration: m.id(), Step: int(s), Detail: fmt.Sprintf("#%d (gitops.autoMerge)", pr.Number)},
+		return p.act(report.Action{Kind: report.ActionMerge, Migration: m.id(), Step: int(s), Detail: fmt.Sprintf("#%d (gitops.autoMerge)", pr.Number)},
 			func() error { _, err := p.r.Forge.Merge(ctx, pr.Number); return err })
 	}
 	status.WaitingFor = fmt.Sprintf("review and merge of pull request #%d (step %d %s)", pr.Number, int(s), s.Name())
@@ -136,24 +138,17 @@ func (p *passCtx) reportGate(ctx context.Context, m *migration, s step.Step, res
 		return nil
 	}
 	state := map[gate.Verdict]forge.StatusState{gate.Pass: forge.StatusSuccess, gate.Wait: forge.StatusPending, gate.Fail: forge.StatusFailure}[res.Verdict]
-	st := forge.Status{State: state, Context: "gitmig/gate", Description: truncate(res.Reason, 140)}
+	st := forge.Status{State: state, Context: "gitmig/gate", Description: text.Truncate(res.Reason, 140)}
 	if !p.r.statusChanged(pr.HeadSHA, st) {
 		return nil
 	}
-	return p.act(Action{Kind: ActionStatus, Migration: m.id(), Step: int(s), Detail: fmt.Sprintf("%s on #%d: %s", state, pr.Number, st.Description)},
+	return p.act(report.Action{Kind: report.ActionStatus, Migration: m.id(), Step: int(s), Detail: fmt.Sprintf("%s on #%d: %s", state, pr.Number, st.Description)},
 		func() error { return p.r.Forge.SetStatus(ctx, pr.HeadSHA, st) })
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-1] + "…"
 }
 
 // openStep renders a step on the base head, pushes its branch and opens its pull
 // request, adopting a branch or pull request an interrupted pass left behind.
-func (p *passCtx) openStep(ctx context.Context, m *migration, status *MigrationStatus, s step.Step) error {
+func (p *passCtx) openStep(ctx context.Context, m *migration, status *report.MigrationStatus, s step.Step) error {
 	branch := step.BranchOf(m.id(), s)
 	mig, err := render.NewMigration(p.st.cfg, m.id(), m.rec.Spec.Service, m.rec.Spec.From, m.rec.Spec.To)
 	if err != nil {
@@ -199,7 +194,7 @@ func (p *passCtx) openStep(ctx context.Context, m *migration, status *MigrationS
 	title := Title(&rec, s)
 	body := Body(BodyInput{Record: &rec, Step: s, Preview: preview, PullRequests: m.prs, Config: p.st.cfg, Change: change})
 	var created forge.PullRequest
-	err = p.act(Action{Kind: ActionCreatePR, Migration: m.id(), Step: int(s), Detail: title},
+	err = p.act(report.Action{Kind: report.ActionCreatePR, Migration: m.id(), Step: int(s), Detail: title},
 		func() error {
 			var err error
 			created, err = p.r.Forge.Create(ctx, forge.NewPullRequest{Title: title, Body: body, Head: branch, Base: p.ws.Branch(), Labels: []string{forge.Label}})
@@ -232,7 +227,7 @@ func (p *passCtx) pushStepBranch(ctx context.Context, m *migration, key step.Bra
 			return nil
 		}
 	}
-	err := p.act(Action{Kind: ActionPushBranch, Migration: m.id(), Step: int(key.Step), Detail: branch},
+	err := p.act(report.Action{Kind: report.ActionPushBranch, Migration: m.id(), Step: int(key.Step), Detail: branch},
 		func() error {
 			if exists {
 				// No pull request uses it yet, and only gitmig writes gitmig/ branches:
@@ -269,7 +264,7 @@ func (p *passCtx) equivalent(ctx context.Context, branch, remote, local string) 
 }
 
 // abort ends a migration whose step pull request was closed without merge.
-func (p *passCtx) abort(ctx context.Context, m *migration, status *MigrationStatus, pr forge.PullRequest) error {
+func (p *passCtx) abort(ctx context.Context, m *migration, status *report.MigrationStatus, pr forge.PullRequest) error {
 	closedAt := pr.ClosedAt
 	if closedAt.IsZero() {
 		closedAt = p.now
@@ -281,7 +276,7 @@ func (p *passCtx) abort(ctx context.Context, m *migration, status *MigrationStat
 	until := closedAt.Add(p.st.cfg.Policy.Cooldown.Duration).UTC().Format(time.RFC3339)
 	comment := fmt.Sprintf("gitmig: migration `%s` is aborted: %s. Moving %s to %s cools down until %s.",
 		m.id(), why, m.rec.Spec.Service, m.rec.Spec.To, until)
-	if err := p.act(Action{Kind: ActionComment, Migration: m.id(), Detail: fmt.Sprintf("#%d: aborted", pr.Number)},
+	if err := p.act(report.Action{Kind: report.ActionComment, Migration: m.id(), Detail: fmt.Sprintf("#%d: aborted", pr.Number)},
 		func() error { return p.r.Forge.Comment(ctx, pr.Number, comment) }); err != nil {
 		return err
 	}
@@ -332,7 +327,7 @@ func (p *passCtx) pushRecord(ctx context.Context, rec *record.Record, message st
 	if err != nil {
 		return err
 	}
-	return p.act(Action{Kind: ActionRecord, Migration: rec.ID(), Detail: firstLine(message)},
+	return p.act(report.Action{Kind: report.ActionRecord, Migration: rec.ID(), Detail: firstLine(message)},
 		func() error { return p.ws.PushBase(ctx, sha) })
 }
 
@@ -346,8 +341,8 @@ func firstLine(s string) string {
 }
 
 // status is the migration as the pass first sees it.
-func (p *passCtx) status(m *migration) *MigrationStatus {
-	s := &MigrationStatus{
+func (p *passCtx) status(m *migration) *report.MigrationStatus {
+	s := &report.MigrationStatus{
 		ID:        m.id(),
 		Service:   m.rec.Spec.Service,
 		Namespace: m.rec.Spec.Namespace,
@@ -366,6 +361,6 @@ func (p *passCtx) status(m *migration) *MigrationStatus {
 	return s
 }
 
-func prStatus(s step.Step, pr forge.PullRequest) PRStatus {
-	return PRStatus{Step: int(s), Number: pr.Number, State: string(pr.State), URL: pr.URL, Title: pr.Title}
+func prStatus(s step.Step, pr forge.PullRequest) report.PRStatus {
+	return report.PRStatus{Step: int(s), Number: pr.Number, State: string(pr.State), URL: pr.URL, Title: pr.Title}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/gate"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
 	"github.com/gitmig/gitmig/internal/metrics"
+	"github.com/gitmig/gitmig/internal/report"
 )
 
 // Reconciler runs passes over one GitOps repository.
@@ -33,7 +34,7 @@ type Reconciler struct {
 	DryRun bool
 	// AfterAction is called after each externally visible action; an error stops the
 	// pass right there, as a crash would. Tests use it to prove the pass converges.
-	AfterAction func(Action) error
+	AfterAction func(report.Action) error
 
 	// lastStatus remembers the commit statuses this process has set, so that a
 	// long-running loop does not post the same one on every pass.
@@ -59,44 +60,44 @@ func (r *Reconciler) statusChanged(sha string, st forge.Status) bool {
 const MaxAttempts = 5
 
 // Pass runs one reconcile pass.
-func (r *Reconciler) Pass(ctx context.Context) (*Report, error) {
+func (r *Reconciler) Pass(ctx context.Context) (*report.Report, error) {
 	ws, err := r.Clone(ctx)
 	if err != nil {
 		return nil, err
 	}
-	report := &Report{}
+	rep := &report.Report{}
 	for attempt := 1; ; attempt++ {
-		report.Migrations, report.Plan = nil, nil
-		err := r.pass(ctx, ws, report, true)
+		rep.Migrations, rep.Plan = nil, nil
+		err := r.pass(ctx, ws, rep, true)
 		if !errors.Is(err, workspace.ErrRejected) || attempt == MaxAttempts {
-			return report, err
+			return rep, err
 		}
 		if err := ws.Fetch(ctx); err != nil {
-			return report, err
+			return rep, err
 		}
 	}
 }
 
 // Status reads the state of every migration and what it waits for, changing nothing.
-func (r *Reconciler) Status(ctx context.Context) (*Report, error) {
+func (r *Reconciler) Status(ctx context.Context) (*report.Report, error) {
 	ws, err := r.Clone(ctx)
 	if err != nil {
 		return nil, err
 	}
 	observer := *r
 	observer.DryRun = true
-	report := &Report{}
-	return report, observer.pass(ctx, ws, report, false)
+	rep := &report.Report{}
+	return rep, observer.pass(ctx, ws, rep, false)
 }
 
-func (r *Reconciler) pass(ctx context.Context, ws *workspace.Workspace, report *Report, start bool) error {
+func (r *Reconciler) pass(ctx context.Context, ws *workspace.Workspace, rep *report.Report, start bool) error {
 	st, err := r.load(ctx, ws)
 	if err != nil {
 		return err
 	}
-	report.Head = st.head
-	report.Notes = append(report.Notes, st.foreign...)
-	p := &passCtx{r: r, ws: ws, st: st, report: report, now: r.now()}
+	rep.Head = st.head
+	rep.Notes = append(rep.Notes, st.foreign...)
+	p := &passCtx{r: r, ws: ws, st: st, report: rep, now: r.now()}
 	for _, m := range st.migrations {
 		if err := p.advance(ctx, m); err != nil {
 			return fmt.Errorf("migration %s: %w", m.id(), err)
@@ -127,12 +128,12 @@ type passCtx struct {
 	r      *Reconciler
 	ws     *workspace.Workspace
 	st     *state
-	report *Report
+	report *report.Report
 	now    time.Time
 }
 
 // act records an action and, unless dry-running, takes it through do.
-func (p *passCtx) act(a Action, do func() error) error {
+func (p *passCtx) act(a report.Action, do func() error) error {
 	a.DryRun = p.r.DryRun
 	if !p.r.DryRun {
 		if err := do(); err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
 	"github.com/gitmig/gitmig/internal/metrics"
 	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/report"
 	"github.com/gitmig/gitmig/internal/step"
 	"github.com/gitmig/gitmig/internal/tree"
 )
@@ -185,11 +186,11 @@ func (f *testFleet) records() []*record.Record {
 func (f *testFleet) drive(r *Reconciler) {
 	f.t.Helper()
 	for pass := 0; pass < 40; pass++ {
-		report, err := r.Pass(context.Background())
+		rep, err := r.Pass(context.Background())
 		if err != nil && !errors.Is(err, errCrash) {
 			f.t.Fatalf("pass %d: %v", pass, err)
 		}
-		if err == nil && len(report.Migrations) > 0 && report.Migrations[0].Status == string(record.Completed) {
+		if err == nil && len(rep.Migrations) > 0 && rep.Migrations[0].Status == string(record.Completed) {
 			return
 		}
 		f.mergeOpen()
@@ -233,7 +234,7 @@ func TestReconcileIsIdempotentAndOpensOnePullRequestPerMerge(t *testing.T) {
 			f.clock.Add(f.cfg.Policy.Drain.Duration)
 		}
 	}
-	report, err := r.Pass(ctx)
+	rep, err := r.Pass(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,14 +245,14 @@ func TestReconcileIsIdempotentAndOpensOnePullRequestPerMerge(t *testing.T) {
 	if len(recs) != 1 || recs[0].Status.Phase != record.Completed || recs[0].Status.Step != 4 || len(recs[0].Status.PullRequests) != 4 {
 		t.Fatalf("records: %+v", recs)
 	}
-	if report.Migrations[0].Status != string(record.Completed) || report.Migrations[0].WaitingFor != "" {
-		t.Errorf("status: %+v", report.Migrations[0])
+	if rep.Migrations[0].Status != string(record.Completed) || rep.Migrations[0].WaitingFor != "" {
+		t.Errorf("status: %+v", rep.Migrations[0])
 	}
 	// Once completed, further passes change nothing.
 	head := f.git("rev-parse", "main")
-	report, err = r.Pass(ctx)
-	if err != nil || len(report.Actions) != 0 || f.git("rev-parse", "main") != head {
-		t.Fatalf("pass after completion: actions %v, err %v", report.Actions, err)
+	rep, err = r.Pass(ctx)
+	if err != nil || len(rep.Actions) != 0 || f.git("rev-parse", "main") != head {
+		t.Fatalf("pass after completion: actions %v, err %v", rep.Actions, err)
 	}
 	f.git("fsck", "--strict")
 	f.assertFinalTreeEqualsSteps(recs[0].ID())
@@ -316,16 +317,16 @@ func (f *testFleet) endState() string {
 
 func TestReconcileConvergesAfterACrashAtEveryAction(t *testing.T) {
 	ref := newFleet(t)
-	var kinds []ActionKind
+	var kinds []report.ActionKind
 	r := ref.reconciler()
-	r.AfterAction = func(a Action) error { kinds = append(kinds, a.Kind); return nil }
+	r.AfterAction = func(a report.Action) error { kinds = append(kinds, a.Kind); return nil }
 	ref.drive(r)
 	want := ref.endState()
-	seen := map[ActionKind]bool{}
+	seen := map[report.ActionKind]bool{}
 	for _, k := range kinds {
 		seen[k] = true
 	}
-	for _, k := range []ActionKind{ActionRecord, ActionPushBranch, ActionCreatePR, ActionStatus} {
+	for _, k := range []report.ActionKind{report.ActionRecord, report.ActionPushBranch, report.ActionCreatePR, report.ActionStatus} {
 		if !seen[k] {
 			t.Fatalf("the uninterrupted run took no %s action: %v", k, kinds)
 		}
@@ -335,7 +336,7 @@ func TestReconcileConvergesAfterACrashAtEveryAction(t *testing.T) {
 			f := newFleet(t)
 			r := f.reconciler()
 			count := 0
-			r.AfterAction = func(a Action) error {
+			r.AfterAction = func(a report.Action) error {
 				count++
 				if count == crashAt {
 					return errCrash
@@ -381,7 +382,7 @@ func TestReconcileLabelsAPullRequestLeftWithoutThem(t *testing.T) {
 	if prs := f.prs(); len(prs) != 1 || prs[0].HasLabel(forge.Label) {
 		t.Fatalf("after the crash: %+v", prs)
 	}
-	report, err := r.Pass(context.Background())
+	rep, err := r.Pass(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,8 +390,8 @@ func TestReconcileLabelsAPullRequestLeftWithoutThem(t *testing.T) {
 	if len(prs) != 1 || !prs[0].HasLabel(forge.Label) {
 		t.Fatalf("after the second pass: %+v", prs)
 	}
-	if len(report.Actions) != 1 || report.Actions[0].Kind != ActionAddLabels {
-		t.Errorf("actions: %+v, want one add-labels", report.Actions)
+	if len(rep.Actions) != 1 || rep.Actions[0].Kind != report.ActionAddLabels {
+		t.Errorf("actions: %+v, want one add-labels", rep.Actions)
 	}
 }
 
@@ -446,7 +447,7 @@ func TestClosingAPullRequestAbortsAndCoolsDown(t *testing.T) {
 	if err := f.forge.Close(ctx, prs[1].Number, "not now"); err != nil {
 		t.Fatal(err)
 	}
-	report, err := r.Pass(ctx)
+	rep, err := r.Pass(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,16 +455,16 @@ func TestClosingAPullRequestAbortsAndCoolsDown(t *testing.T) {
 	if len(recs) != 1 || recs[0].Status.Phase != record.Aborted || !strings.Contains(recs[0].Status.Message, "closed without merge") {
 		t.Fatalf("record: %+v", recs[0].Status)
 	}
-	if report.Migrations[0].Status != string(record.Aborted) {
-		t.Errorf("status: %+v", report.Migrations[0])
+	if rep.Migrations[0].Status != string(record.Aborted) {
+		t.Errorf("status: %+v", rep.Migrations[0])
 	}
 	// The same pass planned again: orc8r to cloud is cooling down, so nothing starts.
 	if len(f.prs()) != 2 {
 		t.Fatalf("a new migration started during the cooldown: %+v", f.prs())
 	}
-	report, err = r.Pass(ctx)
-	if err != nil || len(report.Actions) != 0 {
-		t.Fatalf("pass during cooldown: %v %+v", err, report.Actions)
+	rep, err = r.Pass(ctx)
+	if err != nil || len(rep.Actions) != 0 {
+		t.Fatalf("pass during cooldown: %v %+v", err, rep.Actions)
 	}
 }
 
@@ -471,25 +472,25 @@ func TestStatusReadsWithoutActing(t *testing.T) {
 	f := newFleet(t)
 	r := f.reconciler()
 	ctx := context.Background()
-	report, err := r.Status(ctx)
-	if err != nil || len(report.Migrations) != 0 || len(f.prs()) != 0 {
-		t.Fatalf("status of a fresh fleet: %+v, %v", report, err)
+	rep, err := r.Status(ctx)
+	if err != nil || len(rep.Migrations) != 0 || len(f.prs()) != 0 {
+		t.Fatalf("status of a fresh fleet: %+v, %v", rep, err)
 	}
 	mustPass(t, r)
 	f.mergeOpen()
 	head := f.git("rev-parse", "main")
-	report, err = r.Status(ctx)
+	rep, err = r.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := report.Migrations[0]
+	m := rep.Migrations[0]
 	if len(f.prs()) != 1 || f.git("rev-parse", "main") != head || f.git("for-each-ref", "refs/heads/gitmig/") != f.git("for-each-ref", "refs/heads/gitmig/*/1-deploy") {
 		t.Fatal("status changed the remote or the forge")
 	}
 	if m.Step != 1 || m.Status != "InProgress" || m.WaitingFor != "the next reconcile pass, which opens step 2 (route)" || m.Gate == nil || m.Gate.Verdict != gate.Pass {
 		t.Errorf("status: %+v", m)
 	}
-	for _, a := range report.Actions {
+	for _, a := range rep.Actions {
 		if !a.DryRun {
 			t.Errorf("status took action %+v", a)
 		}

@@ -12,12 +12,10 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/gate"
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
+	"github.com/gitmig/gitmig/internal/report"
 	"github.com/gitmig/gitmig/internal/step"
 	"github.com/gitmig/gitmig/internal/tree"
 )
-
-// StatusRollingBack is shown for a migration whose merged steps are being undone.
-const StatusRollingBack = "RollingBack"
 
 // rollingBack reports whether the migration has begun to roll back: its record says so
 // on the base branch, or a rollback pull request or branch exists.
@@ -52,8 +50,8 @@ func (p *passCtx) timedOut(m *migration, s step.Step, res gate.Result) string {
 // rollBack undoes the merged steps one pull request at a time, newest first, each
 // after the previous undo is applied. Undoing the flip first puts the source's Service
 // back on its own pods, which are still running until cleanup.
-func (p *passCtx) rollBack(ctx context.Context, m *migration, status *MigrationStatus) error {
-	status.Status = StatusRollingBack
+func (p *passCtx) rollBack(ctx context.Context, m *migration, status *report.MigrationStatus) error {
+	status.Status = report.StatusRollingBack
 	inEffect := m.merged()
 	if inEffect == 0 {
 		res, err := p.checkUndo(ctx, m, step.Deploy)
@@ -141,8 +139,8 @@ func (p *passCtx) checkUndo(ctx context.Context, m *migration, s step.Step) (gat
 }
 
 // openUndo opens the pull request that reverts one merged step.
-func (p *passCtx) openUndo(ctx context.Context, m *migration, status *MigrationStatus, k step.Step, reason string) error {
-	status.Status = StatusRollingBack
+func (p *passCtx) openUndo(ctx context.Context, m *migration, status *report.MigrationStatus, k step.Step, reason string) error {
+	status.Status = report.StatusRollingBack
 	merged, ok := m.prs[k]
 	if !ok || merged.MergeCommit == "" {
 		status.WaitingFor = fmt.Sprintf("cannot roll back step %d: its merged pull request is not found; revert it by hand", int(k))
@@ -195,7 +193,7 @@ func (p *passCtx) openUndo(ctx context.Context, m *migration, status *MigrationS
 	}
 	body := UndoBody(&rec, k, merged, reason, edits)
 	var created forge.PullRequest
-	err = p.act(Action{Kind: ActionCreatePR, Migration: m.id(), Step: int(k), Detail: title},
+	err = p.act(report.Action{Kind: report.ActionCreatePR, Migration: m.id(), Step: int(k), Detail: title},
 		func() error {
 			var err error
 			created, err = p.r.Forge.Create(ctx, forge.NewPullRequest{Title: title, Body: body, Head: key.String(), Base: p.ws.Branch(), Labels: []string{forge.Label}})

@@ -11,7 +11,9 @@ import (
 	"github.com/gitmig/gitmig/internal/decide"
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
+	"github.com/gitmig/gitmig/internal/present"
 	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/report"
 	"github.com/gitmig/gitmig/internal/step"
 )
 
@@ -55,7 +57,7 @@ func (p *passCtx) start(ctx context.Context) error {
 	})
 	p.report.Plan = &plan
 	var evidence bytes.Buffer
-	if err := decide.WriteMarkdown(&evidence, plan, snap, p.st.cfg.Policy); err != nil {
+	if err := present.PlanMarkdown(&evidence, plan, snap, p.st.cfg.Policy); err != nil {
 		return err
 	}
 	for _, d := range plan.Decisions {
@@ -135,31 +137,31 @@ func (p *passCtx) startMigration(ctx context.Context, spec record.Spec) error {
 }
 
 // Start begins a migration by hand, through the same path as a planned one.
-func (r *Reconciler) Start(ctx context.Context, service, from, to, reason string) (*Report, error) {
+func (r *Reconciler) Start(ctx context.Context, service, from, to, reason string) (*report.Report, error) {
 	ws, err := r.Clone(ctx)
 	if err != nil {
 		return nil, err
 	}
-	report := &Report{}
+	rep := &report.Report{}
 	for attempt := 1; ; attempt++ {
-		report.Migrations = nil
-		err := r.startByHand(ctx, ws, report, service, from, to, reason)
+		rep.Migrations = nil
+		err := r.startByHand(ctx, ws, rep, service, from, to, reason)
 		if !errors.Is(err, workspace.ErrRejected) || attempt == MaxAttempts {
-			return report, err
+			return rep, err
 		}
 		if err := ws.Fetch(ctx); err != nil {
-			return report, err
+			return rep, err
 		}
 	}
 }
 
-func (r *Reconciler) startByHand(ctx context.Context, ws *workspace.Workspace, report *Report, service, from, to, reason string) error {
+func (r *Reconciler) startByHand(ctx context.Context, ws *workspace.Workspace, rep *report.Report, service, from, to, reason string) error {
 	st, err := r.load(ctx, ws)
 	if err != nil {
 		return err
 	}
-	report.Head = st.head
-	p := &passCtx{r: r, ws: ws, st: st, report: report, now: r.now()}
+	rep.Head = st.head
+	p := &passCtx{r: r, ws: ws, st: st, report: rep, now: r.now()}
 	svc, ok := st.cfg.Service(service)
 	if !ok {
 		return fmt.Errorf("unknown service %q: it is not in gitmig.yaml's services", service)

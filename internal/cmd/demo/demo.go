@@ -22,6 +22,7 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/metrics"
+	"github.com/gitmig/gitmig/internal/report"
 )
 
 // Options are the inputs of the demo command.
@@ -109,22 +110,22 @@ func Run(ctx context.Context, opts *Options) error {
 
 	var id string
 	for pass := 1; pass <= maxPasses; pass++ {
-		report, err := r.Pass(ctx)
+		rep, err := r.Pass(ctx)
 		if err != nil {
 			return fmt.Errorf("pass %d: %w", pass, err)
 		}
 		if pass == 1 {
-			printDecisions(out, report)
+			printDecisions(out, rep)
 		}
-		for _, a := range report.Actions {
-			if a.Kind == gitops.ActionCreatePR {
+		for _, a := range rep.Actions {
+			if a.Kind == report.ActionCreatePR {
 				fmt.Fprintf(out, "\nPass %d opened a pull request: %s\n", pass, a.Detail)
 			}
 		}
-		if len(report.Migrations) == 0 {
+		if len(rep.Migrations) == 0 {
 			return fmt.Errorf("pass %d: the plan started no migration", pass)
 		}
-		m := report.Migrations[0]
+		m := rep.Migrations[0]
 		id = m.ID
 		if m.Status == string(record.Completed) {
 			fmt.Fprintf(out, "\nPass %d: step 4's gate passed; migration %s is Completed after %d pull requests.\n", pass, id, len(m.PullRequests))
@@ -150,7 +151,7 @@ func Run(ctx context.Context, opts *Options) error {
 	return nil
 }
 
-func printDecisions(out io.Writer, report *gitops.Report) {
+func printDecisions(out io.Writer, report *report.Report) {
 	if report.Plan == nil {
 		return
 	}
@@ -173,7 +174,7 @@ type demo struct {
 }
 
 // mergeOpen merges the migration's open pull request, as a reviewer would.
-func (d *demo) mergeOpen(ctx context.Context, m gitops.MigrationStatus) error {
+func (d *demo) mergeOpen(ctx context.Context, m report.MigrationStatus) error {
 	for _, pr := range m.PullRequests {
 		if pr.State != string(forge.StateOpen) {
 			continue

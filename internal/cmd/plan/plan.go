@@ -13,6 +13,7 @@ import (
 	"github.com/gitmig/gitmig/internal/decide"
 	"github.com/gitmig/gitmig/internal/gitops"
 	"github.com/gitmig/gitmig/internal/gitops/record"
+	"github.com/gitmig/gitmig/internal/present"
 )
 
 // Options are the inputs of the plan command.
@@ -92,9 +93,9 @@ func Run(ctx context.Context, opts *Options) error {
 	plan := decide.NewPlan(decide.Input{Config: cfg, Fleet: placement, Metrics: snap, InFlight: inFlight, Cooldowns: cooldowns})
 	switch opts.Output {
 	case "json":
-		return decide.WriteJSON(opts.Streams.Out, plan)
+		return present.PlanJSON(opts.Streams.Out, plan)
 	case "markdown":
-		return decide.WriteMarkdown(opts.Streams.Out, plan, snap, cfg.Policy)
+		return present.PlanMarkdown(opts.Streams.Out, plan, snap, cfg.Policy)
 	}
-	return decide.WriteTable(opts.Streams.Out, plan)
+	return present.PlanTable(opts.Streams.Out, plan)
 }

@@ -6,16 +6,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/gitmig/gitmig/internal/cmd/status"
 	"github.com/gitmig/gitmig/internal/cmdutil"
 	"github.com/gitmig/gitmig/internal/gitops"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
+	"github.com/gitmig/gitmig/internal/present"
 )
 
 // Options are the inputs of the reconcile command.
@@ -77,14 +76,14 @@ func Run(ctx context.Context, opts *Options) error {
 	if opts.Interval <= 0 {
 		report, err := r.Pass(ctx)
 		if report != nil {
-			printReport(opts.Streams.Out, report)
+			_ = present.Pass(opts.Streams.Out, report)
 		}
 		return errors.Join(err, appendSummary(opts.Env, report, opts.DryRun, err))
 	}
 	for {
 		report, err := r.Pass(ctx)
 		if report != nil {
-			printReport(opts.Streams.Out, report)
+			_ = present.Pass(opts.Streams.Out, report)
 		}
 		if serr := appendSummary(opts.Env, report, opts.DryRun, err); serr != nil {
 			fmt.Fprintf(opts.Streams.Err, "gitmig: %v\n", serr)
@@ -103,32 +102,4 @@ func Run(ctx context.Context, opts *Options) error {
 		case <-time.After(wait):
 		}
 	}
-}
-
-func printReport(w io.Writer, report *gitops.Report) {
-	fmt.Fprintf(w, "Pass at %s\n", short(report.Head))
-	for _, a := range report.Actions {
-		prefix := ""
-		if a.DryRun {
-			prefix = "would "
-		}
-		fmt.Fprintf(w, "  %s%s %s: %s\n", prefix, a.Kind, a.Migration, a.Detail)
-	}
-	if len(report.Actions) == 0 {
-		fmt.Fprintln(w, "  nothing to do")
-	}
-	for _, n := range report.Notes {
-		fmt.Fprintf(w, "  note: %s\n", n)
-	}
-	if report.Plan != nil && len(report.Plan.Decisions) == 0 {
-		fmt.Fprintln(w, "  plan: no service needs to move")
-	}
-	_ = status.WriteTable(w, report)
-}
-
-func short(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/metrics"
+	"github.com/gitmig/gitmig/internal/text"
 )
 
 // Options tune a Source; the zero value is ready to use.
@@ -173,20 +174,13 @@ func (s *Source) queryError(q fleetQuery, err error) error {
 		}
 		msg := apiErr.Msg
 		if detail := strings.TrimSpace(apiErr.Detail); detail != "" {
-			msg += ": " + truncate(detail, 200)
+			msg += ": " + text.Truncate(detail, 200)
 		}
 		return &metrics.QueryError{Kind: metrics.QueryUnavailable, Query: q.name, Field: q.field,
 			Err: fmt.Errorf("Prometheus at %s failed (%s): %s", s.url, apiErr.Type, msg)}
 	}
 	return &metrics.QueryError{Kind: metrics.QueryUnavailable, Query: q.name, Field: q.field,
 		Err: fmt.Errorf("cannot reach Prometheus at %s: %w", s.url, err)}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // snapshotBuilder gathers query answers into a metrics.Snapshot, marking a cluster Unknown, with

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/step"
+	"github.com/gitmig/gitmig/internal/text"
 )
 
 // DefaultListWindow bounds how far back List pages through closed pull requests.
@@ -402,7 +403,7 @@ func (f *Forge) SetStatus(ctx context.Context, sha string, status forge.Status) 
 		Context: gh.String(status.Context),
 	}
 	if status.Description != "" {
-		s.Description = gh.String(truncate(status.Description, maxDescription))
+		s.Description = gh.String(text.Truncate(status.Description, maxDescription))
 	}
 	if status.TargetURL != "" {
 		s.TargetURL = gh.String(status.TargetURL)
@@ -412,14 +413,6 @@ func (f *Forge) SetStatus(ctx context.Context, sha string, status forge.Status) 
 		return f.fail(ctx, fmt.Sprintf("set commit status %q on %s", status.Context, sha), 0, resp, err)
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }
 
 // convert maps a go-github pull request to gitmig's view of it.

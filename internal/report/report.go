@@ -1,4 +1,7 @@
-package gitops
+// Package report is what a reconcile pass saw and did: the migrations with what each
+// waits for, the plan, and every action taken, or that a dry run would take. gitmig
+// status, the pass's output and the GitHub Actions summary are drawn from it.
+package report
 
 import (
 	"time"
@@ -60,6 +63,9 @@ type Action struct {
 	Detail    string     `json:"detail"`
 	DryRun    bool       `json:"dryRun,omitempty"`
 }
+
+// StatusRollingBack is shown for a migration whose merged steps are being undone.
+const StatusRollingBack = "RollingBack"
 
 // ActionKind names an action.
 type ActionKind string

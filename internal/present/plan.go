@@ -1,4 +1,8 @@
-package decide
+// Package present draws what gitmig computes for the people who read it: a plan as a
+// table at a terminal, as JSON, or as the Markdown evidence pull requests carry; and
+// a pass or the status of every migration as a table, JSON, or the Markdown summary a
+// GitHub Actions job shows.
+package present
 
 import (
 	"encoding/json"
@@ -11,11 +15,14 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/decide"
 	"github.com/gitmig/gitmig/internal/metrics"
+	"github.com/gitmig/gitmig/internal/text"
 )
 
-// WriteJSON writes the plan in DESIGN.md's JSON schema, indented, with a final newline.
-func WriteJSON(w io.Writer, p Plan) error {
+// PlanJSON writes the plan as JSON (docs/design.md has the schema), indented, with a
+// final newline.
+func PlanJSON(w io.Writer, p decide.Plan) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	// Reasons compare numbers with < and >; keep them readable.
@@ -26,9 +33,9 @@ func WriteJSON(w io.Writer, p Plan) error {
 	return nil
 }
 
-// WriteTable writes the plan for a person at a terminal: the decisions and their
+// PlanTable writes the plan for a person at a terminal: the decisions and their
 // reasons first, then the candidates, the clusters and the services that stay.
-func WriteTable(w io.Writer, p Plan) error {
+func PlanTable(w io.Writer, p decide.Plan) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if len(p.Decisions) == 0 {
 		fmt.Fprintf(tw, "NO MIGRATION\t%s\n", noDecisionSummary(p))
@@ -55,13 +62,13 @@ func WriteTable(w io.Writer, p Plan) error {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tCPU USED/CAPACITY\tCPU UTIL\tMEMORY USED/CAPACITY\tMEMORY UTIL\tWHY")
 	for _, c := range p.Clusters {
-		if c.State == metrics.StateUnknown {
+		if c.State == decide.StateUnknown {
 			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t%s\n", c.Name, c.State, c.Why)
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%s\t%s/%s\t%s\n", c.Name, c.State,
-			quantity(cpu, c.CPU.Used), quantity(cpu, c.CPU.Capacity), ratio(c.CPU.Utilization),
-			quantity(memory, c.Memory.Used), quantity(memory, c.Memory.Capacity), ratio(c.Memory.Utilization))
+			text.Cores(c.CPU.Used), text.Cores(c.CPU.Capacity), text.Ratio(c.CPU.Utilization),
+			text.Bytes(c.Memory.Used), text.Bytes(c.Memory.Capacity), text.Ratio(c.Memory.Utilization))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -79,13 +86,13 @@ func WriteTable(w io.Writer, p Plan) error {
 }
 
 // noDecisionSummary says in one line why nothing moves.
-func noDecisionSummary(p Plan) string {
+func noDecisionSummary(p decide.Plan) string {
 	var overloaded, unknown []string
 	for _, c := range p.Clusters {
 		switch c.State {
-		case StateOverloaded:
+		case decide.StateOverloaded:
 			overloaded = append(overloaded, c.Name)
-		case metrics.StateUnknown:
+		case decide.StateUnknown:
 			unknown = append(unknown, c.Name)
 		}
 	}
@@ -108,28 +115,28 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-func score(c Candidate) string {
+func score(c decide.Candidate) string {
 	if !c.Feasible {
 		return "-"
 	}
 	return fmt.Sprintf("%.2f", c.Score)
 }
 
-// WriteMarkdown writes the evidence block that migration pull requests carry: the
+// PlanMarkdown writes the evidence block that migration pull requests carry: the
 // decisions with their candidates, the clusters' utilisation against the thresholds,
 // the PromQL that produced the numbers, and why the other services stay. snap may be
 // nil when the queries are not at hand.
-func WriteMarkdown(w io.Writer, p Plan, snap *metrics.Snapshot, policy config.Policy) error {
+func PlanMarkdown(w io.Writer, p decide.Plan, snap *metrics.Snapshot, policy config.Policy) error {
 	var b strings.Builder
 	b.WriteString("### gitmig plan\n\n")
 	if len(p.Decisions) == 0 {
 		fmt.Fprintf(&b, "No migration: %s.\n\n", noDecisionSummary(p))
 	}
 	for _, d := range p.Decisions {
-		fmt.Fprintf(&b, "**Move `%s` (namespace `%s`) from `%s` to `%s`.**\n\n%s\n\n", d.Service, d.Namespace, d.From, d.To, cell(d.Reason))
+		fmt.Fprintf(&b, "**Move `%s` (namespace `%s`) from `%s` to `%s`.**\n\n%s\n\n", d.Service, d.Namespace, d.From, d.To, text.Cell(d.Reason))
 		fmt.Fprintf(&b, "#### Candidates for %s\n\n| Cluster | Feasible | Score | Why |\n|---|---|---:|---|\n", d.Service)
 		for _, c := range d.Candidates {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.Cluster, yesNo(c.Feasible), score(c), cell(c.Why))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.Cluster, yesNo(c.Feasible), score(c), text.Cell(c.Why))
 		}
 		b.WriteString("\n")
 	}
@@ -139,16 +146,16 @@ func WriteMarkdown(w io.Writer, p Plan, snap *metrics.Snapshot, policy config.Po
 	}
 	fmt.Fprintf(&b, "#### Clusters at %s\n\n", p.EvaluatedAt.Format(time.RFC3339))
 	fmt.Fprintf(&b, "Sustained usage is the minimum over %s. Overload above cpu %s, memory %s; a destination must stay within target cpu %s, memory %s.\n\n",
-		model.Duration(window), ratio(policy.Overload.CPU), ratio(policy.Overload.Memory), ratio(policy.Target.CPU), ratio(policy.Target.Memory))
+		model.Duration(window), text.Ratio(policy.Overload.CPU), text.Ratio(policy.Overload.Memory), text.Ratio(policy.Target.CPU), text.Ratio(policy.Target.Memory))
 	b.WriteString("| Cluster | State | CPU used / capacity | CPU | Memory used / capacity | Memory |\n|---|---|---:|---:|---:|---:|\n")
 	for _, c := range p.Clusters {
-		if c.State == metrics.StateUnknown {
-			fmt.Fprintf(&b, "| %s | Unknown: %s | - | - | - | - |\n", c.Name, cell(c.Why))
+		if c.State == decide.StateUnknown {
+			fmt.Fprintf(&b, "| %s | Unknown: %s | - | - | - | - |\n", c.Name, text.Cell(c.Why))
 			continue
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s / %s | %s | %s / %s | %s |\n", c.Name, c.State,
-			quantity(cpu, c.CPU.Used), quantity(cpu, c.CPU.Capacity), ratio(c.CPU.Utilization),
-			quantity(memory, c.Memory.Used), quantity(memory, c.Memory.Capacity), ratio(c.Memory.Utilization))
+			text.Cores(c.CPU.Used), text.Cores(c.CPU.Capacity), text.Ratio(c.CPU.Utilization),
+			text.Bytes(c.Memory.Used), text.Bytes(c.Memory.Capacity), text.Ratio(c.Memory.Utilization))
 	}
 	if snap != nil && len(snap.Queries) > 0 {
 		source := ""
@@ -163,14 +170,9 @@ func WriteMarkdown(w io.Writer, p Plan, snap *metrics.Snapshot, policy config.Po
 	if len(p.Skipped) > 0 {
 		b.WriteString("\n#### Staying\n\n| Service | Reason |\n|---|---|\n")
 		for _, s := range p.Skipped {
-			fmt.Fprintf(&b, "| %s | %s |\n", s.Service, cell(s.Reason))
+			fmt.Fprintf(&b, "| %s | %s |\n", s.Service, text.Cell(s.Reason))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// cell makes text safe inside a Markdown table cell.
-func cell(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
 }
