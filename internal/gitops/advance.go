@@ -231,8 +231,8 @@ func (p *passCtx) pushStepBranch(ctx context.Context, m *migration, key step.Bra
 		func() error {
 			if exists {
 				// No pull request uses it yet, and only gitmig writes gitmig/ branches:
-				// rebuild it on the current base.
-				return p.ws.ForcePushBranch(ctx, branch, sha)
+				// rebuild it on the current base, unless it changed since it was read.
+				return p.ws.ReplaceBranch(ctx, branch, existing, sha)
 			}
 			err := p.ws.PushBranch(ctx, branch, sha)
 			if errors.Is(err, workspace.ErrRejected) {

@@ -245,57 +245,41 @@ func (w *Workspace) Commit(parent string, edits []tree.Edit, message string) (st
 // PushBranch creates or fast-forwards a branch on the remote to sha. A branch that
 // moved elsewhere is not overwritten: ErrRejected.
 func (w *Workspace) PushBranch(ctx context.Context, branch, sha string) error {
-	return w.push(ctx, branch, sha, false)
+	return w.push(ctx, gitstore.Update{Ref: plumbing.NewBranchReferenceName(branch), New: plumbing.NewHash(sha)})
 }
 
-// ForcePushBranch sets one of gitmig's own branches to sha, whatever it held.
-func (w *Workspace) ForcePushBranch(ctx context.Context, branch, sha string) error {
-	return w.push(ctx, branch, sha, true)
+// ReplaceBranch sets a branch to sha only while it holds old, whatever their
+// histories: a branch that changed since it was read is not overwritten
+// (ErrRejected).
+func (w *Workspace) ReplaceBranch(ctx context.Context, branch, old, sha string) error {
+	lease := plumbing.NewHash(old)
+	return w.push(ctx, gitstore.Update{Ref: plumbing.NewBranchReferenceName(branch), New: plumbing.NewHash(sha), Lease: &lease})
 }
 
-// PushBase fast-forwards the base branch to sha, a descendant of Head; ErrRejected when
-// the base moved since it was fetched. On success Head is sha.
+// PushBase moves the base branch from Head to sha, a descendant of it; ErrRejected
+// when the base moved since it was fetched. On success Head is sha.
 func (w *Workspace) PushBase(ctx context.Context, sha string) error {
-	if err := w.push(ctx, w.opts.Branch, sha, false); err != nil {
+	lease := w.head
+	if err := w.push(ctx, gitstore.Update{Ref: plumbing.NewBranchReferenceName(w.opts.Branch), New: plumbing.NewHash(sha), Lease: &lease}); err != nil {
 		return err
 	}
 	w.head = plumbing.NewHash(sha)
 	return w.repo.Storer.SetReference(plumbing.NewHashReference(plumbing.NewRemoteReferenceName(remoteName, w.opts.Branch), w.head))
 }
 
-func (w *Workspace) push(ctx context.Context, branch, sha string, force bool) error {
-	local := plumbing.ReferenceName("refs/gitmig-push/" + branch)
-	if err := w.repo.Storer.SetReference(plumbing.NewHashReference(local, plumbing.NewHash(sha))); err != nil {
+func (w *Workspace) push(ctx context.Context, u gitstore.Update) error {
+	remote, err := w.repo.Remote(remoteName)
+	if err != nil {
 		return err
 	}
-	spec := fmt.Sprintf("%s:refs/heads/%s", local, branch)
-	if force {
-		spec = "+" + spec
+	err = gitstore.Push(ctx, remote, w.repo.Storer, w.auth, u)
+	if errors.Is(err, gitstore.ErrMoved) {
+		return fmt.Errorf("pushing %s: %w", u.Ref.Short(), ErrRejected)
 	}
-	err := w.repo.PushContext(ctx, &git.PushOptions{
-		RemoteName: remoteName,
-		RefSpecs:   []gitconfig.RefSpec{gitconfig.RefSpec(spec)},
-		Auth:       w.auth,
-	})
-	switch {
-	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
-		return nil
-	case errors.Is(err, git.ErrNonFastForwardUpdate), isRejection(err):
-		return fmt.Errorf("pushing %s: %w", branch, ErrRejected)
+	if err != nil {
+		return fmt.Errorf("pushing %s to %s: %w", u.Ref.Short(), w.remoteLabel(), w.scrub(err))
 	}
-	return fmt.Errorf("pushing %s to %s: %w", branch, w.remoteLabel(), w.scrub(err))
-}
-
-// isRejection recognises a remote's refusal of a ref update that is not a fast-forward,
-// as receive-pack reports it.
-func isRejection(err error) bool {
-	msg := err.Error()
-	for _, s := range []string{"non-fast-forward", "fetch first", "failed to update ref", "reference already exists", "stale info"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
+	return nil
 }
 
 // DeleteBranch removes a branch from the remote; a missing branch is not an error.
