@@ -14,6 +14,7 @@ import (
 
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/fleet"
+	"github.com/gitmig/gitmig/internal/redact"
 	"github.com/gitmig/gitmig/internal/tree"
 )
 
@@ -73,7 +74,9 @@ func Main(run func(args []string, streams Streams) error, args []string, streams
 	if errors.As(err, &silent) {
 		return silent.Code
 	}
-	fmt.Fprintln(streams.Err, "gitmig:", err)
+	// The last line of defence: whatever reached here unredacted loses every
+	// credential-shaped part.
+	fmt.Fprintln(streams.Err, "gitmig:", redact.URL(err.Error()))
 	return 1
 }
 

@@ -59,13 +59,13 @@ func (m *MetricsFlags) Source(cfg *config.Config) (metrics.Source, error) {
 		return metrics.FileSource{Path: m.Metrics}, nil
 	}
 	opts := m.Retry
-	opts.URL = m.Prometheus
+	opts.URL, opts.URLFrom = m.Prometheus, "--prometheus"
 	if opts.URL == "" {
 		getenv := opts.Getenv
 		if getenv == nil {
 			getenv = os.Getenv
 		}
-		opts.URL = getenv(PrometheusURLEnv)
+		opts.URL, opts.URLFrom = getenv(PrometheusURLEnv), "$"+PrometheusURLEnv
 	}
 	return prometheus.NewSource(cfg, opts)
 }

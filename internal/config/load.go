@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
@@ -45,6 +47,9 @@ func Parse(data []byte) (*Config, error) {
 	// Numbers and durations are preset so that decoding overwrites only those the file
 	// sets: an explicit 0 (stickiness: 0, drain: 0s) stays 0, and an invalid 0
 	// (maxConcurrent: 0) reaches validation instead of becoming the default.
+	if n := documentCount(data); n > 1 {
+		return nil, fmt.Errorf("decoding: %d YAML documents; gitmig.yaml holds one, and a second would be ignored", n)
+	}
 	cfg := Config{Policy: DefaultPolicy()}
 	j, err := yaml.YAMLToJSONStrict(data)
 	if err != nil {
@@ -86,6 +91,32 @@ func DefaultPolicy() Policy {
 		StepTimeout:   Duration{30 * time.Minute},
 		IdleRate:      0.1,
 	}
+}
+
+// documentCount counts the YAML documents of data that hold something.
+func documentCount(data []byte) int {
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	n := 0
+	for {
+		doc, err := reader.Read()
+		if err != nil {
+			return n
+		}
+		if len(bytes.TrimSpace(stripComments(doc))) > 0 {
+			n++
+		}
+	}
+}
+
+// stripComments drops comment lines, which make a document of nothing.
+func stripComments(doc []byte) []byte {
+	var out [][]byte
+	for _, line := range bytes.Split(doc, []byte("\n")) {
+		if t := bytes.TrimSpace(line); len(t) > 0 && t[0] != '#' && !bytes.Equal(t, []byte("---")) {
+			out = append(out, line)
+		}
+	}
+	return bytes.Join(out, []byte("\n"))
 }
 
 // unknownFields lists the fields the strict decoder did not know, by path.

@@ -20,6 +20,7 @@ import (
 	"github.com/go-git/go-git/v5/storage/memory"
 
 	"github.com/gitmig/gitmig/internal/gitops/gitstore"
+	"github.com/gitmig/gitmig/internal/redact"
 	"github.com/gitmig/gitmig/internal/tree"
 )
 
@@ -40,10 +41,11 @@ type Options struct {
 
 // Workspace is a clone of the base branch.
 type Workspace struct {
-	opts Options
-	repo *git.Repository
-	auth transport.AuthMethod
-	head plumbing.Hash
+	opts   Options
+	redact *redact.Redactor
+	repo   *git.Repository
+	auth   transport.AuthMethod
+	head   plumbing.Hash
 }
 
 // ErrRejected means the remote refused a push because the ref moved since it was read:
@@ -56,7 +58,7 @@ func Clone(ctx context.Context, opts Options) (*Workspace, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	w := &Workspace{opts: opts}
+	w := &Workspace{opts: opts, redact: redact.New(opts.Token)}
 	if opts.Token != "" {
 		w.auth = &http.BasicAuth{Username: "x-access-token", Password: opts.Token}
 	}
@@ -76,24 +78,10 @@ func Clone(ctx context.Context, opts Options) (*Workspace, error) {
 }
 
 // remoteLabel names the remote in messages without any credentials.
-func (w *Workspace) remoteLabel() string { return scrubURL(w.opts.Remote) }
+func (w *Workspace) remoteLabel() string { return redact.URL(w.opts.Remote) }
 
-func scrubURL(u string) string {
-	if scheme, rest, ok := strings.Cut(u, "://"); ok {
-		if at := strings.LastIndex(rest, "@"); at >= 0 && at < strings.Index(rest+"/", "/") {
-			return scheme + "://" + rest[at+1:]
-		}
-	}
-	return u
-}
-
-// scrub removes the token from an error message, should a transport ever echo it.
-func (w *Workspace) scrub(err error) error {
-	if err == nil || w.opts.Token == "" || !strings.Contains(err.Error(), w.opts.Token) {
-		return err
-	}
-	return errors.New(strings.ReplaceAll(err.Error(), w.opts.Token, "***"))
-}
+// scrub takes the token, in every form a server may echo it in, out of an error.
+func (w *Workspace) scrub(err error) error { return w.redact.Error(err) }
 
 func (w *Workspace) readHead() error {
 	ref, err := w.repo.Reference(plumbing.NewRemoteReferenceName(remoteName, w.opts.Branch), true)

@@ -2,7 +2,11 @@ package workspace
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -135,5 +139,27 @@ func TestTokenNeverInErrors(t *testing.T) {
 	_, err := Clone(context.Background(), Options{Remote: "http://127.0.0.1:1/fleet.git", Branch: "main", Token: token})
 	if err == nil || strings.Contains(err.Error(), token) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A git server that echoes the credentials back, as the basic auth pair git sends,
+// never gets them into gitmig's errors.
+func TestCloneErrorsCarryNoToken(t *testing.T) {
+	const token = "ghs_0123456789abcdefTOKEN"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprintf(w, "refused %s for %s", r.Header.Get("Authorization"), r.URL)
+	}))
+	t.Cleanup(srv.Close)
+	// go-git puts a 401's body in its error.
+	for _, remote := range []string{srv.URL + "/fleet.git", strings.Replace(srv.URL, "http://", "http://x-access-token:"+token+"@", 1) + "/fleet.git"} {
+		_, err := Clone(context.Background(), Options{Remote: remote, Branch: "main", Token: token})
+		if err == nil {
+			t.Fatal("clone of a refusing server succeeded")
+		}
+		b64 := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + token))
+		if msg := err.Error(); strings.Contains(msg, token) || strings.Contains(msg, strings.TrimRight(b64, "=")) {
+			t.Errorf("the error carries the token: %s", msg)
+		}
 	}
 }

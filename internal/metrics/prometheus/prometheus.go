@@ -1,11 +1,14 @@
 package prometheus
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -18,13 +21,16 @@ import (
 
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/metrics"
+	"github.com/gitmig/gitmig/internal/redact"
 	"github.com/gitmig/gitmig/internal/text"
 )
 
 // Options tune a Source; the zero value is ready to use.
 type Options struct {
-	// URL overrides policy.prometheus.url.
-	URL string
+	// URL overrides policy.prometheus.url; URLFrom names where it came from (a flag,
+	// an environment variable), for errors, which never print the URL itself.
+	URL     string
+	URLFrom string
 	// Attempts bounds the tries of one query on transport errors, 429, 502, 503 and
 	// 504; 4 when zero.
 	Attempts int
@@ -44,6 +50,8 @@ type Source struct {
 	api     v1.API
 	url     string
 	timeout time.Duration
+	// redact takes the credentials out of what a server echoes in its errors.
+	redact *redact.Redactor
 }
 
 // serverTimeout is the time Prometheus is given to evaluate one query within
@@ -58,9 +66,18 @@ func serverTimeout(total time.Duration) time.Duration {
 // environment variables gitmig.yaml names, now, so a missing one fails early.
 func NewSource(cfg *config.Config, opts Options) (*Source, error) {
 	p := cfg.Policy.Prometheus
-	address := p.URL
+	address, from := p.URL, "policy.prometheus.url"
 	if opts.URL != "" {
-		address = opts.URL
+		address, from = opts.URL, cmp.Or(opts.URLFrom, "the Prometheus URL")
+	}
+	// A password in the URL would reach the migration record, the pull requests and
+	// the errors: credentials come from environment variables only.
+	u, err := url.Parse(address)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return nil, fmt.Errorf("%s is not an http(s) URL such as http://prometheus:9090", from)
+	case u.User != nil:
+		return nil, fmt.Errorf("%s must not carry credentials; name environment variables in policy.prometheus.bearerTokenEnv or basicAuth", from)
 	}
 	transport := opts.Transport
 	if transport == nil {
@@ -70,13 +87,13 @@ func NewSource(cfg *config.Config, opts Options) (*Source, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	transport, err := withCredentials(p, getenv, transport)
+	transport, secrets, err := withCredentials(p, getenv, limitedBodies{transport})
 	if err != nil {
 		return nil, err
 	}
 	client, err := api.NewClient(api.Config{Address: address, RoundTripper: transport})
 	if err != nil {
-		return nil, fmt.Errorf("prometheus URL %q: %w", address, err)
+		return nil, fmt.Errorf("%s: %w", from, err)
 	}
 	attempts := opts.Attempts
 	if attempts <= 0 {
@@ -87,12 +104,13 @@ func NewSource(cfg *config.Config, opts Options) (*Source, error) {
 		backoff = 250 * time.Millisecond
 	}
 	retrying := &retryingClient{next: client, backoff: wait.Backoff{Duration: backoff, Factor: 2, Jitter: 0.1, Steps: attempts}}
-	return &Source{cfg: cfg, api: v1.NewAPI(retrying), url: address, timeout: p.Timeout.Duration}, nil
+	return &Source{cfg: cfg, api: v1.NewAPI(retrying), url: address, timeout: p.Timeout.Duration, redact: redact.New(secrets...)}, nil
 }
 
-// withCredentials adds the bearer token or basic auth that the environment holds. The
-// values never appear in an error: only the variables' names do.
-func withCredentials(p config.Prometheus, getenv func(string) string, rt http.RoundTripper) (http.RoundTripper, error) {
+// withCredentials adds the bearer token or basic auth that the environment holds, and
+// returns them for redaction. The values never appear in an error: only the
+// variables' names do.
+func withCredentials(p config.Prometheus, getenv func(string) string, rt http.RoundTripper) (http.RoundTripper, []string, error) {
 	read := func(field, name string) (string, error) {
 		v := getenv(name)
 		if v == "" {
@@ -103,22 +121,55 @@ func withCredentials(p config.Prometheus, getenv func(string) string, rt http.Ro
 	if p.BearerTokenEnv != "" {
 		token, err := read("policy.prometheus.bearerTokenEnv", p.BearerTokenEnv)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return promconfig.NewAuthorizationCredentialsRoundTripper("Bearer", promconfig.NewInlineSecret(token), rt), nil
+		return promconfig.NewAuthorizationCredentialsRoundTripper("Bearer", promconfig.NewInlineSecret(token), rt), []string{token}, nil
 	}
 	if b := p.BasicAuth; b != nil {
 		user, err := read("policy.prometheus.basicAuth.usernameEnv", b.UsernameEnv)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		password, err := read("policy.prometheus.basicAuth.passwordEnv", b.PasswordEnv)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return promconfig.NewBasicAuthRoundTripper(promconfig.NewInlineSecret(user), promconfig.NewInlineSecret(password), rt), nil
+		return promconfig.NewBasicAuthRoundTripper(promconfig.NewInlineSecret(user), promconfig.NewInlineSecret(password), rt), []string{user, password}, nil
 	}
-	return rt, nil
+	return rt, nil, nil
+}
+
+// maxResponse bounds what one answer may weigh: a fleet's largest vector is a few
+// megabytes, and a server that sends more is not Prometheus.
+const maxResponse = 64 << 20
+
+// limitedBodies cuts every response body at maxResponse with an error, so that a
+// server answering without end cannot fill the memory.
+type limitedBodies struct{ next http.RoundTripper }
+
+func (l limitedBodies) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := l.next.RoundTrip(req)
+	if err == nil {
+		resp.Body = &limitedBody{ReadCloser: resp.Body, left: maxResponse}
+	}
+	return resp, err
+}
+
+type limitedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, fmt.Errorf("the answer is larger than %d MiB", maxResponse>>20)
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
 }
 
 // metrics.Snapshot evaluates every query at the same instant at, so that all numbers describe
@@ -170,17 +221,17 @@ func (s *Source) queryError(q fleetQuery, err error) error {
 		switch apiErr.Type {
 		case v1.ErrBadData, v1.ErrExec, v1.ErrClient:
 			return &metrics.QueryError{Kind: metrics.QueryInvalid, Query: q.name, Field: q.field,
-				Err: fmt.Errorf("Prometheus at %s rejected it (%s): %s", s.url, apiErr.Type, apiErr.Msg)}
+				Err: fmt.Errorf("Prometheus at %s rejected it (%s): %s", s.url, apiErr.Type, s.redact.String(apiErr.Msg))}
 		}
 		msg := apiErr.Msg
 		if detail := strings.TrimSpace(apiErr.Detail); detail != "" {
 			msg += ": " + text.Truncate(detail, 200)
 		}
 		return &metrics.QueryError{Kind: metrics.QueryUnavailable, Query: q.name, Field: q.field,
-			Err: fmt.Errorf("Prometheus at %s failed (%s): %s", s.url, apiErr.Type, msg)}
+			Err: fmt.Errorf("Prometheus at %s failed (%s): %s", s.url, apiErr.Type, s.redact.String(msg))}
 	}
 	return &metrics.QueryError{Kind: metrics.QueryUnavailable, Query: q.name, Field: q.field,
-		Err: fmt.Errorf("cannot reach Prometheus at %s: %w", s.url, err)}
+		Err: fmt.Errorf("cannot reach Prometheus at %s: %w", s.url, s.redact.Error(err))}
 }
 
 // snapshotBuilder gathers query answers into a metrics.Snapshot, marking a cluster Unknown, with

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/http"
@@ -540,5 +541,48 @@ func TestPrometheusContextDeadline(t *testing.T) {
 	}
 	if elapsed := time.Since(start); elapsed > 5*time.Second {
 		t.Errorf("took %s, want the context's 100ms to stop it", elapsed)
+	}
+}
+
+// Credentials never leave through a URL, an error or an answer too large to hold.
+func TestPrometheusSecrets(t *testing.T) {
+	cfg := parseConfig(t, fakeConfig)
+	_, err := prometheus.NewSource(cfg, prometheus.Options{URL: "http://admin:hunter22@prom.test:9090", URLFrom: "$GITMIG_PROMETHEUS_URL"})
+	if err == nil || strings.Contains(err.Error(), "hunter22") || !strings.Contains(err.Error(), "$GITMIG_PROMETHEUS_URL must not carry credentials") {
+		t.Errorf("a URL with a password: %v", err)
+	}
+
+	const token = "prom-token-0123456789"
+	cfg.Policy.Prometheus.BearerTokenEnv = "PROM_TOKEN"
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintf(w, `{"status":"error","errorType":"internal","error":"upstream refused %s"}`, r.Header.Get("Authorization"))
+	}))
+	t.Cleanup(echo.Close)
+	src, err := prometheus.NewSource(cfg, prometheus.Options{URL: echo.URL, Attempts: 1, Getenv: func(string) string { return token }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = src.Snapshot(context.Background(), time.Now())
+	if err == nil || strings.Contains(err.Error(), token) || !strings.Contains(err.Error(), "upstream refused") {
+		t.Errorf("a server echoing the token: %v", err)
+	}
+
+	huge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"success","data":{"resultType":"vector","result":[`)
+		chunk := strings.Repeat(`{"metric":{"cluster":"edge"},"value":[1,"1"]},`, 1<<10)
+		for range 2 << 10 { // about 100 MiB
+			if _, err := io.WriteString(w, chunk); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(huge.Close)
+	cfg.Policy.Prometheus.BearerTokenEnv = ""
+	_, err = fakeSource(t, cfg, huge.URL, prometheus.Options{Attempts: 1}).Snapshot(context.Background(), time.Now())
+	if err == nil || !strings.Contains(err.Error(), "larger than 64 MiB") {
+		t.Errorf("a 100 MiB answer: %v", err)
 	}
 }

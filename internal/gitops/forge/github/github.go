@@ -19,6 +19,7 @@ import (
 	gh "github.com/google/go-github/v60/github"
 
 	"github.com/gitmig/gitmig/internal/gitops/forge"
+	"github.com/gitmig/gitmig/internal/redact"
 	"github.com/gitmig/gitmig/internal/step"
 	"github.com/gitmig/gitmig/internal/text"
 )
@@ -62,7 +63,8 @@ type Forge struct {
 	client   *gh.Client
 	owner    string
 	repo     string
-	token    string
+	redact   *redact.Redactor
+	hasToken bool
 	tokenEnv string
 	now      func() time.Time
 	window   time.Duration
@@ -78,11 +80,12 @@ func New(opts Options) (*Forge, error) {
 	if opts.Owner == "" || opts.Repo == "" {
 		return nil, errors.New("github: owner and repo are required")
 	}
-	hc := opts.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
+	hc := &http.Client{Timeout: 30 * time.Second}
+	if opts.HTTPClient != nil {
+		copied := *opts.HTTPClient
+		hc = &copied
 	}
-	client := gh.NewClient(hc)
+	var base *url.URL
 	if opts.BaseURL != "" {
 		u, err := url.Parse(opts.BaseURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -95,17 +98,28 @@ func New(opts Options) (*Forge, error) {
 		if !strings.HasSuffix(u.Path, "/") {
 			u.Path += "/"
 		}
-		client.BaseURL = u
+		base = u
+	}
+	if opts.Token != "" {
+		// go-github's own token transport sets the header on every request, the hops
+		// of a redirect to another host included; this one only toward the API.
+		host := "api.github.com"
+		if base != nil {
+			host = base.Host
+		}
+		hc.Transport = &authTransport{host: host, token: opts.Token, next: hc.Transport}
+	}
+	client := gh.NewClient(hc)
+	if base != nil {
+		client.BaseURL = base
 	}
 	client.UserAgent = "gitmig"
-	if opts.Token != "" {
-		client = client.WithAuthToken(opts.Token)
-	}
 	f := &Forge{
 		client:   client,
 		owner:    opts.Owner,
 		repo:     opts.Repo,
-		token:    opts.Token,
+		redact:   redact.New(opts.Token),
+		hasToken: opts.Token != "",
 		tokenEnv: opts.TokenEnv,
 		now:      opts.Now,
 		window:   opts.ListWindow,
@@ -118,6 +132,27 @@ func New(opts Options) (*Forge, error) {
 		f.window = DefaultListWindow
 	}
 	return f, nil
+}
+
+// authTransport authenticates the requests to the API's host, and no other: a
+// redirect elsewhere goes without the token.
+type authTransport struct {
+	host  string
+	token string
+	next  http.RoundTripper
+}
+
+func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	next := t.next
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	if req.URL.Host != t.host {
+		return next.RoundTrip(req)
+	}
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", "Bearer "+t.token)
+	return next.RoundTrip(req)
 }
 
 // webURL derives the repository's web address from the REST API root: api.github.com

@@ -787,6 +787,30 @@ func TestTokenNeverInErrors(t *testing.T) {
 	checkErr(t, err, r.srv)
 }
 
+// A redirect to another host reaches it without the token, in any form.
+func TestTokenStaysWithTheAPIHost(t *testing.T) {
+	var leaked []string
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		for name, values := range req.Header {
+			for _, v := range values {
+				if strings.Contains(v, testToken) || strings.Contains(v, "Bearer") {
+					leaked = append(leaked, name+": "+v)
+				}
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"message":"moved"}`)
+	}))
+	t.Cleanup(elsewhere.Close)
+	r := newRegistry(t)
+	r.on("POST", "/repos/example/fleet/issues/7/comments").respond(http.StatusTemporaryRedirect, "", "Location", elsewhere.URL+"/collect")
+	f := newForge(t, r)
+	_ = f.Comment(context.Background(), 7, "c")
+	if len(leaked) > 0 {
+		t.Errorf("the other host received %v", leaked)
+	}
+}
+
 func TestNotFound(t *testing.T) {
 	const notFound = `{"message":"Not Found","documentation_url":"https://docs.github.com/rest/pulls/pulls#get-a-pull-request","status":"404"}`
 	r := newRegistry(t)

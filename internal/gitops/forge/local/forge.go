@@ -29,9 +29,11 @@ import (
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/storage/memory"
 
 	"github.com/gitmig/gitmig/internal/gitops/forge"
+	"github.com/gitmig/gitmig/internal/redact"
 	"github.com/gitmig/gitmig/internal/step"
 )
 
@@ -74,6 +76,8 @@ type Forge struct {
 	opts Options
 	// url is the remote as shown in pull request URLs: absolute, without credentials.
 	url string
+	// redact takes the credentials out of the errors of the transport.
+	redact *redact.Redactor
 
 	// mu guards store, a mirror of the remote's branches and refs/gitmig/*, kept
 	// between calls so that fetches are incremental.
@@ -118,7 +122,11 @@ func New(opts Options) (*Forge, error) {
 		URLs:  []string{transportURL},
 		Fetch: mirrorSpecs(),
 	})
-	return &Forge{opts: opts, url: displayURL, store: store, remote: remote}, nil
+	var secrets []string
+	if basic, ok := opts.Auth.(*githttp.BasicAuth); ok {
+		secrets = append(secrets, basic.Password)
+	}
+	return &Forge{opts: opts, url: displayURL, redact: redact.New(secrets...), store: store, remote: remote}, nil
 }
 
 // URL returns the URL of pull request n: the remote followed by #pull/<n>.

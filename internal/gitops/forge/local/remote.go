@@ -66,7 +66,7 @@ func (f *Forge) fetch(ctx context.Context) error {
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
 		return f.clearRefs()
 	}
-	return fmt.Errorf("fetching from %s: %w", f.url, err)
+	return fmt.Errorf("fetching from %s: %w", f.url, f.redact.Error(err))
 }
 
 func (f *Forge) clearRefs() error {
@@ -129,7 +129,7 @@ func (f *Forge) push(ctx context.Context, ref plumbing.ReferenceName, old, commi
 		return fmt.Errorf("pushing %s to %s: %w", ref, f.url, errMoved)
 	}
 	if err != nil {
-		return fmt.Errorf("pushing %s to %s: %w", ref, f.url, err)
+		return fmt.Errorf("pushing %s to %s: %w", ref, f.url, f.redact.Error(err))
 	}
 	return f.store.SetReference(plumbing.NewHashReference(ref, commit))
 }
