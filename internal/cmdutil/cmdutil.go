@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -64,9 +66,57 @@ type SilentError struct{ Code int }
 func (e *SilentError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
 
 // Main runs a command line and turns its error into an exit code, printing it to
-// streams.Err unless it is a SilentError.
-func Main(run func(args []string, streams Streams) error, args []string, streams Streams) int {
-	err := run(args, streams)
+// streams.Err unless it is a SilentError. SIGINT and SIGTERM cancel the context the
+// command runs with, so that it stops at a safe point and says what it did; the exit
+// code is then 128 plus the signal's number, as a shell reports it. A second signal
+// ends the process at once.
+func Main(run func(ctx context.Context, args []string, streams Streams) error, args []string, streams Streams) int {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer func() {
+		signal.Stop(signals)
+		close(signals)
+	}()
+	go func() {
+		sig, ok := <-signals
+		if !ok {
+			return
+		}
+		cancel(&Interrupted{Signal: sig.(syscall.Signal)})
+		if sig, ok := <-signals; ok {
+			os.Exit(128 + int(sig.(syscall.Signal)))
+		}
+	}()
+	return exitCode(run(ctx, args, streams), context.Cause(ctx), streams)
+}
+
+// Interrupted is the cause of a command's cancellation by a signal.
+type Interrupted struct{ Signal syscall.Signal }
+
+func (e *Interrupted) Error() string { return "interrupted by " + signalName(e.Signal) }
+
+func signalName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
+}
+
+// exitCode prints err and says how the process ends.
+func exitCode(err, cause error, streams Streams) int {
+	var interrupted *Interrupted
+	if errors.As(cause, &interrupted) {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			fmt.Fprintln(streams.Err, "gitmig:", redact.URL(err.Error()))
+		}
+		fmt.Fprintf(streams.Err, "gitmig: %v\n", interrupted)
+		return 128 + int(interrupted.Signal)
+	}
 	if err == nil {
 		return 0
 	}

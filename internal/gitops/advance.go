@@ -71,15 +71,15 @@ func (p *passCtx) awaitMerge(ctx context.Context, m *migration, status *report.M
 	}
 	if !pr.HasLabel(forge.Label) {
 		// A pass stopped between opening the pull request and labelling it.
-		err := p.act(report.Action{Kind: report.ActionAddLabels, Migration: m.id(), Step: int(s), Detail: fmt.Sprintf("#%d %s", pr.Number, forge.Label)},
-			func() error { return p.r.Forge.AddLabels(ctx, pr.Number, forge.Label) })
+		err := p.act(ctx, report.Action{Kind: report.ActionAddLabels, Migration: m.id(), Step: int(s), Detail: fmt.Sprintf("#%d %s", pr.Number, forge.Label)},
+			func(ctx context.Context) error { return p.r.Forge.AddLabels(ctx, pr.Number, forge.Label) })
 		if err != nil {
 			return err
 		}
 	}
 	if p.autoMerge(s) {
-		return p.act(report.Action{Kind: report.ActionMerge, Migration: m.id(), Step: int(s), Detail: fmt.Sprintf("#%d (gitops.autoMerge)", pr.Number)},
-			func() error { _, err := p.r.Forge.Merge(ctx, pr.Number); return err })
+		return p.act(ctx, report.Action{Kind: report.ActionMerge, Migration: m.id(), Step: int(s), Detail: fmt.Sprintf("#%d (gitops.autoMerge)", pr.Number)},
+			func(ctx context.Context) error { _, err := p.r.Forge.Merge(ctx, pr.Number); return err })
 	}
 	status.WaitingFor = fmt.Sprintf("review and merge of pull request #%d (step %d %s)", pr.Number, int(s), s.Name())
 	return nil
@@ -142,8 +142,8 @@ func (p *passCtx) reportGate(ctx context.Context, m *migration, s step.Step, res
 	if !p.r.statusChanged(pr.HeadSHA, st) {
 		return nil
 	}
-	return p.act(report.Action{Kind: report.ActionStatus, Migration: m.id(), Step: int(s), Detail: fmt.Sprintf("%s on #%d: %s", state, pr.Number, st.Description)},
-		func() error { return p.r.Forge.SetStatus(ctx, pr.HeadSHA, st) })
+	return p.act(ctx, report.Action{Kind: report.ActionStatus, Migration: m.id(), Step: int(s), Detail: fmt.Sprintf("%s on #%d: %s", state, pr.Number, st.Description)},
+		func(ctx context.Context) error { return p.r.Forge.SetStatus(ctx, pr.HeadSHA, st) })
 }
 
 // openStep renders a step on the base head, pushes its branch and opens its pull
@@ -194,8 +194,8 @@ func (p *passCtx) openStep(ctx context.Context, m *migration, status *report.Mig
 	title := Title(&rec, s)
 	body := Body(BodyInput{Record: &rec, Step: s, Preview: preview, PullRequests: m.prs, Config: p.st.cfg, Change: change})
 	var created forge.PullRequest
-	err = p.act(report.Action{Kind: report.ActionCreatePR, Migration: m.id(), Step: int(s), Detail: title},
-		func() error {
+	err = p.act(ctx, report.Action{Kind: report.ActionCreatePR, Migration: m.id(), Step: int(s), Detail: title},
+		func(ctx context.Context) error {
 			var err error
 			created, err = p.r.Forge.Create(ctx, forge.NewPullRequest{Title: title, Body: body, Head: branch, Base: p.ws.Branch(), Labels: []string{forge.Label}})
 			return err
@@ -227,8 +227,8 @@ func (p *passCtx) pushStepBranch(ctx context.Context, m *migration, key step.Bra
 			return nil
 		}
 	}
-	err := p.act(report.Action{Kind: report.ActionPushBranch, Migration: m.id(), Step: int(key.Step), Detail: branch},
-		func() error {
+	err := p.act(ctx, report.Action{Kind: report.ActionPushBranch, Migration: m.id(), Step: int(key.Step), Detail: branch},
+		func(ctx context.Context) error {
 			if exists {
 				// No pull request uses it yet, and only gitmig writes gitmig/ branches:
 				// rebuild it on the current base, unless it changed since it was read.
@@ -276,8 +276,8 @@ func (p *passCtx) abort(ctx context.Context, m *migration, status *report.Migrat
 	until := closedAt.Add(p.st.cfg.Policy.Cooldown.Duration).UTC().Format(time.RFC3339)
 	comment := fmt.Sprintf("gitmig: migration `%s` is aborted: %s. Moving %s to %s cools down until %s.",
 		m.id(), why, m.rec.Spec.Service, m.rec.Spec.To, until)
-	if err := p.act(report.Action{Kind: report.ActionComment, Migration: m.id(), Detail: fmt.Sprintf("#%d: aborted", pr.Number)},
-		func() error { return p.r.Forge.Comment(ctx, pr.Number, comment) }); err != nil {
+	if err := p.act(ctx, report.Action{Kind: report.ActionComment, Migration: m.id(), Detail: fmt.Sprintf("#%d: aborted", pr.Number)},
+		func(ctx context.Context) error { return p.r.Forge.Comment(ctx, pr.Number, comment) }); err != nil {
 		return err
 	}
 	status.Status, status.WaitingFor, status.Message = string(record.Aborted), "", why
@@ -327,8 +327,8 @@ func (p *passCtx) pushRecord(ctx context.Context, rec *record.Record, message st
 	if err != nil {
 		return err
 	}
-	return p.act(report.Action{Kind: report.ActionRecord, Migration: rec.ID(), Detail: firstLine(message)},
-		func() error { return p.ws.PushBase(ctx, sha) })
+	return p.act(ctx, report.Action{Kind: report.ActionRecord, Migration: rec.ID(), Detail: firstLine(message)},
+		func(ctx context.Context) error { return p.ws.PushBase(ctx, sha) })
 }
 
 func firstLine(s string) string {

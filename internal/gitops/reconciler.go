@@ -132,11 +132,23 @@ type passCtx struct {
 	now    time.Time
 }
 
-// act records an action and, unless dry-running, takes it through do.
-func (p *passCtx) act(a report.Action, do func() error) error {
+// actionGrace is how long an action already begun may take to finish after the pass
+// is cancelled: a push or a pull request is left done, not half done.
+const actionGrace = time.Minute
+
+// act records an action and, unless dry-running, takes it through do. A cancelled
+// pass stops here, before the action: between two actions is a safe point. An
+// action begun runs to its end, within actionGrace, whatever happens to ctx.
+func (p *passCtx) act(ctx context.Context, a report.Action, do func(ctx context.Context) error) error {
 	a.DryRun = p.r.DryRun
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("stopped before %s %s: %w", a.Kind, a.Detail, context.Cause(ctx))
+	}
 	if !p.r.DryRun {
-		if err := do(); err != nil {
+		actCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), actionGrace)
+		err := do(actCtx)
+		cancel()
+		if err != nil {
 			return err
 		}
 	}

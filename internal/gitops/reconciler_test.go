@@ -496,3 +496,33 @@ func TestStatusReadsWithoutActing(t *testing.T) {
 		}
 	}
 }
+
+// A pass cancelled between two actions stops there, leaving no action half done, and
+// the next pass carries on without a duplicate.
+func TestCancelledPassStopsBetweenActions(t *testing.T) {
+	f := newFleet(t)
+	r := f.reconciler()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	stop := errors.New("SIGTERM")
+	var done []report.ActionKind
+	r.AfterAction = func(a report.Action) error {
+		done = append(done, a.Kind)
+		cancel(stop) // the signal arrives while the first action, the record, is pushed
+		return nil
+	}
+	_, err := r.Pass(ctx)
+	if !errors.Is(err, stop) || !strings.Contains(err.Error(), "stopped before push-branch") {
+		t.Fatalf("cancelled pass: %v", err)
+	}
+	if len(done) != 1 || done[0] != report.ActionRecord {
+		t.Fatalf("actions taken: %v, want the record alone", done)
+	}
+	r.AfterAction = nil
+	mustPass(t, r)
+	if prs := f.prs(); len(prs) != 1 {
+		t.Fatalf("after the next pass: %d pull requests, want 1", len(prs))
+	}
+	if recs := f.records(); len(recs) != 1 {
+		t.Errorf("%d records, want 1", len(recs))
+	}
+}

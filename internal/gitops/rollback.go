@@ -193,8 +193,8 @@ func (p *passCtx) openUndo(ctx context.Context, m *migration, status *report.Mig
 	}
 	body := UndoBody(&rec, k, merged, reason, edits)
 	var created forge.PullRequest
-	err = p.act(report.Action{Kind: report.ActionCreatePR, Migration: m.id(), Step: int(k), Detail: title},
-		func() error {
+	err = p.act(ctx, report.Action{Kind: report.ActionCreatePR, Migration: m.id(), Step: int(k), Detail: title},
+		func(ctx context.Context) error {
 			var err error
 			created, err = p.r.Forge.Create(ctx, forge.NewPullRequest{Title: title, Body: body, Head: key.String(), Base: p.ws.Branch(), Labels: []string{forge.Label}})
 			return err

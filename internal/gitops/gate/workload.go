@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -172,11 +173,18 @@ func RESTConfig(target config.KubeTarget) (*rest.Config, error) {
 	return cfg, nil
 }
 
+// requestTimeout bounds one request of a gate to an API server, so that a server that
+// accepts and never answers fails the gate's check instead of holding the pass.
+const requestTimeout = 30 * time.Second
+
 // DynamicClient is a dynamic client for a kubeconfig target.
 func DynamicClient(target config.KubeTarget) (dynamic.Interface, error) {
 	cfg, err := RESTConfig(target)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Timeout == 0 || cfg.Timeout > requestTimeout {
+		cfg.Timeout = requestTimeout
 	}
 	return dynamic.NewForConfig(cfg)
 }

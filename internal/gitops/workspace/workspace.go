@@ -37,6 +37,18 @@ type Options struct {
 	AuthorName  string
 	AuthorEmail string
 	Now         func() time.Time
+	// CallTimeout bounds each exchange with the remote (a clone, a fetch, a push), so
+	// that a server that accepts and never answers fails the call instead of holding
+	// the pass; DefaultCallTimeout when zero.
+	CallTimeout time.Duration
+}
+
+// DefaultCallTimeout bounds one exchange with the remote.
+const DefaultCallTimeout = 2 * time.Minute
+
+// call is the context of one exchange with the remote.
+func (w *Workspace) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, w.opts.CallTimeout)
 }
 
 // Workspace is a clone of the base branch.
@@ -58,10 +70,15 @@ func Clone(ctx context.Context, opts Options) (*Workspace, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = DefaultCallTimeout
+	}
 	w := &Workspace{opts: opts, redact: redact.New(opts.Token)}
 	if opts.Token != "" {
 		w.auth = &http.BasicAuth{Username: "x-access-token", Password: opts.Token}
 	}
+	ctx, cancel := w.call(ctx)
+	defer cancel()
 	repo, err := git.CloneContext(ctx, memory.NewStorage(), nil, &git.CloneOptions{
 		URL:           opts.Remote,
 		Auth:          w.auth,
@@ -100,6 +117,8 @@ func (w *Workspace) Branch() string { return w.opts.Branch }
 
 // Fetch updates the base branch from the remote.
 func (w *Workspace) Fetch(ctx context.Context) error {
+	ctx, cancel := w.call(ctx)
+	defer cancel()
 	spec := gitconfig.RefSpec(fmt.Sprintf("+refs/heads/%[1]s:refs/remotes/%[2]s/%[1]s", w.opts.Branch, remoteName))
 	err := w.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: remoteName, RefSpecs: []gitconfig.RefSpec{spec}, Auth: w.auth, Tags: git.NoTags})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
@@ -110,6 +129,8 @@ func (w *Workspace) Fetch(ctx context.Context) error {
 
 // FetchBranch fetches one branch of the remote and returns its commit.
 func (w *Workspace) FetchBranch(ctx context.Context, branch string) (string, error) {
+	ctx, cancel := w.call(ctx)
+	defer cancel()
 	spec := gitconfig.RefSpec(fmt.Sprintf("+refs/heads/%[1]s:refs/remotes/%[2]s/%[1]s", branch, remoteName))
 	err := w.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: remoteName, RefSpecs: []gitconfig.RefSpec{spec}, Auth: w.auth, Tags: git.NoTags})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
@@ -125,6 +146,8 @@ func (w *Workspace) FetchBranch(ctx context.Context, branch string) (string, err
 // RemoteBranches lists the remote's branches whose names start with prefix, with
 // their commits.
 func (w *Workspace) RemoteBranches(ctx context.Context, prefix string) (map[string]string, error) {
+	ctx, cancel := w.call(ctx)
+	defer cancel()
 	remote, err := w.repo.Remote(remoteName)
 	if err != nil {
 		return nil, err
@@ -202,6 +225,8 @@ func (w *Workspace) IsAncestor(a, b string) (bool, error) {
 // working on the tree it read.
 func (w *Workspace) Descends(ctx context.Context, ancestor, sha string) (bool, error) {
 	if _, err := w.repo.CommitObject(plumbing.NewHash(sha)); errors.Is(err, plumbing.ErrObjectNotFound) {
+		ctx, cancel := w.call(ctx)
+		defer cancel()
 		spec := gitconfig.RefSpec(fmt.Sprintf("+refs/heads/%[1]s:refs/gitmig-probe/%[1]s", w.opts.Branch))
 		err := w.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: remoteName, RefSpecs: []gitconfig.RefSpec{spec}, Auth: w.auth, Tags: git.NoTags})
 		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
@@ -256,6 +281,8 @@ func (w *Workspace) PushBase(ctx context.Context, sha string) error {
 }
 
 func (w *Workspace) push(ctx context.Context, u gitstore.Update) error {
+	ctx, cancel := w.call(ctx)
+	defer cancel()
 	remote, err := w.repo.Remote(remoteName)
 	if err != nil {
 		return err
@@ -272,6 +299,8 @@ func (w *Workspace) push(ctx context.Context, u gitstore.Update) error {
 
 // DeleteBranch removes a branch from the remote; a missing branch is not an error.
 func (w *Workspace) DeleteBranch(ctx context.Context, branch string) error {
+	ctx, cancel := w.call(ctx)
+	defer cancel()
 	spec := gitconfig.RefSpec(":refs/heads/" + branch)
 	err := w.repo.PushContext(ctx, &git.PushOptions{RemoteName: remoteName, RefSpecs: []gitconfig.RefSpec{spec}, Auth: w.auth})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {

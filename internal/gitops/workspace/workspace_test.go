@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -161,5 +162,32 @@ func TestCloneErrorsCarryNoToken(t *testing.T) {
 		if msg := err.Error(); strings.Contains(msg, token) || strings.Contains(msg, strings.TrimRight(b64, "=")) {
 			t.Errorf("the error carries the token: %s", msg)
 		}
+	}
+}
+
+// A remote that accepts the connection and never answers fails the call within
+// CallTimeout.
+func TestSilentRemoteTimesOut(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { conn.Close() })
+		}
+	}()
+	start := time.Now()
+	_, err = Clone(context.Background(), Options{Remote: "http://" + l.Addr().String() + "/fleet.git", Branch: "main", CallTimeout: time.Second})
+	if err == nil {
+		t.Fatal("cloned from a silent server")
+	}
+	if elapsed := time.Since(start); elapsed > 10*time.Second {
+		t.Errorf("gave up after %s, want about the CallTimeout of 1s", elapsed)
 	}
 }

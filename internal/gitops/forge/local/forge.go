@@ -68,6 +68,8 @@ type Options struct {
 	AuthorEmail string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// CallTimeout bounds each exchange with the remote; two minutes when zero.
+	CallTimeout time.Duration
 }
 
 // Forge is the local forge. Its methods are safe for concurrent use; separate Forge
@@ -111,6 +113,9 @@ func New(opts Options) (*Forge, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = 2 * time.Minute
 	}
 	transportURL, displayURL, err := endpoint(opts.Remote)
 	if err != nil {

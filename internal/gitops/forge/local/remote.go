@@ -53,6 +53,8 @@ func endpoint(remote string) (transportURL, display string, err error) {
 // fetch brings the mirror up to date with the remote, deleting the refs the remote no
 // longer has. Callers hold f.mu.
 func (f *Forge) fetch(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, f.opts.CallTimeout)
+	defer cancel()
 	err := f.remote.FetchContext(ctx, &git.FetchOptions{
 		RefSpecs: mirrorSpecs(),
 		Tags:     git.NoTags,
@@ -124,6 +126,8 @@ func (f *Forge) push(ctx context.Context, ref plumbing.ReferenceName, old, commi
 			return err
 		}
 	}
+	ctx, cancel := context.WithTimeout(ctx, f.opts.CallTimeout)
+	defer cancel()
 	err := gitstore.Push(ctx, f.remote, f.store, f.opts.Auth, gitstore.Update{Ref: ref, New: commit, Lease: &old})
 	if errors.Is(err, gitstore.ErrMoved) {
 		return fmt.Errorf("pushing %s to %s: %w", ref, f.url, errMoved)
