@@ -168,7 +168,6 @@ func TestReconcileFailsWhenTheSummaryCannotBeWritten(t *testing.T) {
 	}
 }
 
-
 func readFile(t *testing.T, path string) string {
 	t.Helper()
 	data, err := os.ReadFile(path)
