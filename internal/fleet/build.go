@@ -133,7 +133,7 @@ feed:
 		case next <- i:
 		case <-ctx.Done():
 			for j := i; j < len(dirs); j++ {
-				errs[j] = ctx.Err()
+				errs[j] = context.Cause(ctx)
 			}
 			break feed
 		}

@@ -25,6 +25,13 @@ func (p *passCtx) advance(ctx context.Context, m *migration) error {
 	if m.rec.Status.Phase.Ended() {
 		return nil
 	}
+	why, err := p.rewritten(m)
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		return p.endRewritten(ctx, m, status, why)
+	}
 	if m.rollingBack() {
 		return p.rollBack(ctx, m, status)
 	}
@@ -71,15 +78,29 @@ func (p *passCtx) awaitMerge(ctx context.Context, m *migration, status *report.M
 	}
 	if !pr.HasLabel(forge.Label) {
 		// A pass stopped between opening the pull request and labelling it.
-		err := p.act(ctx, report.Action{Kind: report.ActionAddLabels, Migration: m.id(), Step: int(s), Detail: fmt.Sprintf("#%d %s", pr.Number, forge.Label)},
+		err := p.act(ctx, &report.Action{Kind: report.ActionAddLabels, Migration: m.id(), Step: int(s), Detail: fmt.Sprintf("#%d %s", pr.Number, forge.Label)},
 			func(ctx context.Context) error { return p.r.Forge.AddLabels(ctx, pr.Number, forge.Label) })
 		if err != nil {
 			return err
 		}
 	}
+	key := step.Branch{ID: m.id(), Step: s}
+	if _, ok := m.branches[key]; !ok {
+		// The branch was deleted under its open pull request: put gitmig's commit
+		// back, so that the pull request can be merged again.
+		return p.openStep(ctx, m, status, s)
+	}
+	why, err := p.notOwn(ctx, m, key, pr.HeadSHA)
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		return p.refuseForeign(ctx, m, status, s, pr, &ForeignError{Branch: key.String(), SHA: pr.HeadSHA, Why: why})
+	}
 	if p.autoMerge(s) {
-		return p.act(ctx, report.Action{Kind: report.ActionMerge, Migration: m.id(), Step: int(s), Detail: fmt.Sprintf("#%d (gitops.autoMerge)", pr.Number)},
-			func(ctx context.Context) error { _, err := p.r.Forge.Merge(ctx, pr.Number); return err })
+		// Only the head just checked: a commit pushed since is not merged.
+		return p.act(ctx, &report.Action{Kind: report.ActionMerge, Migration: m.id(), Step: int(s), Detail: fmt.Sprintf("#%d at %s (gitops.autoMerge)", pr.Number, short(pr.HeadSHA))},
+			func(ctx context.Context) error { _, err := p.r.Forge.Merge(ctx, pr.Number, pr.HeadSHA); return err })
 	}
 	status.WaitingFor = fmt.Sprintf("review and merge of pull request #%d (step %d %s)", pr.Number, int(s), s.Name())
 	return nil
@@ -138,68 +159,55 @@ func (p *passCtx) reportGate(ctx context.Context, m *migration, s step.Step, res
 		return nil
 	}
 	state := map[gate.Verdict]forge.StatusState{gate.Pass: forge.StatusSuccess, gate.Wait: forge.StatusPending, gate.Fail: forge.StatusFailure}[res.Verdict]
-	st := forge.Status{State: state, Context: "gitmig/gate", Description: text.Truncate(res.Reason, 140)}
+	return p.setStatus(ctx, m, s, pr, forge.Status{State: state, Context: GateContext, Description: text.Truncate(res.Reason, 140)})
+}
+
+// GateContext names gitmig's commit status on step pull requests.
+const GateContext = "gitmig/gate"
+
+// setStatus sets a commit status on a pull request's head, unless this process set
+// the same one there already.
+func (p *passCtx) setStatus(ctx context.Context, m *migration, s step.Step, pr forge.PullRequest, st forge.Status) error {
 	if !p.r.statusChanged(pr.HeadSHA, st) {
 		return nil
 	}
-	return p.act(ctx, report.Action{Kind: report.ActionStatus, Migration: m.id(), Step: int(s), Detail: fmt.Sprintf("%s on #%d: %s", state, pr.Number, st.Description)},
+	err := p.act(ctx, &report.Action{Kind: report.ActionStatus, Migration: m.id(), Step: int(s), Detail: fmt.Sprintf("%s on #%d: %s", st.State, pr.Number, st.Description)},
 		func(ctx context.Context) error { return p.r.Forge.SetStatus(ctx, pr.HeadSHA, st) })
+	if err == nil && !p.r.DryRun {
+		p.r.statusSet(pr.HeadSHA, st)
+	}
+	return err
 }
 
 // openStep renders a step on the base head, pushes its branch and opens its pull
-// request, adopting a branch or pull request an interrupted pass left behind.
+// request, adopting a branch or pull request an interrupted pass left behind. A step
+// that cannot be rendered, or whose branch holds work gitmig did not write, blocks
+// the migration (see blocked).
 func (p *passCtx) openStep(ctx context.Context, m *migration, status *report.MigrationStatus, s step.Step) error {
-	branch := step.BranchOf(m.id(), s)
-	mig, err := render.NewMigration(p.st.cfg, m.id(), m.rec.Spec.Service, m.rec.Spec.From, m.rec.Spec.To)
+	work, err := p.stepCommit(ctx, m, s, p.ws.Head())
+	var state *render.StateError
+	if errors.As(err, &state) {
+		// The tree is not as this step expects (someone edited it by hand).
+		return p.blocked(ctx, m, status, s, fmt.Sprintf("cannot render step %d: %v", int(s), err))
+	}
 	if err != nil {
 		return err
 	}
-	// Argo CD shows this link on every object the step writes.
-	mig.PullRequest = p.r.Forge.HeadURL(branch)
-	model, err := p.st.fleet(ctx)
+	preview, err := work.change.Preview()
 	if err != nil {
 		return err
 	}
-	change, err := render.Render(model, mig, s)
-	if err != nil {
-		// The tree is not as this step expects (someone edited it by hand): say so and
-		// leave the other migrations to proceed.
-		status.WaitingFor = fmt.Sprintf("cannot render step %d: %v", int(s), err)
-		return nil
+	err = p.pushStepBranch(ctx, m, step.Branch{ID: m.id(), Step: s}, work.sha)
+	var foreign *ForeignError
+	if errors.As(err, &foreign) {
+		return p.blocked(ctx, m, status, s, foreign.Error())
 	}
-	preview, err := change.Preview()
 	if err != nil {
 		return err
 	}
-	rec := *m.rec
-	rec.Status.Step = int(s)
-	rec.Status.PullRequests = slices.Clone(m.rec.Status.PullRequests)
-	for earlier := step.Deploy; earlier < s; earlier++ {
-		if pr, ok := m.prs[earlier]; ok {
-			rec.SetPullRequest(record.PullRequestRef{Step: int(earlier), Number: pr.Number, URL: pr.URL})
-		}
-	}
-	recData, err := rec.Marshal()
-	if err != nil {
-		return err
-	}
-	edits := append(slices.Clone(change.Edits), tree.Edit{Path: record.Path(m.id()), Content: recData})
-	sha, err := p.ws.Commit(p.ws.Head(), edits, commitMessage(&rec, s))
-	if err != nil {
-		return err
-	}
-	if err := p.pushStepBranch(ctx, m, step.Branch{ID: m.id(), Step: s}, sha); err != nil {
-		return err
-	}
-	title := Title(&rec, s)
-	body := Body(BodyInput{Record: &rec, Step: s, Preview: preview, PullRequests: m.prs, Config: p.st.cfg, Change: change})
-	var created forge.PullRequest
-	err = p.act(ctx, report.Action{Kind: report.ActionCreatePR, Migration: m.id(), Step: int(s), Detail: title},
-		func(ctx context.Context) error {
-			var err error
-			created, err = p.r.Forge.Create(ctx, forge.NewPullRequest{Title: title, Body: body, Head: branch, Base: p.ws.Branch(), Labels: []string{forge.Label}})
-			return err
-		})
+	title := Title(&work.rec, s)
+	body := Body(BodyInput{Record: &work.rec, Step: s, Preview: preview, PullRequests: m.prs, Config: p.st.cfg, Change: work.change})
+	created, err := p.createPR(ctx, m, s, forge.NewPullRequest{Title: title, Body: body, Head: step.BranchOf(m.id(), s), Base: p.ws.Branch(), Labels: []string{forge.Label}})
 	if err != nil {
 		return err
 	}
@@ -213,38 +221,63 @@ func (p *passCtx) openStep(ctx context.Context, m *migration, status *report.Mig
 	return nil
 }
 
-// pushStepBranch pushes the step's commit unless the branch already holds the same
-// change on the same base, which an interrupted pass or a racing one left.
+// createPR opens a pull request, or finds the one a racing or interrupted pass opened
+// for the same branch, and says which.
+func (p *passCtx) createPR(ctx context.Context, m *migration, s step.Step, pr forge.NewPullRequest) (forge.PullRequest, error) {
+	var created forge.PullRequest
+	a := report.Action{Kind: report.ActionCreatePR, Migration: m.id(), Step: int(s), Detail: pr.Title}
+	err := p.act(ctx, &a, func(ctx context.Context) error {
+		var err error
+		created, err = p.r.Forge.Create(ctx, pr)
+		if err == nil && created.Found {
+			a.Kind, a.Detail = report.ActionFoundPR, fmt.Sprintf("#%d %s", created.Number, pr.Title)
+		}
+		return err
+	})
+	return created, err
+}
+
+// pushStepBranch puts the commit gitmig computed, sha, on the step's branch. A branch
+// that holds the same change on the same base is kept as it is (a racing or
+// interrupted pass left it); one that holds gitmig's own commit on an older base is
+// replaced, only from that commit; any other is foreign (a *ForeignError): it is not
+// touched.
 func (p *passCtx) pushStepBranch(ctx context.Context, m *migration, key step.Branch, sha string) error {
 	branch := key.String()
-	existing, exists := m.branches[key]
-	if exists {
-		same, err := p.equivalent(ctx, branch, existing, sha)
-		if err != nil {
-			return err
+	for attempt := 1; ; attempt++ {
+		existing, exists := m.branches[key]
+		if exists {
+			same, err := p.equivalent(ctx, branch, existing, sha)
+			if err != nil || same {
+				return err
+			}
+			why, err := p.notOwn(ctx, m, key, existing)
+			if err != nil {
+				return err
+			}
+			if why != "" {
+				return &ForeignError{Branch: branch, SHA: existing, Why: why}
+			}
 		}
-		if same {
-			return nil
-		}
-	}
-	err := p.act(ctx, report.Action{Kind: report.ActionPushBranch, Migration: m.id(), Step: int(key.Step), Detail: branch},
-		func(ctx context.Context) error {
-			if exists {
-				// No pull request uses it yet, and only gitmig writes gitmig/ branches:
-				// rebuild it on the current base, unless it changed since it was read.
+		err := p.act(ctx, &report.Action{Kind: report.ActionPushBranch, Migration: m.id(), Step: int(key.Step), Detail: branch},
+			func(ctx context.Context) error {
+				// Only from what the branch held when it was judged (nothing, when it
+				// did not exist): a push meanwhile makes this one fail.
 				return p.ws.ReplaceBranch(ctx, branch, existing, sha)
-			}
-			err := p.ws.PushBranch(ctx, branch, sha)
-			if errors.Is(err, workspace.ErrRejected) {
-				// Another pass pushed this step first; its commit is the same change.
-				return nil
+			})
+		if !errors.Is(err, workspace.ErrRejected) || attempt == MaxAttempts {
+			if err == nil {
+				m.branches[key] = sha
 			}
 			return err
-		})
-	if err == nil {
-		m.branches[key] = sha
+		}
+		// The branch changed under this pass: judge what it holds now.
+		now, ferr := p.ws.FetchBranch(ctx, branch)
+		if ferr != nil {
+			return ferr
+		}
+		m.branches[key] = now
 	}
-	return err
 }
 
 // equivalent reports whether the remote branch's commit makes the same tree from the
@@ -276,7 +309,7 @@ func (p *passCtx) abort(ctx context.Context, m *migration, status *report.Migrat
 	until := closedAt.Add(p.st.cfg.Policy.Cooldown.Duration).UTC().Format(time.RFC3339)
 	comment := fmt.Sprintf("gitmig: migration `%s` is aborted: %s. Moving %s to %s cools down until %s.",
 		m.id(), why, m.rec.Spec.Service, m.rec.Spec.To, until)
-	if err := p.act(ctx, report.Action{Kind: report.ActionComment, Migration: m.id(), Detail: fmt.Sprintf("#%d: aborted", pr.Number)},
+	if err := p.act(ctx, &report.Action{Kind: report.ActionComment, Migration: m.id(), Detail: fmt.Sprintf("#%d: aborted", pr.Number)},
 		func(ctx context.Context) error { return p.r.Forge.Comment(ctx, pr.Number, comment) }); err != nil {
 		return err
 	}
@@ -323,12 +356,17 @@ func (p *passCtx) pushRecord(ctx context.Context, rec *record.Record, message st
 	if err != nil {
 		return err
 	}
-	sha, err := p.ws.Commit(p.ws.Head(), []tree.Edit{{Path: record.Path(rec.ID()), Content: data}}, message)
+	edits := []tree.Edit{{Path: record.Path(rec.ID()), Content: data}}
+	sha, err := p.ws.Commit(p.ws.Head(), edits, message)
 	if err != nil {
 		return err
 	}
-	return p.act(ctx, report.Action{Kind: report.ActionRecord, Migration: rec.ID(), Detail: firstLine(message)},
+	err = p.act(ctx, &report.Action{Kind: report.ActionRecord, Migration: rec.ID(), Detail: firstLine(message)},
 		func(ctx context.Context) error { return p.ws.PushBase(ctx, sha) })
+	if err != nil || p.r.DryRun {
+		return err
+	}
+	return p.st.moveTo(sha, edits)
 }
 
 func firstLine(s string) string {

@@ -39,20 +39,25 @@ type Reconciler struct {
 	// lastStatus remembers the commit statuses this process has set, so that a
 	// long-running loop does not post the same one on every pass.
 	lastStatus map[string]forge.Status
+	// checked remembers, by branch and commit, why a commit is not gitmig's own ("" when
+	// it is): a commit does not change, and judging it renders a step.
+	checked map[string]string
 }
 
-// statusChanged reports whether st differs from the last status set on sha, and
-// remembers it.
+func statusKey(sha string, st forge.Status) string { return sha + "\x00" + st.Context }
+
+// statusChanged reports whether st differs from the last status set on sha.
 func (r *Reconciler) statusChanged(sha string, st forge.Status) bool {
-	key := sha + "\x00" + st.Context
-	if r.lastStatus[key] == st {
-		return false
-	}
+	return r.lastStatus[statusKey(sha, st)] != st
+}
+
+// statusSet remembers a status once the forge took it, so that a failed post is
+// posted again by the next pass.
+func (r *Reconciler) statusSet(sha string, st forge.Status) {
 	if r.lastStatus == nil {
 		r.lastStatus = map[string]forge.Status{}
 	}
-	r.lastStatus[key] = st
-	return true
+	r.lastStatus[statusKey(sha, st)] = st
 }
 
 // MaxAttempts bounds how often one pass refetches after a push the remote rejected
@@ -139,7 +144,7 @@ const actionGrace = time.Minute
 // act records an action and, unless dry-running, takes it through do. A cancelled
 // pass stops here, before the action: between two actions is a safe point. An
 // action begun runs to its end, within actionGrace, whatever happens to ctx.
-func (p *passCtx) act(ctx context.Context, a report.Action, do func(ctx context.Context) error) error {
+func (p *passCtx) act(ctx context.Context, a *report.Action, do func(ctx context.Context) error) error {
 	a.DryRun = p.r.DryRun
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("stopped before %s %s: %w", a.Kind, a.Detail, context.Cause(ctx))
@@ -152,9 +157,9 @@ func (p *passCtx) act(ctx context.Context, a report.Action, do func(ctx context.
 			return err
 		}
 	}
-	p.report.Actions = append(p.report.Actions, a)
+	p.report.Actions = append(p.report.Actions, *a)
 	if p.r.AfterAction != nil && !p.r.DryRun {
-		return p.r.AfterAction(a)
+		return p.r.AfterAction(*a)
 	}
 	return nil
 }

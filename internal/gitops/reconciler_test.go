@@ -126,7 +126,7 @@ func (f *testFleet) mergeOpen() int {
 	n := 0
 	for _, pr := range f.prs() {
 		if pr.State == forge.StateOpen {
-			if _, err := f.forge.Merge(context.Background(), pr.Number); err != nil {
+			if _, err := f.forge.Merge(context.Background(), pr.Number, ""); err != nil {
 				f.t.Fatalf("merging #%d: %v", pr.Number, err)
 			}
 			n++

@@ -188,17 +188,18 @@ func (p *passCtx) openUndo(ctx context.Context, m *migration, status *report.Mig
 		return err
 	}
 	key := step.Branch{ID: m.id(), Step: k, Undo: true}
-	if err := p.pushStepBranch(ctx, m, key, sha); err != nil {
+	err = p.pushStepBranch(ctx, m, key, sha)
+	var foreign *ForeignError
+	if errors.As(err, &foreign) {
+		// Rolling back is how a migration ends safely: a person must clear the way.
+		status.WaitingFor = fmt.Sprintf("cannot roll back step %d: %v", int(k), foreign)
+		return nil
+	}
+	if err != nil {
 		return err
 	}
 	body := UndoBody(&rec, k, merged, reason, edits)
-	var created forge.PullRequest
-	err = p.act(ctx, report.Action{Kind: report.ActionCreatePR, Migration: m.id(), Step: int(k), Detail: title},
-		func(ctx context.Context) error {
-			var err error
-			created, err = p.r.Forge.Create(ctx, forge.NewPullRequest{Title: title, Body: body, Head: key.String(), Base: p.ws.Branch(), Labels: []string{forge.Label}})
-			return err
-		})
+	created, err := p.createPR(ctx, m, k, forge.NewPullRequest{Title: title, Body: body, Head: key.String(), Base: p.ws.Branch(), Labels: []string{forge.Label}})
 	if err != nil {
 		return err
 	}

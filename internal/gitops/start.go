@@ -111,6 +111,12 @@ func (p *passCtx) startMigration(ctx context.Context, spec record.Spec) error {
 			return nil
 		}
 	}
+	if prs := p.st.orphans[id]; len(prs) > 0 {
+		// Its record left the base branch, as with a force-push, but its pull requests
+		// remain: starting it again would open a step a second time.
+		p.report.Notes = append(p.report.Notes, fmt.Sprintf("not starting %s: pull request #%d of a migration with this id exists without its record", id, prs[0].Number))
+		return nil
+	}
 	mig, err := render.NewMigration(p.st.cfg, id, spec.Service, spec.From, spec.To)
 	if err != nil {
 		return err

@@ -25,6 +25,8 @@ type state struct {
 	migrations []*migration
 	// foreign are gitmig pull requests and branches that belong to no record.
 	foreign []string
+	// orphans are the pull requests of migration ids that have no record.
+	orphans map[string][]forge.PullRequest
 
 	builder *fleet.Builder
 	model   *fleet.Model
@@ -42,6 +44,19 @@ func (st *state) fleet(ctx context.Context) (*fleet.Model, error) {
 	}
 	st.model = m
 	return m, nil
+}
+
+// moveTo follows the base branch to sha, a commit this pass pushed on top of the head
+// with edits, which are records: the model follows without building anything again.
+func (st *state) moveTo(sha string, edits []tree.Edit) error {
+	st.head = sha
+	st.tree = tree.With(st.tree, edits)
+	if st.model == nil {
+		return nil
+	}
+	model, err := st.model.With(edits)
+	st.model = model
+	return err
 }
 
 // migration joins a record on the base branch with its pull requests and branches.
@@ -65,7 +80,7 @@ func (m *migration) merged() step.Step { return step.Step(m.rec.Status.Step) }
 
 // load reads the base branch at the workspace's head, the forge and the remote branches.
 func (r *Reconciler) load(ctx context.Context, ws *workspace.Workspace) (*state, error) {
-	st := &state{head: ws.Head(), builder: r.builder()}
+	st := &state{head: ws.Head(), builder: r.builder(), orphans: map[string][]forge.PullRequest{}}
 	var err error
 	if st.tree, err = ws.Tree(st.head); err != nil {
 		return nil, err
@@ -98,6 +113,9 @@ func (r *Reconciler) load(ctx context.Context, ws *workspace.Workspace) (*state,
 		switch {
 		case !ok || m == nil:
 			st.foreign = append(st.foreign, fmt.Sprintf("pull request #%d (%s) has no migration record", pr.Number, pr.Head))
+			if ok {
+				st.orphans[b.ID] = append(st.orphans[b.ID], pr)
+			}
 		case b.Undo:
 			m.undos[b.Step] = pr
 		default:

@@ -75,8 +75,11 @@ const (
 	ActionRecord     ActionKind = "record"      // a record commit pushed to the base branch
 	ActionPushBranch ActionKind = "push-branch" // a step branch pushed
 	ActionCreatePR   ActionKind = "create-pr"   // a pull request opened (with its labels)
+	ActionFoundPR    ActionKind = "found-pr"    // the pull request a racing or interrupted pass opened
+	ActionRefuse     ActionKind = "refuse"      // work gitmig did not write, found and left alone
 	ActionAddLabels  ActionKind = "add-labels"  // missing labels added
 	ActionMerge      ActionKind = "merge"       // an auto-merged step
 	ActionComment    ActionKind = "comment"     // a comment on a pull request
+	ActionClose      ActionKind = "close"       // a pull request closed with a comment
 	ActionStatus     ActionKind = "status"      // a commit status set
 )

@@ -183,7 +183,7 @@ func (d *demo) mergeOpen(ctx context.Context, m report.MigrationStatus) error {
 		if err != nil {
 			return err
 		}
-		merged, err := d.forge.Merge(ctx, pr.Number)
+		merged, err := d.forge.Merge(ctx, pr.Number, "")
 		if err != nil {
 			return fmt.Errorf("merging #%d: %w", pr.Number, err)
 		}

@@ -117,7 +117,7 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 		return writeTable(out, db.Pulls, f.Remote())
 	case ActionMerge:
-		pr, err := f.Merge(ctx, opts.Number)
+		pr, err := f.Merge(ctx, opts.Number, "")
 		if err != nil {
 			return err
 		}

@@ -113,7 +113,7 @@ func TestReconcileAppendsTheStepSummary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Merge(context.Background(), 1); err != nil {
+	if _, err := f.Merge(context.Background(), 1, ""); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := reconcileOnce(t, repo, metrics, at.Add(time.Minute), false); err != nil {

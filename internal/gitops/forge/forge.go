@@ -40,6 +40,8 @@ type PullRequest struct {
 	CreatedAt   time.Time `json:"createdAt"`
 	MergedAt    time.Time `json:"mergedAt,omitzero"`
 	ClosedAt    time.Time `json:"closedAt,omitzero"`
+	// Found is set by Create when the pull request was open already, not opened.
+	Found bool `json:"-"`
 }
 
 // HasLabel reports whether the pull request carries label.
@@ -96,9 +98,11 @@ type Forge interface {
 	Comment(ctx context.Context, number int, body string) error
 	// Close closes a pull request without merging it, after commenting why.
 	Close(ctx context.Context, number int, comment string) error
-	// Merge merges an open pull request into its base with a merge commit; gitmig
-	// uses it only for steps whose auto-merge is enabled.
-	Merge(ctx context.Context, number int) (PullRequest, error)
+	// Merge merges an open pull request into its base with a merge commit, only while
+	// its head is the commit head names (any head when head is empty): a head pushed
+	// after gitmig checked it is never merged (ErrHeadMoved). gitmig merges only the
+	// steps whose auto-merge is enabled, and only heads it checked.
+	Merge(ctx context.Context, number int, head string) (PullRequest, error)
 	// SetStatus sets a commit status on a commit.
 	SetStatus(ctx context.Context, sha string, status Status) error
 	// HeadURL is a web address that leads to the pull request of a head branch, known
@@ -129,6 +133,10 @@ func (e *RateLimitError) Error() string {
 	}
 	return msg
 }
+
+// ErrHeadMoved is returned by Merge when the pull request's head is not the commit the
+// caller checked.
+var ErrHeadMoved = errors.New("the pull request's head is not the commit that was checked")
 
 // ErrNotFound is returned for a pull request number the forge does not know.
 var ErrNotFound = errors.New("pull request not found")

@@ -184,6 +184,28 @@ func (w *Workspace) tree(sha string) (*object.Tree, error) {
 	return c.Tree()
 }
 
+// Author names who made a commit: "name <email>".
+func (w *Workspace) Author(sha string) (string, error) {
+	c, err := w.repo.CommitObject(plumbing.NewHash(sha))
+	if err != nil {
+		return "", fmt.Errorf("reading commit %s: %w", sha, err)
+	}
+	return fmt.Sprintf("%s <%s>", c.Author.Name, c.Author.Email), nil
+}
+
+// Parent returns the one parent of a commit; a commit with none or several is an
+// error.
+func (w *Workspace) Parent(sha string) (string, error) {
+	c, err := w.repo.CommitObject(plumbing.NewHash(sha))
+	if err != nil {
+		return "", fmt.Errorf("reading commit %s: %w", sha, err)
+	}
+	if len(c.ParentHashes) != 1 {
+		return "", fmt.Errorf("commit %s has %d parents", sha, len(c.ParentHashes))
+	}
+	return c.ParentHashes[0].String(), nil
+}
+
 // SameTree reports whether two commits have the same tree.
 func (w *Workspace) SameTree(a, b string) (bool, error) {
 	ta, err := w.tree(a)

@@ -367,7 +367,7 @@ func (s *scenario) waitForPR(title string) forge.PullRequest {
 // merge merges a pull request as a reviewer would.
 func (s *scenario) merge(pr forge.PullRequest) forge.PullRequest {
 	s.t.Helper()
-	merged, err := s.forge.Merge(context.Background(), pr.Number)
+	merged, err := s.forge.Merge(context.Background(), pr.Number, "")
 	if err != nil {
 		s.t.Fatalf("merging #%d: %v", pr.Number, err)
 	}

@@ -244,6 +244,7 @@ func (f *Forge) Create(ctx context.Context, pr forge.NewPullRequest) (forge.Pull
 		if err != nil {
 			return forge.PullRequest{}, fmt.Errorf("github: %s: GitHub reports one already exists: %w", op, err)
 		}
+		out.Found = true
 	default:
 		return forge.PullRequest{}, f.fail(ctx, op, 0, resp, err)
 	}
@@ -401,8 +402,12 @@ func (f *Forge) lastComment(ctx context.Context, number, count int) (string, err
 // Merge merges a pull request with a merge commit and returns it as merged.
 // A pull request that a previous, interrupted pass already merged is returned as
 // it is, so retrying converges.
-func (f *Forge) Merge(ctx context.Context, number int) (forge.PullRequest, error) {
-	result, resp, mergeErr := f.client.PullRequests.Merge(ctx, f.owner, f.repo, number, "", &gh.PullRequestOptions{MergeMethod: "merge"})
+func (f *Forge) Merge(ctx context.Context, number int, head string) (forge.PullRequest, error) {
+	// GitHub merges only while the head is sha, and answers 409 otherwise.
+	result, resp, mergeErr := f.client.PullRequests.Merge(ctx, f.owner, f.repo, number, "", &gh.PullRequestOptions{MergeMethod: "merge", SHA: head})
+	if mergeErr != nil && isStatus(resp, http.StatusConflict) && head != "" {
+		return forge.PullRequest{}, fmt.Errorf("github: merge pull request #%d at %s: %w", number, head, forge.ErrHeadMoved)
+	}
 	if mergeErr != nil && !isStatus(resp, http.StatusMethodNotAllowed) {
 		return forge.PullRequest{}, f.fail(ctx, "merge", number, resp, mergeErr)
 	}

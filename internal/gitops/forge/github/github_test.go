@@ -626,7 +626,7 @@ func TestMerge(t *testing.T) {
 	r.on("GET", "/repos/example/fleet/pulls/7").respond(200, pr{number: 7, ref: branch, merged: true, labels: []string{"gitmig"}}.String())
 	f := newForge(t, r)
 
-	got, err := f.Merge(context.Background(), 7)
+	got, err := f.Merge(context.Background(), 7, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -646,12 +646,12 @@ func TestMergeRetryAfterMerged(t *testing.T) {
 	f := newForge(t, r)
 
 	// Merged by an earlier, interrupted pass: converges.
-	got, err := f.Merge(context.Background(), 7)
+	got, err := f.Merge(context.Background(), 7, "")
 	if err != nil || got.State != forge.StateMerged || got.MergeCommit != mergeSHA {
 		t.Errorf("Merge(7) = %+v, %v; want it merged", got, err)
 	}
 	// Open and not mergeable: GitHub's reason.
-	_, err = f.Merge(context.Background(), 8)
+	_, err = f.Merge(context.Background(), 8, "")
 	checkErr(t, err, r.srv)
 	if !strings.Contains(err.Error(), "not mergeable") {
 		t.Errorf("Merge(8): %v", err)
@@ -831,7 +831,7 @@ func TestNotFound(t *testing.T) {
 		{"Comment", func() error { return f.Comment(ctx, 99, "c") }},
 		{"AddLabels", func() error { return f.AddLabels(ctx, 99, "gitmig") }},
 		{"Close", func() error { return f.Close(ctx, 99, "why") }},
-		{"Merge", func() error { _, err := f.Merge(ctx, 99); return err }},
+		{"Merge", func() error { _, err := f.Merge(ctx, 99, ""); return err }},
 	} {
 		err := c.call()
 		checkErr(t, err, r.srv)

@@ -36,7 +36,7 @@ func (e *ConflictError) Error() string {
 // moved meanwhile is refetched and the merge made again. A pull request whose head is
 // already in its base (merged by hand, or by a Merge interrupted between its two
 // pushes) is only recorded. Merging a closed pull request is an error.
-func (f *Forge) Merge(ctx context.Context, n int) (forge.PullRequest, error) {
+func (f *Forge) Merge(ctx context.Context, n int, head string) (forge.PullRequest, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for attempt := 1; ; attempt++ {
@@ -56,6 +56,9 @@ func (f *Forge) Merge(ctx context.Context, n int) (forge.PullRequest, error) {
 			return forge.PullRequest{}, fmt.Errorf("merge #%d: it is closed without merge; open a new pull request from %s", n, p.Head)
 		case forge.StateMerged:
 			return f.recordMerge(ctx, n)
+		}
+		if tip := s.headOf(p); head != "" && tip.String() != head {
+			return forge.PullRequest{}, fmt.Errorf("merge #%d at %s: its head is %s: %w", n, head, tip, forge.ErrHeadMoved)
 		}
 		baseTip, ok := s.heads[p.Base]
 		if !ok {
