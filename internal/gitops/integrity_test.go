@@ -238,3 +238,22 @@ func TestFoundPullRequestIsSaid(t *testing.T) {
 		t.Errorf("%d pull requests, want the racing pass's one", len(f.prs()))
 	}
 }
+
+// A record gitmig.yaml does not know is shown by its file and holds no slot of
+// policy.maxConcurrent (1 here): the planned migration still starts.
+func TestInvalidRecordHoldsNoSlot(t *testing.T) {
+	f := newFleet(t)
+	bogus := record.New("ghost-edge-to-cloud-20260504-0800", record.Spec{Service: "ghost", From: "edge", To: "cloud"})
+	data, err := bogus.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	newAttacker(f).commitOn("origin/main", "main", record.Path(bogus.ID()), string(data))
+	rep := mustPass(t, f.reconciler())
+	if len(rep.Invalid) != 1 || rep.Invalid[0].File != record.Path(bogus.ID()) || !strings.Contains(rep.Invalid[0].Problem, `spec.service "ghost"`) {
+		t.Errorf("invalid records: %+v", rep.Invalid)
+	}
+	if len(rep.Migrations) != 1 || rep.Migrations[0].Service != "orc8r" || len(f.prs()) != 1 {
+		t.Errorf("the bogus record held the only slot: %+v", rep.Migrations)
+	}
+}

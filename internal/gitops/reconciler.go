@@ -102,6 +102,7 @@ func (r *Reconciler) pass(ctx context.Context, ws *workspace.Workspace, rep *rep
 	}
 	rep.Head = st.head
 	rep.Notes = append(rep.Notes, st.foreign...)
+	rep.Invalid = st.invalid
 	p := &passCtx{r: r, ws: ws, st: st, report: rep, now: r.now()}
 	for _, m := range st.migrations {
 		if err := p.advance(ctx, m); err != nil {

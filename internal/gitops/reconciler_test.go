@@ -174,7 +174,7 @@ func buildYAML(t testing.TB, files tree.Tree, cfg *config.Config, cluster string
 
 func (f *testFleet) records() []*record.Record {
 	f.t.Helper()
-	recs, err := record.LoadAll(headTree(f.t, f.remote))
+	recs, _, err := record.LoadAll(headTree(f.t, f.remote), f.cfg)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -25,6 +25,8 @@ type state struct {
 	migrations []*migration
 	// foreign are gitmig pull requests and branches that belong to no record.
 	foreign []string
+	// invalid are the record files that cannot be used, shown and otherwise ignored.
+	invalid []record.Invalid
 	// orphans are the pull requests of migration ids that have no record.
 	orphans map[string][]forge.PullRequest
 
@@ -88,10 +90,11 @@ func (r *Reconciler) load(ctx context.Context, ws *workspace.Workspace) (*state,
 	if st.cfg, err = r.config(st.tree); err != nil {
 		return nil, err
 	}
-	records, err := record.LoadAll(st.tree)
+	records, invalid, err := record.LoadAll(st.tree, st.cfg)
 	if err != nil {
 		return nil, fmt.Errorf("reading migration records at %s: %w", short(st.head), err)
 	}
+	st.invalid = invalid
 	prs, err := r.Forge.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing pull requests: %w", err)

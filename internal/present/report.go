@@ -7,11 +7,14 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/report"
 	"github.com/gitmig/gitmig/internal/step"
+	"github.com/gitmig/gitmig/internal/text"
 )
 
-// StatusJSON writes {"migrations": [...]}, the schema of `gitmig status -o json`.
+// StatusJSON writes {"migrations": [...], "invalid": [...]}, the schema of `gitmig
+// status -o json`; invalid lists the record files gitmig cannot use.
 func StatusJSON(w io.Writer, rep *report.Report) error {
 	migrations := rep.Migrations
 	if migrations == nil {
@@ -21,11 +24,16 @@ func StatusJSON(w io.Writer, rep *report.Report) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(struct {
 		Migrations []report.MigrationStatus `json:"migrations"`
-	}{migrations})
+		Invalid    []record.Invalid         `json:"invalid,omitempty"`
+	}{migrations, rep.Invalid})
 }
 
-// StatusTable writes one aligned line per migration.
+// StatusTable writes one aligned line per migration, then the record files gitmig
+// cannot use.
 func StatusTable(w io.Writer, rep *report.Report) error {
+	for _, r := range rep.Invalid {
+		fmt.Fprintf(w, "INVALID RECORD %s (ignored, holds no slot): %s\n", r.File, text.OneLine(r.Problem))
+	}
 	if len(rep.Migrations) == 0 {
 		_, err := fmt.Fprintln(w, "No migrations.")
 		return err

@@ -34,6 +34,14 @@ func Summary(w io.Writer, rep *report.Report, dryRun bool, passErr error) error 
 	writePlan(&b, rep.Plan)
 	writeMigrations(&b, rep.Migrations)
 	writeActions(&b, rep.Actions)
+	if len(rep.Invalid) > 0 {
+		b.WriteString("### Records gitmig cannot use\n\nThey are ignored and hold no slot of `policy.maxConcurrent`.\n\n")
+		text.Table(&b, []string{"File", "Problem"}, func(row func(...string)) {
+			for _, r := range rep.Invalid {
+				row(r.File, r.Problem)
+			}
+		})
+	}
 	if len(rep.Notes) > 0 {
 		b.WriteString("### Notes\n\n")
 		for _, n := range rep.Notes {

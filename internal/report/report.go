@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gitmig/gitmig/internal/decide"
+	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/gitops/gate"
 )
 
@@ -19,6 +20,8 @@ type Report struct {
 	Actions    []Action          `json:"actions"`
 	// Notes are things a person may want to look at, such as stray branches.
 	Notes []string `json:"notes,omitempty"`
+	// Invalid are the record files gitmig cannot use: they hold no slot.
+	Invalid []record.Invalid `json:"invalid,omitempty"`
 }
 
 // MigrationStatus is one migration as `gitmig status` shows it.

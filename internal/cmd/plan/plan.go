@@ -85,9 +85,12 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	// The work tree's records say what is in flight and what cools down, as a pass of
 	// gitmig reconcile would read them on the base branch.
-	records, err := record.LoadAll(model.Tree)
+	records, invalid, err := record.LoadAll(model.Tree, cfg)
 	if err != nil {
 		return err
+	}
+	for _, r := range invalid {
+		fmt.Fprintf(opts.Streams.Err, "gitmig: warning: %s is not a usable migration record, ignored: %s\n", r.File, r.Problem)
 	}
 	inFlight, cooldowns := gitops.Constraints(cfg, records, at)
 	plan := decide.NewPlan(decide.Input{Config: cfg, Fleet: placement, Metrics: snap, InFlight: inFlight, Cooldowns: cooldowns})
