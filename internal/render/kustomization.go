@@ -53,9 +53,10 @@ func ReadKustomization(t tree.Tree, dir string) (*Kustomization, error) {
 	return &Kustomization{Path: p, node: node, seqIndent: indent}, nil
 }
 
-// Resources returns the entries of the resources list.
+// Resources returns the entries of the resources list, and of the bases list that
+// kustomize still reads although it deprecated it.
 func (k *Kustomization) Resources() []string {
-	return k.scalars("resources")
+	return append(k.scalars("resources"), k.scalars("bases")...)
 }
 
 // HasResource reports whether the resources list holds entry, compared as clean paths.
@@ -99,23 +100,30 @@ func (k *Kustomization) AddResource(entry string) error {
 	return nil
 }
 
-// RemoveResource drops entry from the resources list and reports whether it was there.
+// RemoveResource drops entry from the resources list, or from the deprecated bases
+// list, and reports whether it was there.
 func (k *Kustomization) RemoveResource(entry string) bool {
-	seq := k.node.Field("resources")
-	if seq == nil {
-		return false
-	}
-	items := seq.Value.YNode()
-	kept := items.Content[:0]
 	removed := false
-	for _, item := range items.Content {
-		if item.Kind == kyaml.ScalarNode && samePath(item.Value, entry) {
-			removed = true
+	for _, field := range []string{"resources", "bases"} {
+		seq := k.node.Field(field)
+		if seq == nil || seq.Value.YNode().Kind != kyaml.SequenceNode {
 			continue
 		}
-		kept = append(kept, item)
+		items := seq.Value.YNode()
+		kept := items.Content[:0]
+		for _, item := range items.Content {
+			if item.Kind == kyaml.ScalarNode && samePath(item.Value, entry) {
+				removed = true
+				continue
+			}
+			kept = append(kept, item)
+		}
+		items.Content = kept
+		if field == "bases" && len(kept) == 0 {
+			// An empty bases list left behind is noise, and deprecated noise at that.
+			_ = k.node.PipeE(kyaml.Clear("bases"))
+		}
 	}
-	items.Content = kept
 	return removed
 }
 

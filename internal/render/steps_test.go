@@ -700,3 +700,26 @@ func mustMigration(t *testing.T, repo *testRepo, id, service, from, to string) M
 	}
 	return m
 }
+
+// An overlay that lists its bases under the deprecated bases field, which kustomize
+// still builds, migrates through all four steps like any other.
+func TestDeprecatedBasesField(t *testing.T) {
+	repo := exampleFleet.load(t)
+	if err := repo.Apply([]tree.Edit{{Path: "clusters/edge/kustomization.yaml", Content: []byte("resources:\n  - namespaces.yaml\nbases:\n  - ../../base/agw\n  - ../../base/orc8r\n")}}); err != nil {
+		t.Fatal(err)
+	}
+	m := exampleFleet.migration(t, repo)
+	for _, s := range step.All() {
+		runSteps(t, repo, m, s)
+		if findings := verifyRepo(t, repo); len(findings) != 0 {
+			t.Errorf("after step %s, Verify: %v", s, findings)
+		}
+	}
+	kust := readKustomization(t, repo, "clusters/edge")
+	if kust.HasResource("../../base/orc8r") {
+		t.Errorf("cleanup left orc8r's base in edge: %q", kust.Resources())
+	}
+	if _, ok := mustBuild(t, repo, "edge").Deployment("agw-ns", "agw"); !ok {
+		t.Error("edge lost agw, listed under bases")
+	}
+}
