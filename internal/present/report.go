@@ -46,7 +46,7 @@ func StatusTable(w io.Writer, rep *report.Report) error {
 			prs = append(prs, fmt.Sprintf("#%d %s", pr.Number, pr.State))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.Service, m.From, m.To, step.Step(m.Step).Of(), m.Status,
-			orDash(strings.Join(prs, ", ")), orDash(waiting(m)))
+			orDash(strings.Join(prs, ", ")), orDash(text.Printable(waiting(m))))
 	}
 	return tw.Flush()
 }
@@ -59,13 +59,13 @@ func Pass(w io.Writer, rep *report.Report) error {
 		if a.DryRun {
 			prefix = "would "
 		}
-		fmt.Fprintf(w, "  %s%s %s: %s\n", prefix, a.Kind, a.Migration, a.Detail)
+		fmt.Fprintf(w, "  %s%s %s: %s\n", prefix, a.Kind, a.Migration, text.Printable(a.Detail))
 	}
 	if len(rep.Actions) == 0 {
 		fmt.Fprintln(w, "  nothing to do")
 	}
 	for _, n := range rep.Notes {
-		fmt.Fprintf(w, "  note: %s\n", n)
+		fmt.Fprintf(w, "  note: %s\n", text.Printable(n))
 	}
 	if rep.Plan != nil && len(rep.Plan.Decisions) == 0 {
 		fmt.Fprintln(w, "  plan: no service needs to move")

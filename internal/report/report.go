@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/gitmig/gitmig/internal/decide"
-	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/gitops/gate"
+	"github.com/gitmig/gitmig/internal/gitops/record"
 )
 
 // Report is what a pass saw and did.

@@ -31,7 +31,7 @@ func OneLine(s string) string {
 // would end the cell) escaped and "<" (which could open an HTML tag) written as an
 // entity. An empty cell reads "-".
 func Cell(s string) string {
-	s = strings.NewReplacer("|", `\|`, "<", "&lt;").Replace(OneLine(s))
+	s = strings.NewReplacer("|", `\|`, "<", "&lt;").Replace(OneLine(Printable(s)))
 	if s == "" {
 		return "-"
 	}
@@ -72,3 +72,54 @@ func Bytes(v float64) string {
 
 // Ratio formats a fraction such as a utilisation with two decimals.
 func Ratio(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+
+// Printable drops what a terminal would act on rather than show: escape sequences
+// (ESC and the CSI, OSC and other sequences it starts) and every other control
+// character, tabs and line breaks included, so that a title written by anyone can
+// neither rewrite the screen nor break a table's row.
+func Printable(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == 0x1b:
+			i += escapeLength(s[i:])
+			continue
+		case r == '\t' || r == '\n' || r == '\r':
+			b.WriteByte(' ')
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError && size == 1:
+		default:
+			b.WriteRune(r)
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// escapeLength is the length of the escape sequence at the start of s: ESC [ ...
+// final byte (CSI), ESC ] ... BEL or ESC \ (OSC), or ESC and one byte.
+func escapeLength(s string) int {
+	if len(s) < 2 {
+		return len(s)
+	}
+	switch s[1] {
+	case '[':
+		for i := 2; i < len(s); i++ {
+			if s[i] >= 0x40 && s[i] <= 0x7e {
+				return i + 1
+			}
+		}
+		return len(s)
+	case ']', 'P', '_', '^':
+		for i := 2; i < len(s); i++ {
+			if s[i] == 0x07 {
+				return i + 1
+			}
+			if s[i] == 0x1b && i+1 < len(s) && s[i+1] == '\\' {
+				return i + 2
+			}
+		}
+		return len(s)
+	}
+	return 2
+}

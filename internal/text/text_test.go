@@ -46,3 +46,17 @@ func TestTable(t *testing.T) {
 		t.Errorf("Table:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
+
+func TestPrintableDropsWhatATerminalWouldAct(t *testing.T) {
+	for in, want := range map[string]string{
+		"gitmig: move orc8r edge→cloud [1/4 deploy]":           "gitmig: move orc8r edge→cloud [1/4 deploy]",
+		"\x1b[2J\x1b[1;1Hfake prompt$ ":                        "fake prompt$ ",
+		"title\x1b]0;pwned\x07 and \x1b]8;;http://x\x1b\\link": "title and link",
+		"bell\x07 back\x08space\x00nul\u009b31mC1":             "bell backspacenul31mC1",
+		"two\nlines\tand\rtab":                                 "two lines and tab",
+	} {
+		if got := Printable(in); got != want {
+			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

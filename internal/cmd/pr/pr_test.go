@@ -215,3 +215,15 @@ func gitOut(t *testing.T, dir string, args ...string) string {
 	}
 	return strings.TrimSpace(string(out))
 }
+
+// A title written by anyone can neither rewrite the terminal nor break the table.
+func TestListTableDropsControlSequences(t *testing.T) {
+	var out strings.Builder
+	pulls := []local.Pull{{Number: 3, State: forge.StateOpen, Title: "gitmig: move x [1/4 deploy]\x1b]0;pwned\x07\x1b[2J\nforged row", Head: "gitmig/x/1-deploy"}}
+	if err := writeTable(&out, pulls, "fleet.git"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(out.String(), "\x1b\x07") || strings.Count(out.String(), "\n") != 2 {
+		t.Errorf("table: %q", out.String())
+	}
+}
