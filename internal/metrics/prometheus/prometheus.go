@@ -309,7 +309,7 @@ func (b *snapshotBuilder) add(q fleetQuery, vector model.Vector) error {
 			continue
 		}
 		value := float64(sample.Value)
-		finite := !math.IsNaN(value) && !math.IsInf(value, 0)
+		finite := isFinite(value)
 		if !perWorkload {
 			if !finite {
 				t.reasons = append(t.reasons, fmt.Sprintf("%s returned %v", q.name, value))
@@ -376,9 +376,30 @@ func missingLabel(q fleetQuery, m model.Metric, label, field string) error {
 // finish checks that every cluster got every number, and turns the missing ones into
 // reasons for Unknown.
 func (b *snapshotBuilder) finish() *metrics.Snapshot {
+	// Finite samples can sum past the largest float: such a workload, and its cluster,
+	// are unknown, not infinite.
+	for key, w := range b.workloads {
+		for _, v := range []float64{w.CPU.Usage, w.CPU.Requests, w.Memory.Usage, w.Memory.Requests} {
+			if !isFinite(v) {
+				if t := b.clusters[key.cluster]; t != nil {
+					t.reasons = append(t.reasons, fmt.Sprintf("the usage of %s/%s sums to %v", key.namespace, key.name, v))
+				}
+				delete(b.workloads, key)
+				break
+			}
+		}
+	}
 	window := model.Duration(b.cfg.Policy.Sustain.Duration)
 	for _, cl := range b.cfg.Clusters {
 		t := b.clusters[cl.Name]
+		for _, r := range []*metrics.ResourceMetrics{&t.metrics.CPU, &t.metrics.Memory} {
+			for _, v := range []*float64{&r.Sustained, &r.Used, &r.Requests, &r.Capacity} {
+				if !isFinite(*v) {
+					t.reasons = append(t.reasons, fmt.Sprintf("a total sums to %v", *v))
+					*v = 0
+				}
+			}
+		}
 		for _, r := range []resource{cpu, memory} {
 			switch {
 			case !t.seen[roleUsage][r]:
@@ -406,6 +427,8 @@ func (b *snapshotBuilder) finish() *metrics.Snapshot {
 	b.snap.Sort()
 	return b.snap
 }
+
+func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // dedupe drops repeated reasons, keeping the first occurrence's order.
 func dedupe(reasons []string) []string {

@@ -17,8 +17,10 @@ import (
 	"time"
 
 	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/decide"
 	"github.com/gitmig/gitmig/internal/metrics"
 	"github.com/gitmig/gitmig/internal/metrics/prometheus"
+	"github.com/gitmig/gitmig/internal/present"
 )
 
 // fakeConfig names its queries plainly so that the fake server can tell them apart.
@@ -584,5 +586,38 @@ func TestPrometheusSecrets(t *testing.T) {
 	_, err = fakeSource(t, cfg, huge.URL, prometheus.Options{Attempts: 1}).Snapshot(context.Background(), time.Now())
 	if err == nil || !strings.Contains(err.Error(), "larger than 64 MiB") {
 		t.Errorf("a 100 MiB answer: %v", err)
+	}
+}
+
+// Finite samples whose sum overflows make their cluster Unknown, with the reason; the
+// plan computed from the snapshot, and its JSON, hold only finite numbers.
+func TestOverflowingSumsAreUnknown(t *testing.T) {
+	cfg := parseConfig(t, fakeConfig)
+	_, srv := startFake(t, func(name string) ([]sample, []string, int) {
+		if name == "cpuUsage" {
+			huge := func(ns string) sample {
+				return sample{map[string]string{"cluster": "edge", "namespace": ns, "workload": "orc8r"}, 1.7e308}
+			}
+			return []sample{huge("orc8r-ns"), huge("orc8r-ns")}, nil, 0
+		}
+		return healthyAnswer(name)
+	})
+	snap, err := fakeSource(t, cfg, srv.URL, prometheus.Options{}).Snapshot(context.Background(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	edge := clusterMetrics(t, snap, "edge")
+	if !edge.Unknown() || !strings.Contains(edge.Why, "sums to +Inf") {
+		t.Errorf("edge: state %s, why %q", edge.State, edge.Why)
+	}
+	if _, err := snap.Marshal(); err != nil {
+		t.Errorf("the snapshot does not encode: %v", err)
+	}
+	if err := snap.Validate(); err != nil {
+		t.Errorf("the snapshot does not validate: %v", err)
+	}
+	plan := decide.NewPlan(decide.Input{Config: cfg, Metrics: snap, Fleet: decide.Fleet{Running: map[string][]string{"orc8r": {"edge"}}}})
+	if err := present.PlanJSON(io.Discard, plan); err != nil {
+		t.Errorf("plan -o json: %v", err)
 	}
 }
