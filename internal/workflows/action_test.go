@@ -497,12 +497,12 @@ func TestActionInstallsARelease(t *testing.T) {
 
 // fleetRepo seeds a bare remote with examples/fleet-repo, its gitmig.yaml rewritten
 // for the local forge on that remote with engine none, and clones it as a CI checkout
-// with full history would. It returns the clone and the remote.
-func fleetRepo(t *testing.T) (work, remote string) {
+// with full history would, and returns the clone.
+func fleetRepo(t *testing.T) string {
 	t.Helper()
 	git(t, "", "version")
 	dir := t.TempDir()
-	remote = filepath.Join(dir, "fleet.git")
+	remote := filepath.Join(dir, "fleet.git")
 	files := fstest.MapFS{}
 	err := fs.WalkDir(os.DirFS(filepath.Join(root, "examples", "fleet-repo")), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -521,9 +521,9 @@ func fleetRepo(t *testing.T) (work, remote string) {
 	if _, err := workspace.Seed(remote, "main", files, "gitmig", "gitmig@localhost", time.Date(2026, 5, 4, 8, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
-	work = filepath.Join(dir, "fleet")
+	work := filepath.Join(dir, "fleet")
 	git(t, "", "clone", "--quiet", remote, work)
-	return work, remote
+	return work
 }
 
 // git runs the git CLI in dir, or skips the test without git.
@@ -551,7 +551,7 @@ func TestActionBuildsFromSourceAndRunsOnAFleet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds gitmig: skipped with -short")
 	}
-	work, _ := fleetRepo(t)
+	work := fleetRepo(t)
 	j := newActionJob(t)
 	for _, id := range []string{"resolve", "install"} {
 		if log, err := j.run(id, map[string]string{"version": "source"}); err != nil {
