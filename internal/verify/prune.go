@@ -73,6 +73,13 @@ func Appliers(t tree.Tree, cfg *config.Config, engine string) (map[string][]Appl
 			if p != "." && (skip[p] || d.Name() == ".git") {
 				return fs.SkipDir
 			}
+			// A folder with a gitmig.yaml of its own is another fleet repository (an
+			// example, a template): its objects apply its overlays, not these.
+			if p != "." {
+				if _, err := fs.Stat(t, path.Join(p, "gitmig.yaml")); err == nil {
+					return fs.SkipDir
+				}
+			}
 			return nil
 		}
 		if ext := path.Ext(p); ext != ".yaml" && ext != ".yml" {

@@ -185,6 +185,46 @@ func fluxKustomizations(cfg *config.Config) map[string]string {
 
 func TestFluxBootstrapMatchesGitmigYAML(t *testing.T) {
 	repo, cfg := rootRepo(t, config.EngineFlux)
+	checkFluxBootstrap(t, repo, cfg, fluxKustomizations(cfg))
+}
+
+// The example fleet repository bootstraps Flux with the Kustomizations its
+// gitmig.yaml names, and verify finds that every one prunes.
+func TestFleetRepoFluxBootstrapMatchesItsGitmigYAML(t *testing.T) {
+	repo, cfg := fleetRepoTree(t)
+	if cfg.GitOps.Engine != config.EngineFlux || cfg.GitOps.Flux == nil {
+		t.Fatalf("examples/fleet-repo/gitmig.yaml: engine %q, want flux with gitops.flux", cfg.GitOps.Engine)
+	}
+	checkFluxBootstrap(t, repo, cfg, cfg.GitOps.Flux.Kustomizations)
+	warnings, err := verify.PruneWarnings(repo, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range warnings {
+		t.Error(w)
+	}
+}
+
+// fleetRepoTree is examples/fleet-repo on disk, read with its gitmig.yaml.
+func fleetRepoTree(t *testing.T) (tree.Tree, *config.Config) {
+	t.Helper()
+	dir := filepath.Join(root, "examples", "fleet-repo")
+	cfg, err := config.Load(filepath.Join(dir, "gitmig.yaml"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk, err := tree.Disk(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return disk, cfg
+}
+
+// checkFluxBootstrap builds flux/ and checks it against gitmig.yaml: the GitRepository
+// follows gitops.remote and branch, and each cluster's Kustomization, named as names
+// says, applies its overlay from it, prunes, waits and reaches the cluster.
+func checkFluxBootstrap(t *testing.T, repo tree.Tree, cfg *config.Config, names map[string]string) {
+	t.Helper()
 	objects := build(t, repo, "flux")
 	source := get(t, objects, "GitRepository/fleet")
 	if url := str(lookup(source, "spec", "url")); url != cfg.GitOps.Remote {
@@ -194,7 +234,7 @@ func TestFluxBootstrapMatchesGitmigYAML(t *testing.T) {
 		t.Errorf("GitRepository branch %q, gitops.branch %q", branch, cfg.GitOps.Branch)
 	}
 	for _, cl := range cfg.Clusters {
-		ks := get(t, objects, "Kustomization/"+fluxKustomizations(cfg)[cl.Name])
+		ks := get(t, objects, "Kustomization/"+names[cl.Name])
 		spec := ks["spec"]
 		if ns := lookup(ks, "metadata", "namespace"); ns != "flux-system" {
 			t.Errorf("%s: namespace %v, want flux-system", cl.Name, ns)

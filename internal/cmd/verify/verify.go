@@ -18,6 +18,9 @@ type Options struct {
 	Globals *cmdutil.Globals
 	Streams cmdutil.Streams
 	Output  string
+	// StepBranch, when set, checks that this branch or commit of a gitmig step pull
+	// request is exactly the step gitmig writes, instead of verifying the tree.
+	StepBranch string
 }
 
 // NewCmd returns the verify command.
@@ -31,11 +34,18 @@ every cluster where one of its clients runs or a Service of its name exists: a
 ClusterIP Service must select a Deployment in the same cluster; an ExternalName must
 name a cluster's ingress dnsName whose traefik.io IngressRoute matches the service's
 hosts on the entry point of each port and forwards to such a Service there. It also
-reports the traps of a migration. It exits 1 when it finds anything.`,
+reports the traps of a migration. It exits 1 when it finds anything.
+
+With --step-branch REF it checks a gitmig step pull request instead: REF (its branch
+gitmig/<migration id>/<n>-<step>, or its head commit) must be exactly one commit on
+top of the base branch whose tree is what gitmig writes for that step, so a reviewer
+sees when someone changed it. It reads the local repository only: fetch the base
+branch and REF first.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return Run(cmd.Context(), opts) },
 	}
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVar(&opts.StepBranch, "step-branch", "", "check that `REF`, a gitmig step pull request's branch or head commit, is exactly the step gitmig writes")
 	return cmd
 }
 
@@ -43,6 +53,9 @@ reports the traps of a migration. It exits 1 when it finds anything.`,
 func Run(ctx context.Context, opts *Options) error {
 	if err := cmdutil.Output(opts.Output, "text", "json"); err != nil {
 		return err
+	}
+	if opts.StepBranch != "" {
+		return runStepBranch(cmdutil.Context(ctx), opts)
 	}
 	model, err := opts.Globals.Model(cmdutil.Context(ctx), opts.Streams)
 	if err != nil {
