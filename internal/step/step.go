@@ -75,6 +75,22 @@ func (s Step) Cluster(from, to string) string {
 	return from
 }
 
+// ValidID reports whether id can name a migration: lowercase letters, digits and
+// dashes, starting and ending with a letter or digit, as the ids gitmig makes from
+// service and cluster names (DNS labels) and a time. An id becomes a branch name and a
+// file name, so nothing else (a slash, a dot) may reach either.
+func ValidID(id string) bool {
+	if id == "" || id[0] == '-' || id[len(id)-1] == '-' {
+		return false
+	}
+	for _, c := range id {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
 // BranchPrefix starts the head branch of every gitmig pull request.
 const BranchPrefix = "gitmig/"
 
@@ -115,6 +131,9 @@ func ParseBranch(branch string) (Branch, bool) {
 		return Branch{}, false
 	}
 	b := Branch{ID: rest[:i]}
+	if !ValidID(b.ID) {
+		return Branch{}, false
+	}
 	stepPart := rest[i+1:]
 	stepPart, b.Undo = strings.CutPrefix(stepPart, undoPrefix)
 	num, name, found := strings.Cut(stepPart, "-")

@@ -19,6 +19,10 @@ func TestParseBranch(t *testing.T) {
 		{"gitmig/x/2-deploy", Branch{}, false},
 		{"gitmig/1-deploy", Branch{}, false},
 		{"feature/x/1-deploy", Branch{}, false},
+		// An id is a file name under migrations/: no path may hide in it.
+		{"gitmig/a/../../clusters/edge/1-deploy", Branch{}, false},
+		{"gitmig/Orc8r/1-deploy", Branch{}, false},
+		{"gitmig/-x/1-deploy", Branch{}, false},
 	}
 	for _, tt := range tests {
 		got, ok := ParseBranch(tt.branch)

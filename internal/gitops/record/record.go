@@ -151,6 +151,9 @@ func Parse(data []byte) (*Record, error) {
 	if r.Metadata.Name == "" || r.Spec.Service == "" || r.Spec.From == "" || r.Spec.To == "" {
 		return nil, errors.New("metadata.name, spec.service, spec.from and spec.to are required")
 	}
+	if !step.ValidID(r.Metadata.Name) {
+		return nil, fmt.Errorf("metadata.name %q is not a migration id (lowercase letters, digits and dashes)", r.Metadata.Name)
+	}
 	if r.Status.Step < 0 || r.Status.Step > step.Count {
 		return nil, fmt.Errorf("status.step %d is not 0-%d", r.Status.Step, step.Count)
 	}
