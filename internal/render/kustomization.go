@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -92,7 +93,7 @@ func (k *Kustomization) AddResource(entry string) error {
 	if k.HasResource(entry) {
 		return nil
 	}
-	seq, err := k.sequence("resources")
+	seq, err := k.sequence("resources", entry)
 	if err != nil {
 		return err
 	}
@@ -155,7 +156,7 @@ func (k *Kustomization) AddPatch(p string) error {
 	if k.HasPatch(p) {
 		return nil
 	}
-	seq, err := k.sequence("patches")
+	seq, err := k.sequence("patches", p)
 	if err != nil {
 		return err
 	}
@@ -181,8 +182,13 @@ func (k *Kustomization) RemovePatch(p string) bool {
 	return true
 }
 
-// sequence returns the block sequence under field, creating it when absent.
-func (k *Kustomization) sequence(field string) (*kyaml.Node, error) {
+// sequence returns the block sequence under field, creating it when absent, to add
+// entry to.
+func (k *Kustomization) sequence(field, entry string) (*kyaml.Node, error) {
+	if !utf8.ValidString(entry) {
+		// YAML is UTF-8: such a path (a folder name of other bytes) cannot be written.
+		return nil, fmt.Errorf("%s: %s: %q is not UTF-8", k.Path, field, entry)
+	}
 	rn, err := k.node.Pipe(kyaml.LookupCreate(kyaml.SequenceNode, field))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", k.Path, field, err)
