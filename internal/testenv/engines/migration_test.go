@@ -707,17 +707,7 @@ func (s *scenario) eventually(timeout time.Duration, check func() error) error {
 }
 
 func (s *scenario) eventuallyEvery(every, timeout time.Duration, check func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("still after %s: %w", timeout, err)
-		}
-		time.Sleep(every)
-	}
+	return kubeenv.Poll(context.Background(), every, timeout, "success", check)
 }
 
 // stepTiming is when one step was merged, seen applied and healthy in the engine's

@@ -123,7 +123,7 @@ func Start(t testing.TB, clusters ...string) *Env {
 	}
 	etcd := etcdBinary(t)
 	apiserver := Binary(t, "kube-apiserver")
-	crds, err := upstreamCRDs(t.Context(), t.TempDir())
+	crds, err := upstreamCRDs(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func Start(t testing.TB, clusters ...string) *Env {
 		wg.Go(func() {
 			c, err := startAPIServer(t, apiserver, etcdURL, name, filepath.Join(dir, name))
 			if err == nil {
-				err = installCRDs(t.Context(), c, crds)
+				err = InstallCRDs(t.Context(), c, crds)
 			}
 			env.Clusters[i], errs[i] = c, err
 		})
@@ -207,13 +207,13 @@ func startEtcd(t testing.TB, bin, dir string) (string, error) {
 		return "", err
 	}
 	for attempt := 1; ; attempt++ {
-		ports, err := freePorts(2)
+		ports, err := FreePorts(2)
 		if err != nil {
 			return "", err
 		}
 		client := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
 		peer := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
-		p, err := startProcess(t, "etcd", filepath.Join(dir, fmt.Sprintf("etcd-%d.log", attempt)), bin,
+		p, err := StartProcess(t, "etcd", filepath.Join(dir, fmt.Sprintf("etcd-%d.log", attempt)), nil, bin,
 			"--name=kubeenv",
 			"--data-dir="+filepath.Join(dir, "data"),
 			"--listen-client-urls="+client, "--advertise-client-urls="+client,
@@ -225,15 +225,8 @@ func startEtcd(t testing.TB, bin, dir string) (string, error) {
 			return "", err
 		}
 		probe := &http.Client{Timeout: probeTimeout}
-		err = waitFor(p, startTimeout, "health", func() (bool, error) {
-			resp, err := probe.Get(client + "/health")
-			if err != nil {
-				return false, err
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK, fmt.Errorf("/health: %s", resp.Status)
-		})
-		if err != nil && p.portInUse() && attempt < 3 {
+		err = p.WaitFor(startTimeout, "health", func() error { return HTTPOK(probe, client+"/health") })
+		if err != nil && p.PortInUse() && attempt < 3 {
 			continue
 		}
 		return client, err
@@ -261,12 +254,12 @@ func startAPIServer(t testing.TB, bin, etcdURL, name, dir string) (*Cluster, err
 	}
 	certDir := filepath.Join(dir, "pki")
 	for attempt := 1; ; attempt++ {
-		ports, err := freePorts(1)
+		ports, err := FreePorts(1)
 		if err != nil {
 			return nil, err
 		}
 		c.URL = fmt.Sprintf("https://127.0.0.1:%d", ports[0])
-		p, err := startProcess(t, "kube-apiserver "+name, filepath.Join(dir, fmt.Sprintf("kube-apiserver-%d.log", attempt)), bin,
+		p, err := StartProcess(t, "kube-apiserver "+name, filepath.Join(dir, fmt.Sprintf("kube-apiserver-%d.log", attempt)), nil, bin,
 			"--etcd-servers="+etcdURL,
 			"--etcd-prefix=/"+name,
 			"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
@@ -291,7 +284,7 @@ func startAPIServer(t testing.TB, bin, etcdURL, name, dir string) (*Cluster, err
 			return nil, err
 		}
 		err = c.connect(p, certDir, admin)
-		if err != nil && p.portInUse() && attempt < 3 {
+		if err != nil && p.PortInUse() && attempt < 3 {
 			continue
 		}
 		if err != nil {
@@ -303,12 +296,12 @@ func startAPIServer(t testing.TB, bin, etcdURL, name, dir string) (*Cluster, err
 
 // connect waits for the self-signed certificate, builds the clients and the
 // kubeconfig on it, and waits until the server is ready.
-func (c *Cluster) connect(p *process, certDir, token string) error {
+func (c *Cluster) connect(p *Process, certDir, token string) error {
 	var caData []byte
-	err := waitFor(p, startTimeout, "serving certificate", func() (bool, error) {
+	err := p.WaitFor(startTimeout, "serving certificate", func() error {
 		data, err := os.ReadFile(filepath.Join(certDir, "apiserver.crt"))
 		if err != nil {
-			return false, err
+			return err
 		}
 		// The file holds the serving certificate and the CA that signed it, which
 		// clients are to trust; a file still being written lacks the CA.
@@ -321,15 +314,15 @@ func (c *Cluster) connect(p *process, certDir, token string) error {
 			}
 			cert, err := x509.ParseCertificate(block.Bytes)
 			if err != nil {
-				return false, err
+				return err
 			}
 			hasCA = hasCA || cert.IsCA
 		}
 		if !hasCA {
-			return false, errors.New("no CA certificate yet")
+			return errors.New("no CA certificate yet")
 		}
 		caData = data
-		return true, nil
+		return nil
 	})
 	if err != nil {
 		return err
@@ -350,14 +343,7 @@ func (c *Cluster) connect(p *process, certDir, token string) error {
 		return err
 	}
 	httpClient.Timeout = probeTimeout
-	err = waitFor(p, startTimeout, "ready answer on /readyz", func() (bool, error) {
-		resp, err := httpClient.Get(c.URL + "/readyz")
-		if err != nil {
-			return false, err
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, fmt.Errorf("/readyz: %s", resp.Status)
-	})
+	err = p.WaitFor(startTimeout, "ready answer on /readyz", func() error { return HTTPOK(httpClient, c.URL+"/readyz") })
 	if err != nil {
 		return err
 	}
@@ -372,16 +358,29 @@ func (c *Cluster) connect(p *process, certDir, token string) error {
 	c.Mapper = restmapper.NewDeferredDiscoveryRESTMapper(c.discovery)
 	// /readyz does not wait for the namespaces the server creates for itself.
 	namespaces := c.Dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
-	return waitFor(p, startTimeout, "system namespaces", func() (bool, error) {
+	return p.WaitFor(startTimeout, "system namespaces", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 		defer cancel()
 		for _, ns := range []string{metav1.NamespaceDefault, metav1.NamespaceSystem} {
 			if _, err := namespaces.Get(ctx, ns, metav1.GetOptions{}); err != nil {
-				return false, err
+				return err
 			}
 		}
-		return true, nil
+		return nil
 	})
+}
+
+// HTTPOK returns nil when a GET of url answers 200 OK.
+func HTTPOK(client *http.Client, url string) error {
+	resp, err := client.Get(url)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return nil
 }
 
 // writeKubeconfig writes the admin's kubeconfig with a context named after the cluster.
