@@ -21,6 +21,9 @@ type Node struct {
 	Name string
 	// CPU and Memory are the node's allocatable, as resource quantities ("8", "16Gi").
 	CPU, Memory string
+	// PodCIDR, when set, is the node's spec.podCIDR, which kwok gives its pods'
+	// addresses from (by default it takes them from 10.0.0.0/24).
+	PodCIDR string
 }
 
 // FakeNodeAnnotation marks the nodes kwok manages; kwok ignores every other node.
@@ -136,7 +139,7 @@ func startWorkers(t testing.TB, bins workerBinaries, w Workload) error {
 // created with its status, and kwok keeps what it finds there.
 func fakeNode(n Node) *unstructured.Unstructured {
 	resources := map[string]any{"cpu": n.CPU, "memory": n.Memory, "pods": "110"}
-	return &unstructured.Unstructured{Object: map[string]any{
+	node := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1",
 		"kind":       "Node",
 		"metadata": map[string]any{
@@ -151,6 +154,10 @@ func fakeNode(n Node) *unstructured.Unstructured {
 		},
 		"status": map[string]any{"allocatable": resources, "capacity": resources},
 	}}
+	if n.PodCIDR != "" {
+		node.Object["spec"] = map[string]any{"podCIDR": n.PodCIDR, "podCIDRs": []any{n.PodCIDR}}
+	}
+	return node
 }
 
 // nodeSchedulable returns nil once the node is Ready and carries no NoSchedule or

@@ -91,6 +91,9 @@ type Cluster struct {
 	Mapper *restmapper.DeferredDiscoveryRESTMapper
 	// Dir holds the cluster's certificates, keys, token file and server log.
 	Dir string
+	// ServiceCIDR is the cluster's service range, 10.<96+i>.0.0/16 for the i-th
+	// cluster given to Start, so that no two clusters share ClusterIPs.
+	ServiceCIDR string
 	// ServiceAccountKey is the PEM file of the key that signs service account tokens;
 	// a kube-controller-manager needs it as --service-account-private-key-file.
 	ServiceAccountKey string
@@ -140,7 +143,7 @@ func Start(t testing.TB, clusters ...string) *Env {
 	var wg sync.WaitGroup
 	for i, name := range clusters {
 		wg.Go(func() {
-			c, err := startAPIServer(t, apiserver, etcdURL, name, filepath.Join(dir, name))
+			c, err := startAPIServer(t, apiserver, etcdURL, name, fmt.Sprintf("10.%d.0.0/16", 96+i), filepath.Join(dir, name))
 			if err == nil {
 				err = InstallCRDs(t.Context(), c, crds)
 			}
@@ -235,8 +238,8 @@ func startEtcd(t testing.TB, bin, dir string) (string, error) {
 
 // startAPIServer starts one kube-apiserver for a cluster, writes its kubeconfig and
 // returns once /readyz answers ok and the system namespaces exist.
-func startAPIServer(t testing.TB, bin, etcdURL, name, dir string) (*Cluster, error) {
-	c := &Cluster{Name: name, Dir: dir, ServiceAccountKey: filepath.Join(dir, "service-account.key")}
+func startAPIServer(t testing.TB, bin, etcdURL, name, serviceCIDR, dir string) (*Cluster, error) {
+	c := &Cluster{Name: name, Dir: dir, ServiceCIDR: serviceCIDR, ServiceAccountKey: filepath.Join(dir, "service-account.key")}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -275,7 +278,7 @@ func startAPIServer(t testing.TB, bin, etcdURL, name, dir string) (*Cluster, err
 			"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 			"--service-account-key-file="+c.ServiceAccountKey,
 			"--service-account-signing-key-file="+c.ServiceAccountKey,
-			"--service-cluster-ip-range=10.96.0.0/16",
+			"--service-cluster-ip-range="+serviceCIDR,
 			// Fewer background loops on two shared cores; no test relies on them.
 			"--enable-priority-and-fairness=false",
 			"--profiling=false",
