@@ -60,8 +60,8 @@ func StartArgoCD(t testing.TB, mgmt *kubeenv.Cluster, opts ArgoCDOptions) *ArgoC
 	t.Helper()
 	argocd := tool(t, "argocd", ArgoCDVersion, "argocd")
 	kustomize := tool(t, "kustomize", KustomizeVersion, "kustomize")
-	redis := command(t, "redis-server", "install Debian's redis-server (`apt-get install redis-server`)")
-	command(t, "git", "install git")
+	redis := Command(t, "redis-server", "install Debian's redis-server (`apt-get install redis-server`)")
+	Command(t, "git", "install git")
 	ctx := t.Context()
 	dir := filepath.Join(mgmt.Dir, "argocd")
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {

@@ -178,7 +178,7 @@ func Binary(t testing.TB, name string) string {
 		path = filepath.Join(cache, "kubernetes-"+KubernetesVersion, name)
 	}
 	if info, err := os.Stat(path); err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
-		unavailable(t, "%s %s not found at %s: build it with `bash hack/kube/build.sh %s` (minutes the first time, cached after), or set %s to its path",
+		Unavailable(t, "%s %s not found at %s: build it with `bash hack/kube/build.sh %s` (minutes the first time, cached after), or set %s to its path",
 			name, KubernetesVersion, path, name, env)
 	}
 	return path
@@ -188,14 +188,14 @@ func etcdBinary(t testing.TB) string {
 	t.Helper()
 	path, err := exec.LookPath("etcd")
 	if err != nil {
-		unavailable(t, "etcd not found in PATH: install Debian's etcd-server (`apt-get install etcd-server`)")
+		Unavailable(t, "etcd not found in PATH: install Debian's etcd-server (`apt-get install etcd-server`)")
 	}
 	return path
 }
 
-// unavailable skips the test for want of a component, or fails it in CI, where
+// Unavailable skips the test for want of a component, or fails it in CI, where
 // .ci/run must have provided everything.
-func unavailable(t testing.TB, format string, args ...any) {
+func Unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatalf(format+" (CI=true: failing instead of skipping)", args...)
