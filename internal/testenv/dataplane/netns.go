@@ -62,18 +62,30 @@ func (n *netns) command(bin string, args ...string) []string {
 
 // do runs f on an OS thread that has entered the namespace. A socket keeps the
 // namespace it was created in, so listeners and connections made by f work from any
-// goroutine afterwards. The thread is never given back to the scheduler: Go ends a
-// locked thread whose goroutine returns, so no other goroutine runs in the namespace.
+// goroutine afterwards. The thread goes back to the test's namespace before other
+// goroutines may run on it. It must not end instead, as Go would end a locked one:
+// the programs a thread started get SIGKILL when it ends (kubeenv's Pdeathsig).
 func (n *netns) do(f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
+		home, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer home.Close()
 		if err := unix.Setns(int(n.file.Fd()), unix.CLONE_NEWNET); err != nil {
 			runtime.UnlockOSThread() // still in the test's namespace
 			errc <- fmt.Errorf("entering %s: %w", n.name, err)
 			return
 		}
-		errc <- f()
+		err = f()
+		if unix.Setns(int(home.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
 	}()
 	return <-errc
 }

@@ -12,10 +12,13 @@ import (
 	"github.com/gitmig/gitmig/internal/testenv/kubeenv"
 )
 
-// podsLink is the dummy interface of a cluster's namespace that holds its pods'
-// addresses; ingressLink is its leg on the bridge that joins the clusters.
+// podsLink is the interface of a cluster's namespace that holds its pods' addresses
+// (one end of a veth pair whose other end, podsPeer, stays in the namespace too: this
+// kernel has no dummy interfaces); ingressLink is its leg on the bridge that joins the
+// clusters.
 const (
 	podsLink    = "pods"
+	podsPeer    = "pods-peer"
 	ingressLink = "ingress"
 )
 
@@ -91,7 +94,8 @@ func newNetwork(t testing.TB, cfg *config.Config, env *kubeenv.Env) (*network, e
 		leg := fmt.Sprintf("c%d", i) // interface names are short; cluster names need not be
 		steps := [][]string{
 			{"link", "set", "lo", "up"},
-			{"link", "add", podsLink, "type", "dummy"},
+			{"link", "add", podsLink, "type", "veth", "peer", "name", podsPeer},
+			{"link", "set", podsPeer, "up"},
 			{"link", "set", podsLink, "up"},
 			{"addr", "add", node + "/32", "dev", podsLink},
 			{"route", "add", c.serviceCIDR, "dev", podsLink, "src", node},
