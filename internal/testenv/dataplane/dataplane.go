@@ -75,14 +75,14 @@ func Node(cfg *config.Config, cluster config.Cluster) engines.Node {
 // so that a test can check before it starts the clusters.
 func Available(t testing.TB) {
 	t.Helper()
+	available(t)
+}
+
+func available(t testing.TB) binaries {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		kubeenv.Unavailable(t, "the data plane makes network namespaces: run as root")
 	}
-	programs(t)
-}
-
-func programs(t testing.TB) binaries {
-	t.Helper()
 	engines.Command(t, "iptables", "install Debian's iptables (`apt-get install iptables`)")
 	return binaries{
 		ip:        engines.Command(t, "ip", "install Debian's iproute2"),
@@ -97,8 +97,7 @@ func programs(t testing.TB) binaries {
 // clients of service. Everything is removed when the test ends.
 func Start(t *testing.T, f *engines.Fleet, service string) *Plane {
 	t.Helper()
-	Available(t)
-	bins := programs(t)
+	bins := available(t)
 	svc, ok := f.Config.Service(service)
 	if !ok {
 		t.Fatalf("no service %q in gitmig.yaml", service)
