@@ -8,7 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gitmig/gitmig/internal/config"
-	"github.com/gitmig/gitmig/internal/decide"
+	"github.com/gitmig/gitmig/internal/metrics"
+	"github.com/gitmig/gitmig/internal/metrics/prometheus"
 )
 
 // PrometheusURLEnv overrides policy.prometheus.url from the environment, so a
@@ -27,7 +28,7 @@ type MetricsFlags struct {
 	// Time is the RFC3339 evaluation time; now when empty.
 	Time string
 	// Retry tunes the Prometheus client; the zero value is the default policy.
-	Retry decide.PrometheusOptions
+	Retry prometheus.Options
 }
 
 // AddFlags registers --prometheus, --metrics and --time.
@@ -53,18 +54,18 @@ func (m *MetricsFlags) EvaluationTime(now time.Time) (time.Time, error) {
 }
 
 // Source is the metrics source the flags select.
-func (m *MetricsFlags) Source(cfg *config.Config) (decide.Source, error) {
+func (m *MetricsFlags) Source(cfg *config.Config) (metrics.Source, error) {
 	if m.Metrics != "" {
-		return decide.FileSource{Path: m.Metrics}, nil
+		return metrics.FileSource{Path: m.Metrics}, nil
 	}
 	opts := m.Retry
-	opts.URL = m.Prometheus
+	opts.URL, opts.URLFrom = m.Prometheus, "--prometheus"
 	if opts.URL == "" {
 		getenv := opts.Getenv
 		if getenv == nil {
 			getenv = os.Getenv
 		}
-		opts.URL = getenv(PrometheusURLEnv)
+		opts.URL, opts.URLFrom = getenv(PrometheusURLEnv), "$"+PrometheusURLEnv
 	}
-	return decide.NewPrometheusSource(cfg, opts)
+	return prometheus.NewSource(cfg, opts)
 }

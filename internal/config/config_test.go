@@ -432,9 +432,9 @@ func TestNotYAML(t *testing.T) {
 		want string
 	}{
 		{"empty", " \n\t\n", "empty document"},
-		{"malformed", "apiVersion: gitmig.dev/v1alpha1\nclusters: [\n  - name: edge\n", "decoding: error converting YAML to JSON: yaml: line 2: did not find expected node content"},
-		{"bad indentation", "kind: Config\n  clusters: []\n", "decoding: error converting YAML to JSON: yaml: line 2: mapping values are not allowed in this context"},
-		{"duplicate key", "kind: Config\nkind: Config\n", `decoding: error converting YAML to JSON: yaml: unmarshal errors:` + "\n" + `  line 2: key "kind" already set in map`},
+		{"malformed", "apiVersion: gitmig.dev/v1alpha1\nclusters: [\n  - name: edge\n", "decoding: yaml: line 2: did not find expected node content"},
+		{"bad indentation", "kind: Config\n  clusters: []\n", "decoding: yaml: line 2: mapping values are not allowed in this context"},
+		{"duplicate key", "kind: Config\nkind: Config\n", `decoding: yaml: unmarshal errors:` + "\n" + `  line 2: key "kind" already set in map`},
 		{"a list", "- name: edge\n", "decoding: cannot unmarshal array into Go value of type config.Config"},
 		{"a scalar", "gitmig", "decoding: cannot unmarshal string into Go value of type config.Config"},
 	}
@@ -827,5 +827,63 @@ func TestUnquotedYAMLBooleansAsNames(t *testing.T) {
 	err = cfg.Validate(nil)
 	if err == nil || !strings.Contains(err.Error(), `services[0].namespace: "false": YAML reads an unquoted y, n, yes, no, on or off as a boolean; quote the name`) {
 		t.Fatalf("namespace: no: %v", err)
+	}
+}
+
+func TestHostileGitOpsSettingsAreRefused(t *testing.T) {
+	for _, tc := range []struct {
+		gitops string
+		field  string
+		secret string
+	}{
+		{"{remote: 'https://x-access-token:ghs_secret1@github.com/o/fleet.git'}", "gitops.remote", "ghs_secret1"},
+		{"{remote: 'https://ghp_tokenasuser@github.com/o/fleet.git'}", "gitops.remote", "ghp_tokenasuser"},
+		{"{remote: 'deploy:hunter22@git.example.test:o/fleet.git'}", "gitops.remote", "hunter22"},
+		{"{remote: fleet.git, branch: 'main:refs/heads/evil'}", "gitops.branch", ""},
+		{"{remote: fleet.git, branch: '--force'}", "gitops.branch", ""},
+		{"{remote: fleet.git, branch: 'a..b'}", "gitops.branch", ""},
+		{"{remote: fleet.git, branch: 'release/.hidden'}", "gitops.branch", ""},
+	} {
+		cfg, err := Parse([]byte(minimal + "gitops: " + tc.gitops + "\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = cfg.Validate(nil)
+		if err == nil || !strings.Contains(err.Error(), tc.field+":") {
+			t.Errorf("gitops %s: %v, want a problem with %s", tc.gitops, err, tc.field)
+			continue
+		}
+		if tc.secret != "" && strings.Contains(err.Error(), tc.secret) {
+			t.Errorf("the error shows the secret: %v", err)
+		}
+	}
+	for _, ok := range []string{"git@github.com:o/fleet.git", "ssh://git@github.com/o/fleet.git", "https://github.com/o/fleet.git", "../fleet.git"} {
+		cfg, err := Parse([]byte(minimal + "gitops: {remote: '" + ok + "', branch: release/2026-12}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(nil); err != nil && strings.Contains(err.Error(), "gitops.remote") {
+			t.Errorf("remote %s refused: %v", ok, err)
+		}
+	}
+}
+
+func TestASecondDocumentIsAnError(t *testing.T) {
+	_, err := Parse([]byte(minimal + "---\npolicy: {maxConcurrent: 50}\n"))
+	if err == nil || !strings.Contains(err.Error(), "2 YAML documents") {
+		t.Fatalf("a second document: %v", err)
+	}
+	if _, err := Parse([]byte("# a comment\n---\n" + minimal + "---\n# trailing\n")); err != nil {
+		t.Errorf("comments around one document: %v", err)
+	}
+}
+
+func TestAbsurdQuantitiesAreConfigErrors(t *testing.T) {
+	cfg, err := Parse([]byte(strings.Replace(minimal, "tier: edge\n", "tier: edge\n    capacity: {cpu: \"1e300\", memory: 16Gi}\n", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(nil); err == nil || !strings.Contains(err.Error(), "clusters[0].capacity.cpu: 1e300 is beyond any cluster") {
+		t.Errorf("cpu 1e300: %v", err)
 	}
 }

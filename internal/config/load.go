@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
@@ -45,14 +47,31 @@ func Parse(data []byte) (*Config, error) {
 	// Numbers and durations are preset so that decoding overwrites only those the file
 	// sets: an explicit 0 (stickiness: 0, drain: 0s) stays 0, and an invalid 0
 	// (maxConcurrent: 0) reaches validation instead of becoming the default.
-	cfg := Config{Policy: DefaultPolicy()}
-	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
-		return nil, decodeError(data, err)
+	if n := documentCount(data); n > 1 {
+		return nil, fmt.Errorf("decoding: %d YAML documents; gitmig.yaml holds one, and a second would be ignored", n)
 	}
-	// encoding/json matches field names regardless of case; Kubernetes' decoder does
-	// not, so `Tier:` is reported rather than silently read as `tier:`.
-	if err := decodeError(data, nil); err != nil {
-		return nil, err
+	cfg := Config{Policy: DefaultPolicy()}
+	j, err := yaml.YAMLToJSONStrict(data)
+	if err != nil {
+		return nil, fmt.Errorf("decoding: %s", cleanDecodeError(err))
+	}
+	// Kubernetes' strict decoder matches field names by case, as encoding/json does
+	// not (`Tier:` is reported rather than read as `tier:`), and reports every unknown
+	// field with its path, where encoding/json stops at the first and does not say
+	// where it is.
+	strict, err := kjson.UnmarshalStrict(j, &cfg, kjson.DisallowUnknownFields)
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Value == "bool" && typeErr.Type.Kind() == reflect.String {
+		// An unquoted no or on where a name belongs: decoding against the types reads
+		// it as the string "false", which validation then explains.
+		cfg = Config{Policy: DefaultPolicy()}
+		err = yaml.UnmarshalStrict(data, &cfg)
+	}
+	if err != nil {
+		return nil, decodeError(err)
+	}
+	if unknown := unknownFields(strict); len(unknown) > 0 {
+		return nil, unknown
 	}
 	cfg.Default()
 	return &cfg, nil
@@ -74,34 +93,52 @@ func DefaultPolicy() Policy {
 	}
 }
 
-// decodeError names the field of a decoding error where it can: the path of a value of
-// the wrong type, and the path of every unknown field at once. Syntax errors keep the
-// line number the YAML parser gives.
-func decodeError(data []byte, err error) error {
-	var typeErr *json.UnmarshalTypeError
-	if err != nil && errors.As(err, &typeErr) && typeErr.Field != "" {
-		return ValidationError{{Field: typeErr.Field, Message: typeMessage(typeErr)}}
+// documentCount counts the YAML documents of data that hold something.
+func documentCount(data []byte) int {
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	n := 0
+	for {
+		doc, err := reader.Read()
+		if err != nil {
+			return n
+		}
+		if len(bytes.TrimSpace(stripComments(doc))) > 0 {
+			n++
+		}
 	}
-	// encoding/json stops at the first unknown field and does not say where it is;
-	// Kubernetes' strict decoder reports them all with their paths.
-	if j, jerr := yaml.YAMLToJSON(data); jerr == nil {
-		strict, _ := kjson.UnmarshalStrict(j, &Config{}, kjson.DisallowUnknownFields)
-		var unknown ValidationError
-		for _, e := range strict {
-			if fe, ok := e.(kjson.FieldError); ok {
-				field := fe.FieldPath()
-				if field == "" {
-					field = `""` // an empty key at the top
-				}
-				unknown = append(unknown, FieldError{Field: field, Message: "unknown field"})
+}
+
+// stripComments drops comment lines, which make a document of nothing.
+func stripComments(doc []byte) []byte {
+	var out [][]byte
+	for _, line := range bytes.Split(doc, []byte("\n")) {
+		if t := bytes.TrimSpace(line); len(t) > 0 && t[0] != '#' && !bytes.Equal(t, []byte("---")) {
+			out = append(out, line)
+		}
+	}
+	return bytes.Join(out, []byte("\n"))
+}
+
+// unknownFields lists the fields the strict decoder did not know, by path.
+func unknownFields(strict []error) ValidationError {
+	var unknown ValidationError
+	for _, e := range strict {
+		if fe, ok := e.(kjson.FieldError); ok {
+			field := fe.FieldPath()
+			if field == "" {
+				field = `""` // an empty key at the top
 			}
-		}
-		if len(unknown) > 0 {
-			return unknown
+			unknown = append(unknown, FieldError{Field: field, Message: "unknown field"})
 		}
 	}
-	if err == nil {
-		return nil
+	return unknown
+}
+
+// decodeError names the field of a value of the wrong type where it can.
+func decodeError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		return ValidationError{{Field: typeErr.Field, Message: typeMessage(typeErr)}}
 	}
 	return fmt.Errorf("decoding: %s", cleanDecodeError(err))
 }

@@ -19,6 +19,15 @@ func (c *Config) Cluster(name string) (Cluster, bool) {
 	return Cluster{}, false
 }
 
+// ClusterNames lists the clusters' names in gitmig.yaml's order.
+func (c *Config) ClusterNames() []string {
+	names := make([]string, len(c.Clusters))
+	for i, cl := range c.Clusters {
+		names[i] = cl.Name
+	}
+	return names
+}
+
 // Service returns the named service.
 func (c *Config) Service(name string) (Service, bool) {
 	for _, s := range c.Services {

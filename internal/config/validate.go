@@ -1,8 +1,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net"
 	"net/url"
 	"path"
@@ -12,6 +14,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/gitmig/gitmig/internal/step"
 )
 
 // FieldError is one problem in gitmig.yaml, at a field path such as
@@ -276,6 +280,12 @@ func (c *Config) validatePolicy(v *validator) {
 
 func (c *Config) validateGitOps(v *validator, clusters map[string]bool) {
 	g := c.GitOps
+	if hasCredentials(g.Remote) {
+		v.add("gitops.remote", "must not carry credentials; name the environment variable that holds the token in gitops.tokenEnv (or gitops.github.tokenEnv)")
+	}
+	if err := checkBranch(g.Branch); err != nil {
+		v.add("gitops.branch", "%q is not a branch name: %v", g.Branch, err)
+	}
 	if !slices.Contains([]string{EngineArgoCD, EngineFlux, EngineNone}, g.Engine) {
 		v.add("gitops.engine", "must be one of argocd, flux, none, got %q", g.Engine)
 	}
@@ -324,14 +334,51 @@ func (c *Config) validateGitOps(v *validator, clusters map[string]bool) {
 			v.add("gitops.workloads."+name, "either a kubeconfig and context or prometheus: true, not both")
 		}
 	}
-	for i, step := range g.AutoMerge {
-		if !slices.Contains([]string{"deploy", "route", "flip", "cleanup"}, step) {
-			v.add(fmt.Sprintf("gitops.autoMerge[%d]", i), "must be a step name (deploy, route, flip, cleanup), got %q", step)
+	for i, name := range g.AutoMerge {
+		if _, ok := step.ByName(name); !ok {
+			v.add(fmt.Sprintf("gitops.autoMerge[%d]", i), "must be a step name (deploy, route, flip, cleanup), got %q", name)
 		}
 	}
 	if g.Author != nil && (g.Author.Name == "" || !strings.Contains(g.Author.Email, "@") || strings.ContainsAny(g.Author.Name+g.Author.Email, "<>\n")) {
 		v.add("gitops.author", "needs a name and an email address, without <, > or line breaks")
 	}
+}
+
+// hasCredentials reports a remote that carries a password or token: the userinfo of a
+// URL with a password, or of git's scp-like user:password@host:path.
+func hasCredentials(remote string) bool {
+	if u, err := url.Parse(remote); err == nil && u.Scheme != "" && u.User != nil {
+		_, hasPassword := u.User.Password()
+		return hasPassword || u.Scheme == "https" || u.Scheme == "http"
+	}
+	at := strings.LastIndex(remote, "@")
+	return at > 0 && !strings.Contains(remote, "://") && strings.Contains(remote[:at], ":")
+}
+
+// checkBranch applies git's rules for a branch name (git check-ref-format --branch),
+// so that a name such as main:refs/heads/other cannot reach a push's refspec.
+func checkBranch(name string) error {
+	switch {
+	case name == "":
+		return errors.New("empty")
+	case strings.HasPrefix(name, "-"), strings.HasPrefix(name, "/"), strings.HasSuffix(name, "/"):
+		return errors.New("must not start with - or /, nor end with /")
+	case strings.HasSuffix(name, "."), strings.HasSuffix(name, ".lock"):
+		return errors.New("must not end with . or .lock")
+	case strings.Contains(name, ".."), strings.Contains(name, "//"), strings.Contains(name, "@{"), name == "@":
+		return errors.New("must not contain .., //, @{ or be @")
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f || strings.ContainsRune(" ~^:?*[\\", r) {
+			return fmt.Errorf("must not contain %q", r)
+		}
+	}
+	for _, part := range strings.Split(name, "/") {
+		if strings.HasPrefix(part, ".") {
+			return errors.New("no part may start with .")
+		}
+	}
+	return nil
 }
 
 // checkClusterMap requires a map keyed by cluster name to name every cluster, and only those.
@@ -384,8 +431,17 @@ func checkQuantity(v *validator, field, q string) {
 	}
 	if qty.Sign() <= 0 {
 		v.add(field, "must be positive, got %s", q)
+		return
+	}
+	// Sums of capacities and usages must stay finite; no cluster has a quintillion of
+	// anything.
+	if f := qty.AsApproximateFloat64(); math.IsInf(f, 0) || f > maxQuantity {
+		v.add(field, "%s is beyond any cluster (at most %g)", q, float64(maxQuantity))
 	}
 }
+
+// maxQuantity bounds a configured capacity: an exabyte of memory, or as many cores.
+const maxQuantity = 1 << 60
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/gitmig/gitmig/internal/metrics"
 )
 
 // load is what a service weighs where it runs.
@@ -65,7 +67,7 @@ func (e *engine) assess(s *serviceState, src, dest *clusterState, w load, explai
 	// Whichever filter ends the assessment, its findings go with it.
 	defer func() { a.failed, a.problems = f.failed, f.list }()
 	switch dest.state {
-	case StateUnknown:
+	case metrics.StateUnknown:
 		if f.fail() {
 			return a
 		}
@@ -83,14 +85,14 @@ func (e *engine) assess(s *serviceState, src, dest *clusterState, w load, explai
 		if e.placementProblems(s, dest, f) {
 			return a
 		}
-		if len(dest.unsizedArrivals) > 0 && dest.state != StateUnknown {
+		if len(dest.unsizedArrivals) > 0 && dest.state != metrics.StateUnknown {
 			if f.fail() {
 				return a
 			}
 			f.note("migrations in flight to %s have no known size (%s)", dest.name, strings.Join(dest.unsizedArrivals, ", "))
 		}
 		a.postUsed, a.postRequests = dest.used.plus(w.usage), dest.requests.plus(w.requests)
-		if dest.state != StateUnknown && e.overTarget(dest, a.postUsed, a.postRequests, f) {
+		if dest.state != metrics.StateUnknown && e.overTarget(dest, a.postUsed, a.postRequests, f) {
 			return a
 		}
 	}

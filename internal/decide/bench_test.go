@@ -7,6 +7,7 @@ import (
 
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/decide"
+	"github.com/gitmig/gitmig/internal/metrics"
 )
 
 // largeFleet is 100 clusters (60 edge, 30 fog, 10 cloud) with every pair's latency,
@@ -41,7 +42,7 @@ func largeFleet(tb testing.TB) (*config.Config, decide.Fleet, []byte) {
 	}
 	cfg.WriteString("services:\n")
 	fleet := decide.Fleet{Running: map[string][]string{}, Routed: map[string][]string{}, Ports: map[string][]decide.Port{}}
-	snap := &decide.Snapshot{APIVersion: config.APIVersion, Kind: decide.SnapshotKind, EvaluatedAt: evaluatedAt(),
+	snap := &metrics.Snapshot{APIVersion: config.APIVersion, Kind: metrics.SnapshotKind, EvaluatedAt: evaluatedAt(),
 		Sustain: config.Duration{Duration: 10 * 60 * 1e9}}
 	used := make([]float64, clusters)
 	requested := make([]float64, clusters)
@@ -70,15 +71,15 @@ func largeFleet(tb testing.TB) (*config.Config, decide.Fleet, []byte) {
 		}
 		used[home] += cpu
 		requested[home] += cpu * 0.8
-		snap.Workloads = append(snap.Workloads, decide.WorkloadMetrics{Cluster: name(home), Namespace: fmt.Sprintf("ns-%d", i%50), Name: svc(i),
-			CPU: decide.WorkloadUsage{Usage: cpu, Requests: cpu * 0.8}, Memory: decide.WorkloadUsage{Usage: cpu * 2 * gi, Requests: cpu * 1.6 * gi}})
+		snap.Workloads = append(snap.Workloads, metrics.WorkloadMetrics{Cluster: name(home), Namespace: fmt.Sprintf("ns-%d", i%50), Name: svc(i),
+			CPU: metrics.WorkloadUsage{Usage: cpu, Requests: cpu * 0.8}, Memory: metrics.WorkloadUsage{Usage: cpu * 2 * gi, Requests: cpu * 1.6 * gi}})
 	}
 	cfg.WriteString("policy: {maxConcurrent: 1000}\ngitops: {remote: /tmp/fleet.git}\n")
 	for i := range clusters {
 		c := capacity[tier(i)]
-		snap.Clusters = append(snap.Clusters, decide.ClusterMetrics{Name: name(i),
-			CPU:    decide.ResourceMetrics{Sustained: used[i] * 0.98, Used: used[i], Requests: requested[i], Capacity: c},
-			Memory: decide.ResourceMetrics{Sustained: used[i] * 2 * gi * 0.98, Used: used[i] * 2 * gi, Requests: requested[i] * 2 * gi, Capacity: c * 4 * gi}})
+		snap.Clusters = append(snap.Clusters, metrics.ClusterMetrics{Name: name(i),
+			CPU:    metrics.ResourceMetrics{Sustained: used[i] * 0.98, Used: used[i], Requests: requested[i], Capacity: c},
+			Memory: metrics.ResourceMetrics{Sustained: used[i] * 2 * gi * 0.98, Used: used[i] * 2 * gi, Requests: requested[i] * 2 * gi, Capacity: c * 4 * gi}})
 	}
 	parsed, err := config.Parse([]byte(cfg.String()))
 	if err != nil {
@@ -99,7 +100,7 @@ func largeFleet(tb testing.TB) (*config.Config, decide.Fleet, []byte) {
 // `gitmig plan --metrics` does.
 func BenchmarkPlan5000Services100Clusters(b *testing.B) {
 	cfg, fleet, data := largeFleet(b)
-	snap, err := decide.ParseSnapshot(data)
+	snap, err := metrics.ParseSnapshot(data)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func BenchmarkPlan5000Services100Clusters(b *testing.B) {
 	b.Run("parse+plan", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			s, err := decide.ParseSnapshot(data)
+			s, err := metrics.ParseSnapshot(data)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -129,7 +130,7 @@ func TestLargeFleetPlansWithinBudget(t *testing.T) {
 		t.Skip("builds a 5,000-service fleet")
 	}
 	cfg, fleet, data := largeFleet(t)
-	snap, err := decide.ParseSnapshot(data)
+	snap, err := metrics.ParseSnapshot(data)
 	if err != nil {
 		t.Fatal(err)
 	}

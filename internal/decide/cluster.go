@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/metrics"
 )
 
 // clusterState is one cluster as the engine sees it while it plans: its verdict from the
@@ -36,7 +37,7 @@ type clusterState struct {
 
 // newClusterState judges a cluster from its metrics m (nil when the snapshot lacks it),
 // whose sustained numbers cover the window snapSustain.
-func newClusterState(index int, cl config.Cluster, m *ClusterMetrics, snapSustain config.Duration, policy config.Policy) *clusterState {
+func newClusterState(index int, cl config.Cluster, m *metrics.ClusterMetrics, snapSustain config.Duration, policy config.Policy) *clusterState {
 	c := &clusterState{index: index, name: cl.Name, tier: cl.Tier, rank: config.TierRank(cl.Tier), entryPoints: map[int32]string{}}
 	for ep, port := range cl.Ingress.EntryPoints {
 		// Two entry points on one port are a validation error; the smaller name wins
@@ -83,7 +84,7 @@ func newClusterState(index int, cl config.Cluster, m *ClusterMetrics, snapSustai
 }
 
 func (c *clusterState) unknown(why string) {
-	c.state = StateUnknown
+	c.state = metrics.StateUnknown
 	c.why = why
 }
 
@@ -132,7 +133,7 @@ func (c *clusterState) excess(policy config.Policy) amount {
 
 func (c *clusterState) status() ClusterStatus {
 	s := ClusterStatus{Name: c.name, State: c.state, Why: c.why}
-	if c.state == StateUnknown {
+	if c.state == metrics.StateUnknown {
 		return s
 	}
 	s.CPU = Utilization{Used: round(c.sustained[cpu], 3), Capacity: round(c.capacity[cpu], 3), Utilization: round(c.sustained[cpu]/c.capacity[cpu], 4)}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/metrics"
+	"github.com/gitmig/gitmig/internal/step"
 )
 
 // engine holds the state of one NewPlan call.
@@ -24,7 +26,7 @@ type engine struct {
 	// latency[i][j] is the round trip between clusters i and j, NaN when not configured.
 	latency    [][]float64
 	maxLatency float64
-	workloads  map[workloadKey]WorkloadMetrics
+	workloads  map[workloadKey]metrics.WorkloadMetrics
 
 	inFlight  int
 	budget    int
@@ -57,16 +59,16 @@ func newEngine(in Input) *engine {
 	cfg := in.Config
 	snap := in.Metrics
 	if snap == nil {
-		snap = &Snapshot{}
+		snap = &metrics.Snapshot{}
 	}
 	e := &engine{
 		policy:    cfg.Policy,
 		at:        snap.EvaluatedAt,
 		sustain:   snap.Sustain,
 		byName:    map[string]*clusterState{},
-		workloads: map[workloadKey]WorkloadMetrics{},
+		workloads: map[workloadKey]metrics.WorkloadMetrics{},
 	}
-	metrics := map[string]*ClusterMetrics{}
+	metrics := map[string]*metrics.ClusterMetrics{}
 	for i := range snap.Clusters {
 		metrics[snap.Clusters[i].Name] = &snap.Clusters[i]
 	}
@@ -164,7 +166,7 @@ func (e *engine) immovable(s *serviceState) string {
 	switch {
 	case s.migrating != nil:
 		m := s.migrating
-		return fmt.Sprintf("already migrating %s→%s (step %d of 4)", m.From, m.To, m.Step)
+		return fmt.Sprintf("already migrating %s→%s (step %d of %d)", m.From, m.To, m.Step, step.Count)
 	case len(s.running) == 0:
 		return "runs in no cluster's overlay"
 	case len(s.running) > 1:
@@ -454,7 +456,7 @@ func (e *engine) skipTheRest() {
 		}
 		from := s.running[0]
 		switch {
-		case from.state == StateUnknown:
+		case from.state == metrics.StateUnknown:
 			e.skip(s, fmt.Sprintf("%s metrics Unknown (%s): Unknown never triggers a move", from.name, from.why))
 		case e.budget <= 0:
 			e.skip(s, fmt.Sprintf("%s; move back not considered: %s", from.okSummary(e.policy), e.budgetReason()))
@@ -478,3 +480,6 @@ func (e *engine) result() Plan {
 	slices.SortStableFunc(p.Skipped, func(a, b Skip) int { return strings.Compare(a.Service, b.Service) })
 	return p
 }
+
+// workloadKey names a workload of a cluster.
+type workloadKey struct{ cluster, namespace, name string }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/decide"
+	"github.com/gitmig/gitmig/internal/metrics"
+	"github.com/gitmig/gitmig/internal/present"
 )
 
 func TestOverloadedEdgeMovesOrc8rToCloud(t *testing.T) {
@@ -50,20 +52,20 @@ func TestShortSpikeDoesNotTrigger(t *testing.T) {
 func TestUnknownMetricsNeverTriggerAMove(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		edit func(*decide.Snapshot)
+		edit func(*metrics.Snapshot)
 		why  string
 	}{
-		{"NaN", func(s *decide.Snapshot) { s.Clusters[0].CPU.Sustained = math.NaN() }, "cpu metrics hold NaN"},
-		{"Inf capacity", func(s *decide.Snapshot) { s.Clusters[0].Memory.Capacity = math.Inf(1) }, "memory metrics hold +Inf"},
-		{"empty", func(s *decide.Snapshot) { s.Clusters = s.Clusters[1:] }, "the metrics snapshot has no entry for this cluster"},
-		{"error", func(s *decide.Snapshot) {
-			s.Clusters[0].State, s.Clusters[0].Why = decide.StateUnknown, "Prometheus warned on cpuUsage: partial response"
+		{"NaN", func(s *metrics.Snapshot) { s.Clusters[0].CPU.Sustained = math.NaN() }, "cpu metrics hold NaN"},
+		{"Inf capacity", func(s *metrics.Snapshot) { s.Clusters[0].Memory.Capacity = math.Inf(1) }, "memory metrics hold +Inf"},
+		{"empty", func(s *metrics.Snapshot) { s.Clusters = s.Clusters[1:] }, "the metrics snapshot has no entry for this cluster"},
+		{"error", func(s *metrics.Snapshot) {
+			s.Clusters[0].State, s.Clusters[0].Why = metrics.StateUnknown, "Prometheus warned on cpuUsage: partial response"
 		}, "partial response"},
-		{"short window", func(s *decide.Snapshot) { s.Sustain = config.Duration{Duration: 5 * time.Minute} }, "covers 5m, less than policy.sustain 10m"},
+		{"short window", func(s *metrics.Snapshot) { s.Sustain = config.Duration{Duration: 5 * time.Minute} }, "covers 5m, less than policy.sustain 10m"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
-			f.edit = func(s *decide.Snapshot) {
+			f.edit = func(s *metrics.Snapshot) {
 				if s.Clusters[0].Name != "edge" {
 					t.Fatalf("fixture order changed: %s first", s.Clusters[0].Name)
 				}
@@ -72,7 +74,7 @@ func TestUnknownMetricsNeverTriggerAMove(t *testing.T) {
 			p := f.plan()
 			wantMoves(t, p)
 			edge := clusterState(t, p, "edge")
-			if edge.State != decide.StateUnknown {
+			if edge.State != metrics.StateUnknown {
 				t.Fatalf("edge state = %s, want Unknown", edge.State)
 			}
 			wantContains(t, "edge's why", edge.Why, tc.why)
@@ -88,7 +90,7 @@ func TestNoMetricsAtAllIsUnknown(t *testing.T) {
 	p := decide.NewPlan(in)
 	wantMoves(t, p)
 	for _, c := range p.Clusters {
-		if c.State != decide.StateUnknown {
+		if c.State != metrics.StateUnknown {
 			t.Errorf("%s state = %s, want Unknown without metrics", c.Name, c.State)
 		}
 	}
@@ -96,11 +98,11 @@ func TestNoMetricsAtAllIsUnknown(t *testing.T) {
 
 func TestUnknownIsNeverFreeCapacity(t *testing.T) {
 	f := newFixture(t)
-	f.edit = func(s *decide.Snapshot) {
+	f.edit = func(s *metrics.Snapshot) {
 		s.Clusters[0], s.Clusters[2] = s.Clusters[2], s.Clusters[0]
 		for i := range s.Clusters {
 			if s.Clusters[i].Name == "cloud" {
-				s.Clusters[i].State, s.Clusters[i].Why = decide.StateUnknown, "no cpu usage series"
+				s.Clusters[i].State, s.Clusters[i].Why = metrics.StateUnknown, "no cpu usage series"
 			}
 		}
 	}
@@ -245,7 +247,7 @@ gitops: {remote: /tmp/fleet.git}
 		Running: map[string][]string{"svc-a": {"edge-a"}, "svc-b": {"edge-b"}, "hog-a": {"edge-a"}, "hog-b": {"edge-b"}},
 		Ports:   map[string][]decide.Port{"svc-a": {{Name: "http", Port: 80}}, "svc-b": {{Name: "http", Port: 80}}},
 	}
-	f.workloads = []decide.WorkloadMetrics{
+	f.workloads = []metrics.WorkloadMetrics{
 		wl("edge-a", "a", "svc-a", 3.2, 3, 1, 1),
 		wl("edge-a", "a", "hog-a", 4.0, 2, 1, 1), // edge-a: 7.2/8 = 0.90
 		wl("edge-b", "b", "svc-b", 3.2, 3, 1, 1),
@@ -283,7 +285,7 @@ func TestInFlightMigrationsReserveTheirDestination(t *testing.T) {
 	})
 	t.Run("unsized", func(t *testing.T) {
 		f := twoEdges(t, "64")
-		f.workloads = slices.DeleteFunc(f.workloads, func(w decide.WorkloadMetrics) bool { return w.Name == "svc-a" })
+		f.workloads = slices.DeleteFunc(f.workloads, func(w metrics.WorkloadMetrics) bool { return w.Name == "svc-a" })
 		f.inFlight = []decide.Migration{{Service: "svc-a", From: "edge-a", To: "cloud", Step: 1}}
 		p := f.plan()
 		wantMoves(t, p)
@@ -328,7 +330,7 @@ func TestStickinessMargin(t *testing.T) {
 		f := newFixture(t)
 		f.cfg.Policy.Stickiness = stickiness
 		f.fleet.Running["orc8r"] = []string{"cloud"}
-		f.workloads = []decide.WorkloadMetrics{
+		f.workloads = []metrics.WorkloadMetrics{
 			wl("edge", "agw-ns", "agw", 1, 1, 1, 1),
 			wl("edge", "kube-system", "coredns", 0.3, 0.2, 0.75, 0.25),
 			wl("fog", "kube-system", "coredns", 0.4, 0.3, 0.8, 0.5),
@@ -385,7 +387,7 @@ gitops: {remote: /tmp/fleet.git}
 `)
 		f.cfg.Policy.MaxConcurrent = maxConcurrent
 		f.fleet = decide.Fleet{Running: map[string][]string{"s1": {"e1"}, "s2": {"e2"}, "s3": {"e3"}, "x": {"cloud"}}}
-		f.workloads = []decide.WorkloadMetrics{
+		f.workloads = []metrics.WorkloadMetrics{
 			wl("e1", "apps", "s1", 3.9, 1, 1, 1), // e1 is the most overloaded
 			wl("e2", "apps", "s2", 3.6, 1, 1, 1),
 			wl("e3", "apps", "s3", 3.7, 1, 1, 1),
@@ -470,7 +472,7 @@ func TestSameInputSameBytes(t *testing.T) {
 func planJSON(t *testing.T, p decide.Plan) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := decide.WriteJSON(&b, p); err != nil {
+	if err := present.PlanJSON(&b, p); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()

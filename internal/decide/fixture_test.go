@@ -8,6 +8,8 @@ import (
 
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/decide"
+	"github.com/gitmig/gitmig/internal/metrics"
+	"github.com/gitmig/gitmig/internal/present"
 )
 
 const gi = float64(1 << 30)
@@ -57,13 +59,13 @@ type fixture struct {
 	t         *testing.T
 	cfg       *config.Config
 	fleet     decide.Fleet
-	workloads []decide.WorkloadMetrics
+	workloads []metrics.WorkloadMetrics
 	// sustained overrides a cluster's sustained cpu usage; the default is its current usage.
 	sustained map[string]float64
 	inFlight  []decide.Migration
 	cooldowns []decide.Cooldown
 	// edit changes the snapshot after it is built.
-	edit func(*decide.Snapshot)
+	edit func(*metrics.Snapshot)
 }
 
 func parseConfig(t *testing.T, doc string) *config.Config {
@@ -92,7 +94,7 @@ func newFixture(t *testing.T) *fixture {
 				"agw":   {{Name: "s1ap", Port: 36412, Protocol: "SCTP"}, {Name: "health", Port: 8080, Protocol: "TCP"}},
 			},
 		},
-		workloads: []decide.WorkloadMetrics{
+		workloads: []metrics.WorkloadMetrics{
 			wl("edge", "agw-ns", "agw", 3.6, 2, 4, 4),
 			wl("edge", "orc8r-ns", "orc8r", 3.2, 3, 3, 4),
 			wl("edge", "kube-system", "coredns", 0.3, 0.2, 0.75, 0.25),
@@ -104,23 +106,23 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // wl is a workload's cpu usage and requests in cores and memory in GiB.
-func wl(cluster, namespace, name string, cpuUsage, cpuRequests, memGiUsage, memGiRequests float64) decide.WorkloadMetrics {
-	return decide.WorkloadMetrics{
+func wl(cluster, namespace, name string, cpuUsage, cpuRequests, memGiUsage, memGiRequests float64) metrics.WorkloadMetrics {
+	return metrics.WorkloadMetrics{
 		Cluster: cluster, Namespace: namespace, Name: name,
-		CPU:    decide.WorkloadUsage{Usage: cpuUsage, Requests: cpuRequests},
-		Memory: decide.WorkloadUsage{Usage: memGiUsage * gi, Requests: memGiRequests * gi},
+		CPU:    metrics.WorkloadUsage{Usage: cpuUsage, Requests: cpuRequests},
+		Memory: metrics.WorkloadUsage{Usage: memGiUsage * gi, Requests: memGiRequests * gi},
 	}
 }
 
 // snapshot sums the workloads into cluster totals, with capacities from the config.
-func (f *fixture) snapshot() *decide.Snapshot {
-	s := &decide.Snapshot{
-		APIVersion: config.APIVersion, Kind: decide.SnapshotKind,
+func (f *fixture) snapshot() *metrics.Snapshot {
+	s := &metrics.Snapshot{
+		APIVersion: config.APIVersion, Kind: metrics.SnapshotKind,
 		EvaluatedAt: evaluatedAt(), Sustain: f.cfg.Policy.Sustain,
-		Workloads: append([]decide.WorkloadMetrics(nil), f.workloads...),
+		Workloads: append([]metrics.WorkloadMetrics(nil), f.workloads...),
 	}
 	for _, cl := range f.cfg.Clusters {
-		m := decide.ClusterMetrics{Name: cl.Name}
+		m := metrics.ClusterMetrics{Name: cl.Name}
 		m.CPU.Capacity, _ = cl.CPUCores()
 		m.Memory.Capacity, _ = cl.MemoryBytes()
 		for _, w := range f.workloads {
@@ -152,7 +154,7 @@ func (f *fixture) plan() decide.Plan {
 	p := decide.NewPlan(f.input())
 	if testing.Verbose() {
 		var b bytes.Buffer
-		if err := decide.WriteTable(&b, p); err != nil {
+		if err := present.PlanTable(&b, p); err != nil {
 			f.t.Fatal(err)
 		}
 		f.t.Log("\n" + b.String())

@@ -4,7 +4,26 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/gitmig/gitmig/internal/text"
 )
+
+// resource is cpu or memory.
+type resource int
+
+const (
+	cpu resource = iota
+	memory
+	// resourceCount lets `for r := range resourceCount` visit every resource.
+	resourceCount
+)
+
+func (r resource) String() string {
+	if r == cpu {
+		return "cpu"
+	}
+	return "memory"
+}
 
 // amount is a quantity of both resources: cores and bytes.
 type amount [2]float64
@@ -12,24 +31,16 @@ type amount [2]float64
 func (a amount) plus(b amount) amount  { return amount{a[cpu] + b[cpu], a[memory] + b[memory]} }
 func (a amount) minus(b amount) amount { return amount{a[cpu] - b[cpu], a[memory] - b[memory]} }
 
-// quantity formats cores with two decimals and bytes in binary units, as a person
-// compares them with Kubernetes requests.
+// quantity formats cores or bytes as a person compares them with Kubernetes requests.
 func quantity(r resource, v float64) string {
 	if r == cpu {
-		return strconv.FormatFloat(v, 'f', 2, 64)
+		return text.Cores(v)
 	}
-	const gi, mi = 1 << 30, 1 << 20
-	switch {
-	case math.Abs(v) >= gi:
-		return strconv.FormatFloat(v/gi, 'f', 2, 64) + "Gi"
-	case math.Abs(v) >= mi:
-		return strconv.FormatFloat(v/mi, 'f', 1, 64) + "Mi"
-	}
-	return strconv.FormatFloat(v, 'f', 0, 64) + "B"
+	return text.Bytes(v)
 }
 
 // ratio formats a utilisation fraction.
-func ratio(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+func ratio(v float64) string { return text.Ratio(v) }
 
 // fraction formats used/capacity = utilisation.
 func fraction(r resource, used, capacity float64) string {

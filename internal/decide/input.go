@@ -2,22 +2,23 @@
 // policy into a Plan: which service leaves which cluster for which other, and why.
 //
 // NewPlan is a pure function of its Input: it reads no clock, no file and no network,
-// and the same Input always yields a byte-identical Plan. The metrics come from a
-// Source (Prometheus, or a MetricsSnapshot file) so that every decision can be replayed
-// and explained offline.
+// and the same Input always yields a byte-identical Plan. The metrics are a
+// metrics.Snapshot, read from Prometheus or a MetricsSnapshot file by package metrics,
+// so that every decision can be replayed and explained offline.
 package decide
 
 import (
 	"time"
 
 	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/metrics"
 )
 
 // Input is everything a plan depends on.
 type Input struct {
 	Config  *config.Config
 	Fleet   Fleet
-	Metrics *Snapshot
+	Metrics *metrics.Snapshot
 	// InFlight are the migrations started and not yet finished.
 	InFlight []Migration
 	// Cooldowns are the (service, destination) pairs that must not be chosen yet.

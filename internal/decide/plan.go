@@ -2,6 +2,8 @@ package decide
 
 import (
 	"time"
+
+	"github.com/gitmig/gitmig/internal/metrics"
 )
 
 // Cluster states in a plan.
@@ -9,6 +11,7 @@ const (
 	StateOK         = "OK"
 	StateOverloaded = "Overloaded"
 	// StateUnknown is shared with snapshots.
+	StateUnknown = metrics.StateUnknown
 )
 
 // Plan is the engine's answer: the state of every cluster, the migrations to start and,

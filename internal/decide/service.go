@@ -1,6 +1,7 @@
 package decide
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"time"
@@ -134,10 +135,7 @@ func newServiceStates(in Input, clusters map[string]*clusterState) []*serviceSta
 }
 
 func cmpMigration(a, b Migration) int {
-	if c := cmpStrings(a.Service, b.Service, a.From, b.From, a.To, b.To); c != 0 {
-		return c
-	}
-	return a.Step - b.Step
+	return cmp.Or(strings.Compare(a.Service, b.Service), strings.Compare(a.From, b.From), strings.Compare(a.To, b.To), a.Step-b.Step)
 }
 
 func sortedCopy(s []string) []string {

@@ -7,20 +7,21 @@ import (
 	"testing"
 
 	"github.com/gitmig/gitmig/internal/decide"
+	"github.com/gitmig/gitmig/internal/metrics"
 )
 
 func TestSnapshotRoundTrip(t *testing.T) {
 	f := newFixture(t)
-	f.edit = func(s *decide.Snapshot) {
-		s.Clusters[1].State, s.Clusters[1].Why = decide.StateUnknown, "no cpu usage series"
-		s.Queries = []decide.Query{{Name: "cpuUsage", PromQL: `sum by (cluster) (rate(x[5m]))`}}
+	f.edit = func(s *metrics.Snapshot) {
+		s.Clusters[1].State, s.Clusters[1].Why = metrics.StateUnknown, "no cpu usage series"
+		s.Queries = []metrics.Query{{Name: "cpuUsage", PromQL: `sum by (cluster) (rate(x[5m]))`}}
 	}
 	snap := f.snapshot()
 	path := filepath.Join(t.TempDir(), "metrics.yaml")
 	if err := snap.Save(path); err != nil {
 		t.Fatal(err)
 	}
-	loaded, err := decide.LoadSnapshot(path)
+	loaded, err := metrics.LoadSnapshot(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ workloads:
 			if err := os.WriteFile(path, []byte(tc.doc), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, err := decide.LoadSnapshot(path)
+			_, err := metrics.LoadSnapshot(path)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -77,7 +78,7 @@ workloads:
 }
 
 func TestBundledExampleSnapshotMovesOrc8rToCloud(t *testing.T) {
-	snap, err := decide.LoadSnapshot("../../examples/metrics/edge-overloaded.yaml")
+	snap, err := metrics.LoadSnapshot("../../examples/metrics/edge-overloaded.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

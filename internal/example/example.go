@@ -6,10 +6,8 @@ package example
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"testing/fstest"
 	"time"
 
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
@@ -18,28 +16,21 @@ import (
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/gitops"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
+	"github.com/gitmig/gitmig/internal/tree"
 )
 
 // Files returns the example's files with its gitmig.yaml rewritten by LocalConfig.
-func Files(remote string) (fstest.MapFS, error) {
-	files := fstest.MapFS{}
-	err := fs.WalkDir(gitmig.Example, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := fs.ReadFile(gitmig.Example, p)
-		files[p] = &fstest.MapFile{Data: data, Mode: 0o644}
-		return err
-	})
+func Files(remote string) (tree.Tree, error) {
+	example := tree.FromFS(gitmig.Example)
+	data, err := example.ReadFile("gitmig.yaml")
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := LocalConfig(files["gitmig.yaml"].Data, remote)
+	cfg, err := LocalConfig(data, remote)
 	if err != nil {
 		return nil, err
 	}
-	files["gitmig.yaml"].Data = cfg
-	return files, nil
+	return tree.With(example, []tree.Edit{{Path: "gitmig.yaml", Content: cfg}}), nil
 }
 
 // LocalConfig rewrites a gitmig.yaml's gitops section, comments kept, for the local
@@ -88,7 +79,11 @@ func Seed(path, remote string, when time.Time) (*config.Config, error) {
 	if _, err := workspace.Seed(path, "main", files, gitops.DefaultAuthorName, gitops.DefaultAuthorEmail, when); err != nil {
 		return nil, err
 	}
-	cfg, err := config.Parse(files["gitmig.yaml"].Data)
+	data, err := files.ReadFile("gitmig.yaml")
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(path, "gitmig.yaml"), err)
 	}

@@ -12,6 +12,10 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
 	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/report"
+	"github.com/gitmig/gitmig/internal/step"
+	"github.com/gitmig/gitmig/internal/text"
+	"github.com/gitmig/gitmig/internal/tree"
 )
 
 // advance moves one migration by at most one step.
@@ -21,43 +25,50 @@ func (p *passCtx) advance(ctx context.Context, m *migration) error {
 	if m.rec.Status.Phase.Ended() {
 		return nil
 	}
+	why, err := p.rewritten(m)
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		return p.endRewritten(ctx, m, status, why)
+	}
 	if m.rollingBack() {
 		return p.rollBack(ctx, m, status)
 	}
-	merged := m.rec.Status.Step
-	if merged < 4 {
+	merged := m.merged()
+	if !merged.Last() {
 		next := merged + 1
 		if pr, ok := m.prs[next]; ok {
 			return p.awaitMerge(ctx, m, status, next, pr)
 		}
 		if merged == 0 {
-			return p.openStep(ctx, m, status, 1)
+			return p.openStep(ctx, m, status, step.Deploy)
 		}
 	}
 	res, err := p.checkGate(ctx, m, merged)
 	if err != nil {
 		return err
 	}
-	status.Gate = &GateStatus{Step: merged, Verdict: res.Verdict, Reason: res.Reason}
+	status.Gate = &report.GateStatus{Step: int(merged), Verdict: res.Verdict, Reason: res.Reason}
 	if err := p.reportGate(ctx, m, merged, res); err != nil {
 		return err
 	}
 	if res.Verdict == gate.Pass {
-		if merged == 4 {
+		if merged.Last() {
 			status.Status, status.WaitingFor = string(record.Completed), ""
-			return p.end(ctx, m, record.Completed, fmt.Sprintf("step 4 applied: %s", res.Reason))
+			return p.end(ctx, m, record.Completed, fmt.Sprintf("step %s applied: %s", merged.Of(), res.Reason))
 		}
 		return p.openStep(ctx, m, status, merged+1)
 	}
 	if why := p.timedOut(m, merged, res); why != "" {
 		return p.openUndo(ctx, m, status, merged, why)
 	}
-	status.WaitingFor = fmt.Sprintf("step %d gate: %s", merged, res.Reason)
+	status.WaitingFor = fmt.Sprintf("step %d gate: %s", int(merged), res.Reason)
 	return nil
 }
 
 // awaitMerge handles a step whose pull request exists.
-func (p *passCtx) awaitMerge(ctx context.Context, m *migration, status *MigrationStatus, step int, pr forge.PullRequest) error {
+func (p *passCtx) awaitMerge(ctx context.Context, m *migration, status *report.MigrationStatus, s step.Step, pr forge.PullRequest) error {
 	switch pr.State {
 	case forge.StateMerged:
 		status.WaitingFor = fmt.Sprintf("pull request #%d is merged; waiting for %s to show it", pr.Number, p.ws.Branch())
@@ -67,40 +78,56 @@ func (p *passCtx) awaitMerge(ctx context.Context, m *migration, status *Migratio
 	}
 	if !pr.HasLabel(forge.Label) {
 		// A pass stopped between opening the pull request and labelling it.
-		err := p.act(Action{Kind: ActionAddLabels, Migration: m.id(), Step: step, Detail: fmt.Sprintf("#%d %s", pr.Number, forge.Label)},
-			func() error { return p.r.Forge.AddLabels(ctx, pr.Number, forge.Label) })
+		err := p.act(ctx, &report.Action{Kind: report.ActionAddLabels, Migration: m.id(), Step: int(s), Detail: fmt.Sprintf("#%d %s", pr.Number, forge.Label)},
+			func(ctx context.Context) error { return p.r.Forge.AddLabels(ctx, pr.Number, forge.Label) })
 		if err != nil {
 			return err
 		}
 	}
-	if p.autoMerge(step) {
-		return p.act(Action{Kind: ActionMerge, Migration: m.id(), Step: step, Detail: fmt.Sprintf("#%d (gitops.autoMerge)", pr.Number)},
-			func() error { _, err := p.r.Forge.Merge(ctx, pr.Number); return err })
+	key := step.Branch{ID: m.id(), Step: s}
+	if _, ok := m.branches[key]; !ok {
+		// The branch was deleted under its open pull request: put gitmig's commit
+		// back, so that the pull request can be merged again.
+		return p.openStep(ctx, m, status, s)
 	}
-	status.WaitingFor = fmt.Sprintf("review and merge of pull request #%d (step %d %s)", pr.Number, step, render.Step(step).Name())
+	why, err := p.notOwn(ctx, m, key, pr.HeadSHA)
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		return p.refuseForeign(ctx, m, status, s, pr, &ForeignError{Branch: key.String(), SHA: pr.HeadSHA, Why: why})
+	}
+	if p.autoMerge(s) {
+		// Only the head just checked: a commit pushed since is not merged.
+		return p.act(ctx, &report.Action{Kind: report.ActionMerge, Migration: m.id(), Step: int(s), Detail: fmt.Sprintf("#%d at %s (gitops.autoMerge)", pr.Number, short(pr.HeadSHA))},
+			func(ctx context.Context) error { _, err := p.r.Forge.Merge(ctx, pr.Number, pr.HeadSHA); return err })
+	}
+	status.WaitingFor = fmt.Sprintf("review and merge of pull request #%d (step %d %s)", pr.Number, int(s), s.Name())
 	return nil
 }
 
-func (p *passCtx) autoMerge(step int) bool {
-	return slices.Contains(p.st.cfg.GitOps.AutoMerge, render.Step(step).Name())
+func (p *passCtx) autoMerge(s step.Step) bool {
+	return slices.Contains(p.st.cfg.GitOps.AutoMerge, s.Name())
 }
 
 // checkGate asks the gate about a merged step.
-func (p *passCtx) checkGate(ctx context.Context, m *migration, step int) (gate.Result, error) {
-	pr, ok := m.prs[step]
+func (p *passCtx) checkGate(ctx context.Context, m *migration, s step.Step) (gate.Result, error) {
+	pr, ok := m.prs[s]
 	if !ok || pr.State != forge.StateMerged {
-		return gate.Waiting("no merged pull request found for step %d", step), nil
+		return gate.Waiting("no merged pull request found for step %d", int(s)), nil
 	}
-	return p.askGate(ctx, m, step, pr, false)
+	return p.askGate(ctx, m, s, pr, false)
 }
 
 // askGate asks the gate about a merged step, or about the merged rollback of one.
-func (p *passCtx) askGate(ctx context.Context, m *migration, step int, pr forge.PullRequest, undo bool) (gate.Result, error) {
-	s := render.Step(step)
-	cluster := s.Cluster(render.Migration{From: mustCluster(p.st.cfg, m.rec.Spec.From), To: mustCluster(p.st.cfg, m.rec.Spec.To)}).Name
-	selector, err := p.st.repo.BaseSelector(m.rec.Spec.Service)
+func (p *passCtx) askGate(ctx context.Context, m *migration, s step.Step, pr forge.PullRequest, undo bool) (gate.Result, error) {
+	model, err := p.st.fleet(ctx)
 	if err != nil {
 		return gate.Result{}, err
+	}
+	var selector map[string]string
+	if svc, ok := p.st.cfg.Service(m.rec.Spec.Service); ok {
+		selector = model.Selector(svc)
 	}
 	to, _ := p.st.cfg.Cluster(m.rec.Spec.To)
 	return p.r.Gate.Check(ctx, gate.Request{
@@ -109,8 +136,8 @@ func (p *passCtx) askGate(ctx context.Context, m *migration, step int, pr forge.
 		Namespace:   m.rec.Spec.Namespace,
 		From:        m.rec.Spec.From,
 		To:          m.rec.Spec.To,
-		Step:        step,
-		Cluster:     cluster,
+		Step:        s,
+		Cluster:     s.Cluster(m.rec.Spec.From, m.rec.Spec.To),
 		MergeCommit: pr.MergeCommit,
 		Branch:      p.ws.Branch(),
 		MergedAt:    pr.MergedAt,
@@ -126,122 +153,131 @@ func (p *passCtx) askGate(ctx context.Context, m *migration, step int, pr forge.
 }
 
 // reportGate puts the gate's answer on the step's pull request as a commit status.
-func (p *passCtx) reportGate(ctx context.Context, m *migration, step int, res gate.Result) error {
-	pr, ok := m.prs[step]
+func (p *passCtx) reportGate(ctx context.Context, m *migration, s step.Step, res gate.Result) error {
+	pr, ok := m.prs[s]
 	if !ok || pr.HeadSHA == "" {
 		return nil
 	}
 	state := map[gate.Verdict]forge.StatusState{gate.Pass: forge.StatusSuccess, gate.Wait: forge.StatusPending, gate.Fail: forge.StatusFailure}[res.Verdict]
-	st := forge.Status{State: state, Context: "gitmig/gate", Description: truncate(res.Reason, 140)}
+	return p.setStatus(ctx, m, s, pr, forge.Status{State: state, Context: GateContext, Description: text.Truncate(res.Reason, 140)})
+}
+
+// GateContext names gitmig's commit status on step pull requests.
+const GateContext = "gitmig/gate"
+
+// setStatus sets a commit status on a pull request's head, unless this process set
+// the same one there already.
+func (p *passCtx) setStatus(ctx context.Context, m *migration, s step.Step, pr forge.PullRequest, st forge.Status) error {
 	if !p.r.statusChanged(pr.HeadSHA, st) {
 		return nil
 	}
-	return p.act(Action{Kind: ActionStatus, Migration: m.id(), Step: step, Detail: fmt.Sprintf("%s on #%d: %s", state, pr.Number, st.Description)},
-		func() error { return p.r.Forge.SetStatus(ctx, pr.HeadSHA, st) })
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+	err := p.act(ctx, &report.Action{Kind: report.ActionStatus, Migration: m.id(), Step: int(s), Detail: fmt.Sprintf("%s on #%d: %s", st.State, pr.Number, st.Description)},
+		func(ctx context.Context) error { return p.r.Forge.SetStatus(ctx, pr.HeadSHA, st) })
+	if err == nil && !p.r.DryRun {
+		p.r.statusSet(pr.HeadSHA, st)
 	}
-	return s[:n-1] + "…"
+	return err
 }
 
 // openStep renders a step on the base head, pushes its branch and opens its pull
-// request, adopting a branch or pull request an interrupted pass left behind.
-func (p *passCtx) openStep(ctx context.Context, m *migration, status *MigrationStatus, n int) error {
-	step := render.Step(n)
-	branch := forge.Branch(m.id(), n, step.Name())
-	mig, err := render.NewMigration(p.st.cfg, m.id(), m.rec.Spec.Service, m.rec.Spec.From, m.rec.Spec.To)
+// request, adopting a branch or pull request an interrupted pass left behind. A step
+// that cannot be rendered, or whose branch holds work gitmig did not write, blocks
+// the migration (see blocked).
+func (p *passCtx) openStep(ctx context.Context, m *migration, status *report.MigrationStatus, s step.Step) error {
+	work, err := p.stepCommit(ctx, m, s, p.ws.Head())
+	var state *render.StateError
+	if errors.As(err, &state) {
+		// The tree is not as this step expects (someone edited it by hand).
+		return p.blocked(ctx, m, status, s, fmt.Sprintf("cannot render step %d: %v", int(s), err))
+	}
 	if err != nil {
 		return err
 	}
-	// Argo CD shows this link on every object the step writes.
-	mig.PullRequest = p.r.Forge.HeadURL(branch)
-	change, err := p.st.repo.Render(mig, step)
-	if err != nil {
-		// The tree is not as this step expects (someone edited it by hand): say so and
-		// leave the other migrations to proceed.
-		status.WaitingFor = fmt.Sprintf("cannot render step %d: %v", n, err)
-		return nil
-	}
-	preview, err := p.st.repo.Preview(change)
+	preview, err := work.change.Preview()
 	if err != nil {
 		return err
 	}
-	rec := *m.rec
-	rec.Status.Step = n
-	rec.Status.PullRequests = slices.Clone(m.rec.Status.PullRequests)
-	for s := 1; s < n; s++ {
-		if pr, ok := m.prs[s]; ok {
-			rec.SetPullRequest(record.PullRequestRef{Step: s, Number: pr.Number, URL: pr.URL})
-		}
+	err = p.pushStepBranch(ctx, m, step.Branch{ID: m.id(), Step: s}, work.sha)
+	var foreign *ForeignError
+	if errors.As(err, &foreign) {
+		return p.blocked(ctx, m, status, s, foreign.Error())
 	}
-	recData, err := rec.Marshal()
 	if err != nil {
 		return err
 	}
-	edits := append(slices.Clone(change.Edits), render.Edit{Path: record.Path(m.id()), Content: recData})
-	sha, err := p.ws.Commit(p.ws.Head(), edits, commitMessage(&rec, step))
-	if err != nil {
-		return err
-	}
-	if err := p.pushStepBranch(ctx, m, forge.StepBranch{ID: m.id(), Step: n, Name: step.Name()}, branch, sha); err != nil {
-		return err
-	}
-	title := Title(&rec, step)
-	body := Body(BodyInput{Record: &rec, Step: step, Preview: preview, PullRequests: m.prs, Config: p.st.cfg, Before: p.st.model, Repo: p.st.repo, Change: change})
-	var created forge.PullRequest
-	err = p.act(Action{Kind: ActionCreatePR, Migration: m.id(), Step: n, Detail: title},
-		func() error {
-			var err error
-			created, err = p.r.Forge.Create(ctx, forge.NewPullRequest{Title: title, Body: body, Head: branch, Base: p.ws.Branch(), Labels: []string{forge.Label}})
-			return err
-		})
+	title := Title(&work.rec, s)
+	body := Body(BodyInput{Record: &work.rec, Step: s, Preview: preview, PullRequests: m.prs, Config: p.st.cfg, Change: work.change})
+	created, err := p.createPR(ctx, m, s, forge.NewPullRequest{Title: title, Body: body, Head: step.BranchOf(m.id(), s), Base: p.ws.Branch(), Labels: []string{forge.Label}})
 	if err != nil {
 		return err
 	}
 	if created.Number != 0 {
-		m.prs[n] = created
-		status.PullRequests = append(status.PullRequests, prStatus(n, created))
-		status.WaitingFor = fmt.Sprintf("review and merge of pull request #%d (step %d %s)", created.Number, n, step.Name())
+		m.prs[s] = created
+		status.PullRequests = append(status.PullRequests, prStatus(s, created))
+		status.WaitingFor = fmt.Sprintf("review and merge of pull request #%d (step %d %s)", created.Number, int(s), s.Name())
 	} else {
-		status.WaitingFor = fmt.Sprintf("the next reconcile pass, which opens step %d (%s)", n, step.Name())
+		status.WaitingFor = fmt.Sprintf("the next reconcile pass, which opens step %d (%s)", int(s), s.Name())
 	}
 	return nil
 }
 
-// pushStepBranch pushes the step's commit unless the branch already holds the same
-// change on the same base, which an interrupted pass or a racing one left.
-func (p *passCtx) pushStepBranch(ctx context.Context, m *migration, key forge.StepBranch, branch, sha string) error {
-	existing, exists := m.branches[key]
-	if exists {
-		same, err := p.equivalent(ctx, branch, existing, sha)
-		if err != nil {
+// createPR opens a pull request, or finds the one a racing or interrupted pass opened
+// for the same branch, and says which.
+func (p *passCtx) createPR(ctx context.Context, m *migration, s step.Step, pr forge.NewPullRequest) (forge.PullRequest, error) {
+	var created forge.PullRequest
+	a := report.Action{Kind: report.ActionCreatePR, Migration: m.id(), Step: int(s), Detail: pr.Title}
+	err := p.act(ctx, &a, func(ctx context.Context) error {
+		var err error
+		created, err = p.r.Forge.Create(ctx, pr)
+		if err == nil && created.Found {
+			a.Kind, a.Detail = report.ActionFoundPR, fmt.Sprintf("#%d %s", created.Number, pr.Title)
+		}
+		return err
+	})
+	return created, err
+}
+
+// pushStepBranch puts the commit gitmig computed, sha, on the step's branch. A branch
+// that holds the same change on the same base is kept as it is (a racing or
+// interrupted pass left it); one that holds gitmig's own commit on an older base is
+// replaced, only from that commit; any other is foreign (a *ForeignError): it is not
+// touched.
+func (p *passCtx) pushStepBranch(ctx context.Context, m *migration, key step.Branch, sha string) error {
+	branch := key.String()
+	for attempt := 1; ; attempt++ {
+		existing, exists := m.branches[key]
+		if exists {
+			same, err := p.equivalent(ctx, branch, existing, sha)
+			if err != nil || same {
+				return err
+			}
+			why, err := p.notOwn(ctx, m, key, existing)
+			if err != nil {
+				return err
+			}
+			if why != "" {
+				return &ForeignError{Branch: branch, SHA: existing, Why: why}
+			}
+		}
+		err := p.act(ctx, &report.Action{Kind: report.ActionPushBranch, Migration: m.id(), Step: int(key.Step), Detail: branch},
+			func(ctx context.Context) error {
+				// Only from what the branch held when it was judged (nothing, when it
+				// did not exist): a push meanwhile makes this one fail.
+				return p.ws.ReplaceBranch(ctx, branch, existing, sha)
+			})
+		if !errors.Is(err, workspace.ErrRejected) || attempt == MaxAttempts {
+			if err == nil {
+				m.branches[key] = sha
+			}
 			return err
 		}
-		if same {
-			return nil
+		// The branch changed under this pass: judge what it holds now.
+		now, ferr := p.ws.FetchBranch(ctx, branch)
+		if ferr != nil {
+			return ferr
 		}
+		m.branches[key] = now
 	}
-	err := p.act(Action{Kind: ActionPushBranch, Migration: m.id(), Step: key.Step, Detail: branch},
-		func() error {
-			if exists {
-				// No pull request uses it yet, and only gitmig writes gitmig/ branches:
-				// rebuild it on the current base.
-				return p.ws.ForcePushBranch(ctx, branch, sha)
-			}
-			err := p.ws.PushBranch(ctx, branch, sha)
-			if errors.Is(err, workspace.ErrRejected) {
-				// Another pass pushed this step first; its commit is the same change.
-				return nil
-			}
-			return err
-		})
-	if err == nil {
-		m.branches[key] = sha
-	}
-	return err
 }
 
 // equivalent reports whether the remote branch's commit makes the same tree from the
@@ -261,21 +297,20 @@ func (p *passCtx) equivalent(ctx context.Context, branch, remote, local string) 
 }
 
 // abort ends a migration whose step pull request was closed without merge.
-func (p *passCtx) abort(ctx context.Context, m *migration, status *MigrationStatus, pr forge.PullRequest) error {
+func (p *passCtx) abort(ctx context.Context, m *migration, status *report.MigrationStatus, pr forge.PullRequest) error {
 	closedAt := pr.ClosedAt
 	if closedAt.IsZero() {
 		closedAt = p.now
 	}
-	step := render.Step(m.rec.Status.Step + 1)
-	why := fmt.Sprintf("pull request #%d (step %s) was closed without merge at %s", pr.Number, step, closedAt.UTC().Format(time.RFC3339))
+	why := fmt.Sprintf("pull request #%d (step %s) was closed without merge at %s", pr.Number, m.merged()+1, closedAt.UTC().Format(time.RFC3339))
 	if m.rec.Status.Step > 0 {
 		why += fmt.Sprintf("; steps 1-%d stay merged", m.rec.Status.Step)
 	}
 	until := closedAt.Add(p.st.cfg.Policy.Cooldown.Duration).UTC().Format(time.RFC3339)
 	comment := fmt.Sprintf("gitmig: migration `%s` is aborted: %s. Moving %s to %s cools down until %s.",
 		m.id(), why, m.rec.Spec.Service, m.rec.Spec.To, until)
-	if err := p.act(Action{Kind: ActionComment, Migration: m.id(), Detail: fmt.Sprintf("#%d: aborted", pr.Number)},
-		func() error { return p.r.Forge.Comment(ctx, pr.Number, comment) }); err != nil {
+	if err := p.act(ctx, &report.Action{Kind: report.ActionComment, Migration: m.id(), Detail: fmt.Sprintf("#%d: aborted", pr.Number)},
+		func(ctx context.Context) error { return p.r.Forge.Comment(ctx, pr.Number, comment) }); err != nil {
 		return err
 	}
 	status.Status, status.WaitingFor, status.Message = string(record.Aborted), "", why
@@ -293,7 +328,7 @@ func (p *passCtx) endAt(ctx context.Context, m *migration, phase record.Phase, m
 	rec.Status.Message = message
 	rec.Status.EndedAt = at.UTC()
 	for s, pr := range m.prs {
-		rec.SetPullRequest(record.PullRequestRef{Step: s, Number: pr.Number, URL: pr.URL})
+		rec.SetPullRequest(record.PullRequestRef{Step: int(s), Number: pr.Number, URL: pr.URL})
 	}
 	if err := p.pushRecord(ctx, &rec, fmt.Sprintf("gitmig: %s %s\n\n%s", phaseVerb(phase), rec.ID(), message)); err != nil {
 		return err
@@ -321,12 +356,17 @@ func (p *passCtx) pushRecord(ctx context.Context, rec *record.Record, message st
 	if err != nil {
 		return err
 	}
-	sha, err := p.ws.Commit(p.ws.Head(), []render.Edit{{Path: record.Path(rec.ID()), Content: data}}, message)
+	edits := []tree.Edit{{Path: record.Path(rec.ID()), Content: data}}
+	sha, err := p.ws.Commit(p.ws.Head(), edits, message)
 	if err != nil {
 		return err
 	}
-	return p.act(Action{Kind: ActionRecord, Migration: rec.ID(), Detail: firstLine(message)},
-		func() error { return p.ws.PushBase(ctx, sha) })
+	err = p.act(ctx, &report.Action{Kind: report.ActionRecord, Migration: rec.ID(), Detail: firstLine(message)},
+		func(ctx context.Context) error { return p.ws.PushBase(ctx, sha) })
+	if err != nil || p.r.DryRun {
+		return err
+	}
+	return p.st.moveTo(sha, edits)
 }
 
 func firstLine(s string) string {
@@ -339,8 +379,8 @@ func firstLine(s string) string {
 }
 
 // status is the migration as the pass first sees it.
-func (p *passCtx) status(m *migration) *MigrationStatus {
-	s := &MigrationStatus{
+func (p *passCtx) status(m *migration) *report.MigrationStatus {
+	s := &report.MigrationStatus{
 		ID:        m.id(),
 		Service:   m.rec.Spec.Service,
 		Namespace: m.rec.Spec.Namespace,
@@ -351,14 +391,14 @@ func (p *passCtx) status(m *migration) *MigrationStatus {
 		Status:    string(m.rec.Status.Phase),
 		Message:   m.rec.Status.Message,
 	}
-	for step := 1; step <= 4; step++ {
-		if pr, ok := m.prs[step]; ok {
-			s.PullRequests = append(s.PullRequests, prStatus(step, pr))
+	for _, st := range step.All() {
+		if pr, ok := m.prs[st]; ok {
+			s.PullRequests = append(s.PullRequests, prStatus(st, pr))
 		}
 	}
 	return s
 }
 
-func prStatus(step int, pr forge.PullRequest) PRStatus {
-	return PRStatus{Step: step, Number: pr.Number, State: string(pr.State), URL: pr.URL, Title: pr.Title}
+func prStatus(s step.Step, pr forge.PullRequest) report.PRStatus {
+	return report.PRStatus{Step: int(s), Number: pr.Number, State: string(pr.State), URL: pr.URL, Title: pr.Title}
 }

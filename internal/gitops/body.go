@@ -2,68 +2,66 @@ package gitops
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/fleet"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/step"
 )
 
 // Title is a step pull request's title: gitmig: move S A→B [n/4 name].
-func Title(rec *record.Record, step render.Step) string {
-	return fmt.Sprintf("gitmig: move %s %s→%s [%d/4 %s]", rec.Spec.Service, rec.Spec.From, rec.Spec.To, int(step), step.Name())
+func Title(rec *record.Record, s step.Step) string {
+	return fmt.Sprintf("gitmig: move %s %s→%s [%s %s]", rec.Spec.Service, rec.Spec.From, rec.Spec.To, s.Of(), s.Name())
 }
 
-func commitMessage(rec *record.Record, step render.Step) string {
-	return fmt.Sprintf("%s\n\n%s\n\nMigration: %s\nStep: %s\n", Title(rec, step), stepSummary(rec, step), rec.ID(), step)
+func commitMessage(rec *record.Record, s step.Step) string {
+	return fmt.Sprintf("%s\n\n%s\n\nMigration: %s\nStep: %s\n", Title(rec, s), stepSummary(rec, s), rec.ID(), s)
 }
 
 // stepSummary says in one sentence what a step does.
-func stepSummary(rec *record.Record, step render.Step) string {
+func stepSummary(rec *record.Record, st step.Step) string {
 	s, from, to := rec.Spec.Service, rec.Spec.From, rec.Spec.To
-	switch step {
-	case render.StepDeploy:
+	switch st {
+	case step.Deploy:
 		return fmt.Sprintf("Deploy %s in %s next to the copy in %s, which keeps serving.", s, to, from)
-	case render.StepRoute:
+	case step.Route:
 		return fmt.Sprintf("Route %s's in-cluster names through %s's Traefik to its copy there.", s, to)
-	case render.StepFlip:
+	case step.Flip:
 		return fmt.Sprintf("Turn %s's Service in %s into an ExternalName to %s's ingress: clients in %s now reach %s.", s, from, to, from, to)
-	case render.StepCleanup:
+	case step.Cleanup:
 		return fmt.Sprintf("Remove %s's Deployment from %s, keeping its ExternalName Service and Namespace.", s, from)
 	}
 	return ""
 }
 
 // gateSummary says what must hold after a step merges before the next one opens.
-func gateSummary(cfg *config.Config, rec *record.Record, step render.Step) string {
+func gateSummary(cfg *config.Config, rec *record.Record, st step.Step) string {
 	s, from, to := rec.Spec.Service, rec.Spec.From, rec.Spec.To
-	applied := fmt.Sprintf("%s's overlay applied at the merge commit (engine: %s)", step.Cluster(render.Migration{From: mustCluster(cfg, from), To: mustCluster(cfg, to)}).Name, cfg.GitOps.Engine)
-	switch step {
-	case render.StepDeploy:
+	applied := fmt.Sprintf("%s's overlay applied at the merge commit (engine: %s)", st.Cluster(from, to), cfg.GitOps.Engine)
+	switch st {
+	case step.Deploy:
 		return applied + fmt.Sprintf("; %s's Deployment available in %s.", s, to)
-	case render.StepRoute:
+	case step.Route:
 		return applied + fmt.Sprintf("; the IngressRoutes answer for %s's hostnames.", s)
-	case render.StepFlip:
+	case step.Flip:
 		return applied + fmt.Sprintf("; at least %s (policy.drain) elapsed; traffic to %s's pods in %s near zero where measured.", cfg.Policy.Drain.Duration, s, from)
-	case render.StepCleanup:
+	case step.Cleanup:
 		return applied + fmt.Sprintf("; %s's pods gone from %s. Then the migration is Completed.", s, from)
 	}
 	return ""
 }
 
-func mustCluster(cfg *config.Config, name string) config.Cluster {
-	cl, _ := cfg.Cluster(name)
-	return cl
-}
-
 // rollbackSummary says how to undo a step once merged.
-func rollbackSummary(rec *record.Record, step render.Step) string {
+func rollbackSummary(rec *record.Record, st step.Step) string {
 	s, from := rec.Spec.Service, rec.Spec.From
-	switch step {
-	case render.StepDeploy, render.StepRoute:
+	switch st {
+	case step.Deploy, step.Route:
 		return fmt.Sprintf("Revert this pull request's merge commit. %s keeps serving %s throughout, so this is always safe.", from, s)
-	case render.StepFlip:
+	case step.Flip:
 		return fmt.Sprintf("Revert this pull request's merge commit: %s's Service selects its own pods again, which are still running.", from)
 	default:
 		return fmt.Sprintf("Revert the merge commits of steps 4 and then 3: %s's Deployment comes back, then its Service points at it again. Wait for its pods before reverting step 3.", s)
@@ -72,15 +70,13 @@ func rollbackSummary(rec *record.Record, step render.Step) string {
 
 // BodyInput is what a step pull request's description is made from.
 type BodyInput struct {
-	Config       *config.Config
-	Record       *record.Record
-	Step         render.Step
+	Config *config.Config
+	Record *record.Record
+	Step   step.Step
+	// Change carries the fleet before and after the step.
 	Change       *render.Change
 	Preview      *render.Preview
-	PullRequests map[int]forge.PullRequest
-	// Repo and Before are the base branch's tree and its builds.
-	Repo   *render.Repo
-	Before *render.Model
+	PullRequests map[step.Step]forge.PullRequest
 }
 
 // Body writes a step pull request's description: what and why, the checklist of steps,
@@ -88,24 +84,24 @@ type BodyInput struct {
 // roll back, and the decision's evidence.
 func Body(in BodyInput) string {
 	var b strings.Builder
-	rec, step := in.Record, in.Step
-	fmt.Fprintf(&b, "## Move `%s` (namespace `%s`) from %s to %s: step %d/4, %s\n\n", rec.Spec.Service, rec.Spec.Namespace, rec.Spec.From, rec.Spec.To, int(step), step.Name())
-	fmt.Fprintf(&b, "%s\n\n", stepSummary(rec, step))
+	rec, this := in.Record, in.Step
+	fmt.Fprintf(&b, "## Move `%s` (namespace `%s`) from %s to %s: step %s, %s\n\n", rec.Spec.Service, rec.Spec.Namespace, rec.Spec.From, rec.Spec.To, this.Of(), this.Name())
+	fmt.Fprintf(&b, "%s\n\n", stepSummary(rec, this))
 	fmt.Fprintf(&b, "Migration `%s`, decided %s by %s: %s\n\n", rec.ID(), rec.Spec.DecidedAt.UTC().Format("2006-01-02 15:04 MST"), rec.Spec.DecidedBy, rec.Spec.Reason)
 
 	b.WriteString("### Steps\n\n")
-	for _, s := range render.Steps() {
+	for _, s := range step.All() {
 		mark, note := " ", ""
-		if pr, ok := in.PullRequests[int(s)]; ok {
+		if pr, ok := in.PullRequests[s]; ok {
 			note = fmt.Sprintf(" — [#%d](%s) %s", pr.Number, pr.URL, pr.State)
 			if pr.State == forge.StateMerged {
 				mark = "x"
 			}
 		}
-		if s == step {
+		if s == this {
 			note = " — this pull request"
 		}
-		fmt.Fprintf(&b, "- [%s] %d %s (%s): %s%s\n", mark, int(s), s.Name(), s.Cluster(render.Migration{From: mustCluster(in.Config, rec.Spec.From), To: mustCluster(in.Config, rec.Spec.To)}).Name, stepSummary(rec, s), note)
+		fmt.Fprintf(&b, "- [%s] %d %s (%s): %s%s\n", mark, int(s), s.Name(), s.Cluster(rec.Spec.From, rec.Spec.To), stepSummary(rec, s), note)
 	}
 
 	if in.Preview != nil {
@@ -129,8 +125,8 @@ func Body(in BodyInput) string {
 		fmt.Fprintf(&b, "\n### Where %s runs\n\n%s", rec.Spec.Service, diagram)
 	}
 
-	fmt.Fprintf(&b, "\n### Before the next step\n\nAfter this merges, gitmig waits for: %s\n", gateSummary(in.Config, rec, step))
-	fmt.Fprintf(&b, "\n### Rolling back\n\n%s\n", rollbackSummary(rec, step))
+	fmt.Fprintf(&b, "\n### Before the next step\n\nAfter this merges, gitmig waits for: %s\n", gateSummary(in.Config, rec, this))
+	fmt.Fprintf(&b, "\n### Rolling back\n\n%s\n", rollbackSummary(rec, this))
 	if rec.Spec.Evidence != "" {
 		fmt.Fprintf(&b, "\n<details><summary>Why gitmig decided this</summary>\n\n%s\n</details>\n", rec.Spec.Evidence)
 	}
@@ -141,23 +137,15 @@ func Body(in BodyInput) string {
 // placementDiagram draws, as a Mermaid flowchart, how the service resolves in the two
 // clusters of the migration before and after the step.
 func placementDiagram(in BodyInput) string {
-	if in.Before == nil || in.Repo == nil || in.Change == nil {
-		return ""
-	}
-	afterRepo, err := in.Repo.With(in.Change.Edits)
-	if err != nil {
-		return ""
-	}
-	after, err := afterRepo.Model()
-	if err != nil {
+	if in.Change == nil {
 		return ""
 	}
 	var b strings.Builder
 	b.WriteString("```mermaid\nflowchart LR\n")
 	for _, phase := range []struct {
 		key, label string
-		model      *render.Model
-	}{{"before", "Before", in.Before}, {"after", "After", after}} {
+		model      *fleet.Model
+	}{{"before", "Before", in.Change.Before}, {"after", "After", in.Change.After}} {
 		fmt.Fprintf(&b, "  subgraph %s[\"%s step %d\"]\n", phase.key, phase.label, int(in.Step))
 		for _, cluster := range []string{in.Record.Spec.From, in.Record.Spec.To} {
 			fmt.Fprintf(&b, "    %s_%s[\"%s: %s\"]\n", phase.key, cluster, cluster, describe(phase.model, in.Config, in.Record, cluster))
@@ -174,17 +162,14 @@ func placementDiagram(in BodyInput) string {
 }
 
 // describe says what a cluster's build holds of the service.
-func describe(m *render.Model, cfg *config.Config, rec *record.Record, cluster string) string {
+func describe(m *fleet.Model, cfg *config.Config, rec *record.Record, cluster string) string {
 	var parts []string
-	for _, c := range m.Running(rec.Spec.Service) {
-		if c == cluster {
-			parts = append(parts, "runs "+rec.Spec.Service)
-		}
+	svc := config.Service{Name: rec.Spec.Service, Namespace: rec.Spec.Namespace}
+	if slices.Contains(m.Running(svc), cluster) {
+		parts = append(parts, "runs "+rec.Spec.Service)
 	}
-	for _, c := range m.RoutedIn(rec.Spec.Service) {
-		if c == cluster {
-			parts = append(parts, "routes it")
-		}
+	if slices.Contains(m.RoutedIn(svc), cluster) {
+		parts = append(parts, "routes it")
 	}
 	if target := externalNameTarget(m, cfg, rec, cluster); target != "" {
 		parts = append(parts, "ExternalName to "+target)
@@ -196,36 +181,30 @@ func describe(m *render.Model, cfg *config.Config, rec *record.Record, cluster s
 }
 
 // externalNameTarget is the cluster the service's ExternalName in cluster points at.
-func externalNameTarget(m *render.Model, cfg *config.Config, rec *record.Record, cluster string) string {
-	b := m.Builds[cluster]
+func externalNameTarget(m *fleet.Model, cfg *config.Config, rec *record.Record, cluster string) string {
+	b := m.Build(cluster)
 	if b == nil {
 		return ""
 	}
-	obj, ok := b.Find("Service", rec.Spec.Namespace, rec.Spec.Service)
-	if !ok {
+	obj, ok := b.Service(rec.Spec.Namespace, rec.Spec.Service)
+	if !ok || !obj.Service.IsExternalName() {
 		return ""
 	}
-	svc, err := obj.Service()
-	if err != nil || svc.Spec.Type != "ExternalName" {
-		return ""
-	}
-	target, ok := cfg.ClusterByDNSName(svc.Spec.ExternalName)
+	target, ok := cfg.ClusterByDNSName(obj.Service.ExternalName)
 	if !ok {
-		return svc.Spec.ExternalName
+		return obj.Service.ExternalName
 	}
 	return target.Name
 }
 
 // Describe says in a few words what a cluster's build runs: its services, and the
 // ExternalNames that send a service elsewhere.
-func Describe(m *render.Model, cfg *config.Config, cluster string) string {
+func Describe(m *fleet.Model, cfg *config.Config, cluster string) string {
 	var running, aliases []string
 	for _, svc := range cfg.Services {
 		rec := &record.Record{Spec: record.Spec{Service: svc.Name, Namespace: svc.Namespace}}
-		for _, c := range m.Running(svc.Name) {
-			if c == cluster {
-				running = append(running, svc.Name)
-			}
+		if slices.Contains(m.Running(svc), cluster) {
+			running = append(running, svc.Name)
 		}
 		if target := externalNameTarget(m, cfg, rec, cluster); target != "" {
 			aliases = append(aliases, fmt.Sprintf("%s→%s", svc.Name, target))

@@ -16,7 +16,7 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/gate"
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
-	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/step"
 	"github.com/gitmig/gitmig/internal/testenv/kubeenv"
 )
 
@@ -26,7 +26,7 @@ import (
 type engine struct {
 	t     *testing.T
 	env   *kubeenv.Env
-	fleet *fleet
+	fleet *testFleet
 	kind  string // config.EngineArgoCD or config.EngineFlux
 	// health is the Argo CD health, or the Flux Ready reason, the next report gives.
 	health string
@@ -43,7 +43,7 @@ const engineNamespace = "gitops-system"
 // newEngineFleet starts the API servers of the example's clusters and a management
 // cluster, applies the example as it stands, and configures gitmig to gate on the
 // engine's objects there.
-func newEngineFleet(t *testing.T, kind string) (*fleet, *engine) {
+func newEngineFleet(t *testing.T, kind string) (*testFleet, *engine) {
 	env := kubeenv.Start(t, "mgmt", "edge", "fog", "cloud")
 	f := newFleet(t)
 	mgmt := env.Cluster("mgmt")
@@ -139,19 +139,11 @@ func (e *engine) sync(cluster string) string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	files, err := ws.Files(ws.Head())
+	files, err := ws.Tree(ws.Head())
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	repo, err := render.FromFS(files, e.fleet.cfg)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	b, err := repo.Build(cluster)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	objs, err := kubeenv.ParseYAML(b.YAML)
+	objs, err := kubeenv.ParseYAML([]byte(buildYAML(e.t, files, e.fleet.cfg, cluster)))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -231,7 +223,7 @@ func (e *engine) live(cluster string, res schema.GroupVersionResource, namespace
 }
 
 // openPRs is the number of gitmig pull requests in all and the title of the open one.
-func openPR(f *fleet) (int, string) {
+func openPR(f *testFleet) (int, string) {
 	prs := f.prs()
 	for _, pr := range prs {
 		if pr.State == forge.StateOpen {
@@ -247,35 +239,35 @@ func TestEnginesGateEveryStepOnRealAPIServers(t *testing.T) {
 			f, e := newEngineFleet(t, kind)
 			r := e.reconciler()
 			mustPass(t, r)
-			for step := 1; step <= 4; step++ {
+			for num := 1; num <= 4; num++ {
 				n, title := openPR(f)
-				want := fmt.Sprintf("[%d/4 %s]", step, render.Step(step).Name())
-				if n != step || !strings.HasSuffix(title, want) {
-					t.Fatalf("before step %d: %d pull requests, open %q", step, n, title)
+				want := fmt.Sprintf("[%d/4 %s]", num, step.Step(num).Name())
+				if n != num || !strings.HasSuffix(title, want) {
+					t.Fatalf("before step %d: %d pull requests, open %q", num, n, title)
 				}
 				f.mergeOpen()
 				cluster := "cloud"
-				if step >= 3 {
+				if num >= 3 {
 					cluster = "edge"
 				}
 				// Merged but not applied: the gate waits and asks the engine to look now.
 				mustPass(t, r)
-				if n, _ := openPR(f); n != step {
-					t.Fatalf("step %d: the next pull request opened before the engine applied the merge", step)
+				if n, _ := openPR(f); n != num {
+					t.Fatalf("step %d: the next pull request opened before the engine applied the merge", num)
 				}
 				if kind == config.EngineArgoCD && e.annotations(cluster)[gate.RefreshAnnotation] == "" {
-					t.Errorf("step %d: no refresh requested on Application %s", step, cluster)
+					t.Errorf("step %d: no refresh requested on Application %s", num, cluster)
 				}
 				if kind == config.EngineFlux && e.annotations(cluster)[gate.RequestedAtAnnotation] == "" {
-					t.Errorf("step %d: no reconcile requested on Kustomization %s", step, cluster)
+					t.Errorf("step %d: no reconcile requested on Kustomization %s", num, cluster)
 				}
 				if kind == config.EngineFlux {
 					repo, err := e.env.Cluster("mgmt").Dynamic.Resource(gate.GitRepositoryResource).Namespace(engineNamespace).Get(context.Background(), "fleet", metav1.GetOptions{})
 					if err != nil || repo.GetAnnotations()[gate.RequestedAtAnnotation] == "" {
-						t.Errorf("step %d: no fetch requested on GitRepository fleet (%v)", step, err)
+						t.Errorf("step %d: no fetch requested on GitRepository fleet (%v)", num, err)
 					}
 				}
-				if step == 1 {
+				if num == 1 {
 					// Applied but not healthy still waits.
 					e.health = map[string]string{config.EngineArgoCD: "Degraded", config.EngineFlux: "HealthCheckFailed"}[kind]
 					e.sync(cluster)
@@ -286,8 +278,8 @@ func TestEnginesGateEveryStepOnRealAPIServers(t *testing.T) {
 					e.health = "Healthy"
 				}
 				e.sync(cluster)
-				e.assertLive(step)
-				if step == 3 {
+				e.assertLive(num)
+				if num == 3 {
 					report := mustPass(t, r)
 					if !strings.Contains(report.Migrations[0].WaitingFor, "draining edge") {
 						t.Fatalf("after the flip: waiting for %q", report.Migrations[0].WaitingFor)
@@ -295,7 +287,7 @@ func TestEnginesGateEveryStepOnRealAPIServers(t *testing.T) {
 					f.clock.Add(f.cfg.Policy.Drain.Duration)
 				}
 				report := mustPass(t, r)
-				if step == 4 {
+				if num == 4 {
 					if report.Migrations[0].Status != string(record.Completed) {
 						t.Fatalf("after step 4: %+v", report.Migrations[0])
 					}
@@ -306,28 +298,28 @@ func TestEnginesGateEveryStepOnRealAPIServers(t *testing.T) {
 }
 
 // assertLive checks the API servers after each step is applied.
-func (e *engine) assertLive(step int) {
+func (e *engine) assertLive(num int) {
 	e.t.Helper()
 	if e.live("cloud", deployments, "orc8r-ns", "orc8r") == nil {
-		e.t.Errorf("after step %d: no Deployment orc8r in cloud", step)
+		e.t.Errorf("after step %d: no Deployment orc8r in cloud", num)
 	}
 	if e.live("edge", deployments, "agw-ns", "agw") == nil {
-		e.t.Errorf("after step %d: agw left edge", step)
+		e.t.Errorf("after step %d: agw left edge", num)
 	}
 	svc := e.live("edge", services, "orc8r-ns", "orc8r")
 	if svc == nil {
-		e.t.Fatalf("after step %d: edge lost Service orc8r", step)
+		e.t.Fatalf("after step %d: edge lost Service orc8r", num)
 	}
 	typ, _, _ := unstructured.NestedString(svc.Object, "spec", "type")
 	name, _, _ := unstructured.NestedString(svc.Object, "spec", "externalName")
-	if flipped := typ == "ExternalName" && name == "cloud.testnetwork.internal"; flipped != (step >= 3) {
-		e.t.Errorf("after step %d: edge's Service orc8r is %s %q", step, typ, name)
+	if flipped := typ == "ExternalName" && name == "cloud.testnetwork.internal"; flipped != (num >= 3) {
+		e.t.Errorf("after step %d: edge's Service orc8r is %s %q", num, typ, name)
 	}
-	if gone := e.live("edge", deployments, "orc8r-ns", "orc8r") == nil; gone != (step == 4) {
-		e.t.Errorf("after step %d: edge's Deployment orc8r gone = %v", step, gone)
+	if gone := e.live("edge", deployments, "orc8r-ns", "orc8r") == nil; gone != (num == 4) {
+		e.t.Errorf("after step %d: edge's Deployment orc8r gone = %v", num, gone)
 	}
 	if e.live("edge", namespaces, "", "orc8r-ns") == nil {
-		e.t.Errorf("after step %d: edge lost Namespace orc8r-ns", step)
+		e.t.Errorf("after step %d: edge lost Namespace orc8r-ns", num)
 	}
 }
 

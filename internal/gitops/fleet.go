@@ -3,29 +3,33 @@ package gitops
 import (
 	"fmt"
 
-	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/decide"
-	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/fleet"
 )
 
-// Fleet reads the placement of every service of cfg from the built overlays: where its
-// Deployment runs, where an IngressRoute routes to it, and its Service ports.
-func Fleet(cfg *config.Config, model *render.Model) (decide.Fleet, error) {
-	fleet := decide.Fleet{
+// Placement reads the placement of every service of the model's gitmig.yaml from its
+// builds: where its Deployment runs, where an IngressRoute routes to it, and its
+// Service ports.
+func Placement(model *fleet.Model) (decide.Fleet, error) {
+	placement := decide.Fleet{
 		Running: map[string][]string{},
 		Routed:  map[string][]string{},
 		Ports:   map[string][]decide.Port{},
 	}
-	for _, s := range cfg.Services {
-		fleet.Running[s.Name] = model.Running(s.Name)
-		fleet.Routed[s.Name] = model.RoutedIn(s.Name)
-		ports, err := model.Ports(s.Name)
+	for _, s := range model.Config.Services {
+		placement.Running[s.Name] = model.Running(s)
+		placement.Routed[s.Name] = model.RoutedIn(s)
+		if len(placement.Running[s.Name]) == 0 {
+			// Nothing to move, and no build to read its ports from.
+			continue
+		}
+		ports, err := model.Ports(s)
 		if err != nil {
-			return decide.Fleet{}, fmt.Errorf("reading the ports of service %s from %s: %w", s.Name, s.Base, err)
+			return decide.Fleet{}, fmt.Errorf("reading the ports of service %s: %w", s.Name, err)
 		}
 		for _, p := range ports {
-			fleet.Ports[s.Name] = append(fleet.Ports[s.Name], decide.Port{Name: p.Name, Port: p.Port, Protocol: p.Protocol})
+			placement.Ports[s.Name] = append(placement.Ports[s.Name], decide.Port{Name: p.Name, Port: p.Port, Protocol: p.Protocol})
 		}
 	}
-	return fleet, nil
+	return placement, nil
 }

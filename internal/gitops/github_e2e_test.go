@@ -123,7 +123,7 @@ func (g *fakeGitHub) takeCalls() []string {
 
 // merge merges a pull request's branch into main as GitHub's merge button does, and
 // marks it merged.
-func (g *fakeGitHub) merge(f *fleet, n int) {
+func (g *fakeGitHub) merge(f *testFleet, n int) {
 	g.mu.Lock()
 	pr := g.pulls[n-1]
 	g.mu.Unlock()

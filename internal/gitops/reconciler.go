@@ -7,10 +7,12 @@ import (
 	"time"
 
 	"github.com/gitmig/gitmig/internal/config"
-	"github.com/gitmig/gitmig/internal/decide"
+	"github.com/gitmig/gitmig/internal/fleet"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/gate"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
+	"github.com/gitmig/gitmig/internal/metrics"
+	"github.com/gitmig/gitmig/internal/report"
 )
 
 // Reconciler runs passes over one GitOps repository.
@@ -19,8 +21,10 @@ type Reconciler struct {
 	Clone func(ctx context.Context) (*workspace.Workspace, error)
 	Forge forge.Forge
 	Gate  gate.Gate
+	// Builder builds the overlays; nil builds them without a cache.
+	Builder *fleet.Builder
 	// Metrics feeds the plan that starts new migrations; nil starts none.
-	Metrics decide.Source
+	Metrics metrics.Source
 	// Config overrides the base branch's gitmig.yaml when set.
 	Config *config.Config
 	// Now is the clock; At, when set, is the metrics evaluation time.
@@ -30,25 +34,30 @@ type Reconciler struct {
 	DryRun bool
 	// AfterAction is called after each externally visible action; an error stops the
 	// pass right there, as a crash would. Tests use it to prove the pass converges.
-	AfterAction func(Action) error
+	AfterAction func(report.Action) error
 
 	// lastStatus remembers the commit statuses this process has set, so that a
 	// long-running loop does not post the same one on every pass.
 	lastStatus map[string]forge.Status
+	// checked remembers, by branch and commit, why a commit is not gitmig's own ("" when
+	// it is): a commit does not change, and judging it renders a step.
+	checked map[string]string
 }
 
-// statusChanged reports whether st differs from the last status set on sha, and
-// remembers it.
+func statusKey(sha string, st forge.Status) string { return sha + "\x00" + st.Context }
+
+// statusChanged reports whether st differs from the last status set on sha.
 func (r *Reconciler) statusChanged(sha string, st forge.Status) bool {
-	key := sha + "\x00" + st.Context
-	if r.lastStatus[key] == st {
-		return false
-	}
+	return r.lastStatus[statusKey(sha, st)] != st
+}
+
+// statusSet remembers a status once the forge took it, so that a failed post is
+// posted again by the next pass.
+func (r *Reconciler) statusSet(sha string, st forge.Status) {
 	if r.lastStatus == nil {
 		r.lastStatus = map[string]forge.Status{}
 	}
-	r.lastStatus[key] = st
-	return true
+	r.lastStatus[statusKey(sha, st)] = st
 }
 
 // MaxAttempts bounds how often one pass refetches after a push the remote rejected
@@ -56,44 +65,45 @@ func (r *Reconciler) statusChanged(sha string, st forge.Status) bool {
 const MaxAttempts = 5
 
 // Pass runs one reconcile pass.
-func (r *Reconciler) Pass(ctx context.Context) (*Report, error) {
+func (r *Reconciler) Pass(ctx context.Context) (*report.Report, error) {
 	ws, err := r.Clone(ctx)
 	if err != nil {
 		return nil, err
 	}
-	report := &Report{}
+	rep := &report.Report{}
 	for attempt := 1; ; attempt++ {
-		report.Migrations, report.Plan = nil, nil
-		err := r.pass(ctx, ws, report, true)
+		rep.Migrations, rep.Plan = nil, nil
+		err := r.pass(ctx, ws, rep, true)
 		if !errors.Is(err, workspace.ErrRejected) || attempt == MaxAttempts {
-			return report, err
+			return rep, err
 		}
 		if err := ws.Fetch(ctx); err != nil {
-			return report, err
+			return rep, err
 		}
 	}
 }
 
 // Status reads the state of every migration and what it waits for, changing nothing.
-func (r *Reconciler) Status(ctx context.Context) (*Report, error) {
+func (r *Reconciler) Status(ctx context.Context) (*report.Report, error) {
 	ws, err := r.Clone(ctx)
 	if err != nil {
 		return nil, err
 	}
 	observer := *r
 	observer.DryRun = true
-	report := &Report{}
-	return report, observer.pass(ctx, ws, report, false)
+	rep := &report.Report{}
+	return rep, observer.pass(ctx, ws, rep, false)
 }
 
-func (r *Reconciler) pass(ctx context.Context, ws *workspace.Workspace, report *Report, start bool) error {
+func (r *Reconciler) pass(ctx context.Context, ws *workspace.Workspace, rep *report.Report, start bool) error {
 	st, err := r.load(ctx, ws)
 	if err != nil {
 		return err
 	}
-	report.Head = st.head
-	report.Notes = append(report.Notes, st.foreign...)
-	p := &passCtx{r: r, ws: ws, st: st, report: report, now: r.now()}
+	rep.Head = st.head
+	rep.Notes = append(rep.Notes, st.foreign...)
+	rep.Invalid = st.invalid
+	p := &passCtx{r: r, ws: ws, st: st, report: rep, now: r.now()}
 	for _, m := range st.migrations {
 		if err := p.advance(ctx, m); err != nil {
 			return fmt.Errorf("migration %s: %w", m.id(), err)
@@ -103,6 +113,13 @@ func (r *Reconciler) pass(ctx context.Context, ws *workspace.Workspace, report *
 		return nil
 	}
 	return p.start(ctx)
+}
+
+func (r *Reconciler) builder() *fleet.Builder {
+	if r.Builder == nil {
+		r.Builder = fleet.NewBuilder(nil, 0)
+	}
+	return r.Builder
 }
 
 func (r *Reconciler) now() time.Time {
@@ -117,21 +134,33 @@ type passCtx struct {
 	r      *Reconciler
 	ws     *workspace.Workspace
 	st     *state
-	report *Report
+	report *report.Report
 	now    time.Time
 }
 
-// act records an action and, unless dry-running, takes it through do.
-func (p *passCtx) act(a Action, do func() error) error {
+// actionGrace is how long an action already begun may take to finish after the pass
+// is cancelled: a push or a pull request is left done, not half done.
+const actionGrace = time.Minute
+
+// act records an action and, unless dry-running, takes it through do. A cancelled
+// pass stops here, before the action: between two actions is a safe point. An
+// action begun runs to its end, within actionGrace, whatever happens to ctx.
+func (p *passCtx) act(ctx context.Context, a *report.Action, do func(ctx context.Context) error) error {
 	a.DryRun = p.r.DryRun
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("stopped before %s %s: %w", a.Kind, a.Detail, context.Cause(ctx))
+	}
 	if !p.r.DryRun {
-		if err := do(); err != nil {
+		actCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), actionGrace)
+		err := do(actCtx)
+		cancel()
+		if err != nil {
 			return err
 		}
 	}
-	p.report.Actions = append(p.report.Actions, a)
+	p.report.Actions = append(p.report.Actions, *a)
 	if p.r.AfterAction != nil && !p.r.DryRun {
-		return p.r.AfterAction(a)
+		return p.r.AfterAction(*a)
 	}
 	return nil
 }

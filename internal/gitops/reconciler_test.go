@@ -15,13 +15,17 @@ import (
 
 	"github.com/gitmig/gitmig"
 	"github.com/gitmig/gitmig/internal/config"
-	"github.com/gitmig/gitmig/internal/decide"
+	"github.com/gitmig/gitmig/internal/fleet"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/forge/local"
 	"github.com/gitmig/gitmig/internal/gitops/gate"
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
+	"github.com/gitmig/gitmig/internal/metrics"
 	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/report"
+	"github.com/gitmig/gitmig/internal/step"
+	"github.com/gitmig/gitmig/internal/tree"
 )
 
 // testClock is a clock that tests move by hand; safe for racing passes.
@@ -42,31 +46,31 @@ func (c *testClock) Add(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-type staticSource struct{ snap *decide.Snapshot }
+type staticSource struct{ snap *metrics.Snapshot }
 
-func (s staticSource) Snapshot(context.Context, time.Time) (*decide.Snapshot, error) {
+func (s staticSource) Snapshot(context.Context, time.Time) (*metrics.Snapshot, error) {
 	return s.snap, nil
 }
 
-// fleet is the example repository in a bare remote with the local forge, and engine
+// testFleet is the example repository in a bare remote with the local forge, and engine
 // none: a merged step counts as applied and only the drain timer holds step 4.
-type fleet struct {
+type testFleet struct {
 	t      *testing.T
 	remote string
 	cfg    *config.Config
 	clock  *testClock
-	snap   *decide.Snapshot
+	snap   *metrics.Snapshot
 	forge  *local.Forge
 	seed   string
 }
 
-func newFleet(t *testing.T) *fleet {
+func newFleet(t *testing.T) *testFleet {
 	t.Helper()
-	snap, err := decide.ParseSnapshot(gitmig.ExampleMetrics)
+	snap, err := metrics.ParseSnapshot(gitmig.ExampleMetrics)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fleet{t: t, remote: filepath.Join(t.TempDir(), "fleet.git"), clock: &testClock{now: snap.EvaluatedAt}, snap: snap}
+	f := &testFleet{t: t, remote: filepath.Join(t.TempDir(), "fleet.git"), clock: &testClock{now: snap.EvaluatedAt}, snap: snap}
 	if f.seed, err = workspace.Seed(f.remote, "main", gitmig.Example, "gitmig", "gitmig@localhost", f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +86,7 @@ func newFleet(t *testing.T) *fleet {
 	return f
 }
 
-func (f *fleet) newForge() *local.Forge {
+func (f *testFleet) newForge() *local.Forge {
 	lf, err := local.New(local.Options{Remote: f.remote, Base: "main", Now: f.clock.Now})
 	if err != nil {
 		f.t.Fatal(err)
@@ -90,7 +94,7 @@ func (f *fleet) newForge() *local.Forge {
 	return lf
 }
 
-func (f *fleet) reconciler() *Reconciler {
+func (f *testFleet) reconciler() *Reconciler {
 	setup, err := NewSetup(f.cfg, "", func(string) string { return "" })
 	if err != nil {
 		f.t.Fatal(err)
@@ -106,7 +110,7 @@ func (f *fleet) reconciler() *Reconciler {
 	}
 }
 
-func (f *fleet) prs() []forge.PullRequest {
+func (f *testFleet) prs() []forge.PullRequest {
 	f.t.Helper()
 	prs, err := f.forge.List(context.Background())
 	if err != nil {
@@ -117,12 +121,12 @@ func (f *fleet) prs() []forge.PullRequest {
 }
 
 // mergeOpen merges every open pull request, as a reviewer would, and returns how many.
-func (f *fleet) mergeOpen() int {
+func (f *testFleet) mergeOpen() int {
 	f.t.Helper()
 	n := 0
 	for _, pr := range f.prs() {
 		if pr.State == forge.StateOpen {
-			if _, err := f.forge.Merge(context.Background(), pr.Number); err != nil {
+			if _, err := f.forge.Merge(context.Background(), pr.Number, ""); err != nil {
 				f.t.Fatalf("merging #%d: %v", pr.Number, err)
 			}
 			n++
@@ -131,7 +135,7 @@ func (f *fleet) mergeOpen() int {
 	return n
 }
 
-func (f *fleet) git(args ...string) string {
+func (f *testFleet) git(args ...string) string {
 	f.t.Helper()
 	out, err := exec.Command("git", append([]string{"-C", f.remote}, args...)...).CombinedOutput()
 	if err != nil {
@@ -140,17 +144,37 @@ func (f *fleet) git(args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-func (f *fleet) records() []*record.Record {
+// headTree is the tree of the remote's main.
+func headTree(t testing.TB, remote string) tree.Tree {
+	t.Helper()
+	ws, err := workspace.Clone(context.Background(), workspace.Options{Remote: remote, Branch: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := ws.Tree(ws.Head())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// buildYAML is the build of a cluster's overlay in files, as kustomize prints it.
+func buildYAML(t testing.TB, files tree.Tree, cfg *config.Config, cluster string) string {
+	t.Helper()
+	cl, ok := cfg.Cluster(cluster)
+	if !ok {
+		t.Fatalf("no cluster %s", cluster)
+	}
+	yml, err := fleet.NewBuilder(nil, 1).BuildYAML(files, cl.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(yml)
+}
+
+func (f *testFleet) records() []*record.Record {
 	f.t.Helper()
-	ws, err := workspace.Clone(context.Background(), workspace.Options{Remote: f.remote, Branch: "main"})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	files, err := ws.Files(ws.Head())
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	recs, err := record.LoadAll(files)
+	recs, _, err := record.LoadAll(headTree(f.t, f.remote), f.cfg)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -159,14 +183,14 @@ func (f *fleet) records() []*record.Record {
 
 // drive runs passes, merging what opens and moving the clock past the drain, until the
 // migration is Completed. A pass that fails with errCrash is simply run again.
-func (f *fleet) drive(r *Reconciler) {
+func (f *testFleet) drive(r *Reconciler) {
 	f.t.Helper()
 	for pass := 0; pass < 40; pass++ {
-		report, err := r.Pass(context.Background())
+		rep, err := r.Pass(context.Background())
 		if err != nil && !errors.Is(err, errCrash) {
 			f.t.Fatalf("pass %d: %v", pass, err)
 		}
-		if err == nil && len(report.Migrations) > 0 && report.Migrations[0].Status == string(record.Completed) {
+		if err == nil && len(rep.Migrations) > 0 && rep.Migrations[0].Status == string(record.Completed) {
 			return
 		}
 		f.mergeOpen()
@@ -181,17 +205,17 @@ func TestReconcileIsIdempotentAndOpensOnePullRequestPerMerge(t *testing.T) {
 	f := newFleet(t)
 	r := f.reconciler()
 	ctx := context.Background()
-	for step := 1; step <= 4; step++ {
+	for _, s := range step.All() {
 		for i := 0; i < 2; i++ {
 			if _, err := r.Pass(ctx); err != nil {
-				t.Fatalf("step %d pass %d: %v", step, i, err)
+				t.Fatalf("step %d pass %d: %v", s, i, err)
 			}
 			prs := f.prs()
-			if len(prs) != step {
-				t.Fatalf("after step %d pass %d: %d pull requests, want %d", step, i, len(prs), step)
+			if len(prs) != int(s) {
+				t.Fatalf("after step %d pass %d: %d pull requests, want %d", s, i, len(prs), s)
 			}
 			last := prs[len(prs)-1]
-			wantTitle := fmt.Sprintf("gitmig: move orc8r edge→cloud [%d/4 %s]", step, render.Step(step).Name())
+			wantTitle := fmt.Sprintf("gitmig: move orc8r edge→cloud [%s %s]", s.Of(), s.Name())
 			if last.Title != wantTitle || last.State != forge.StateOpen || !last.HasLabel(forge.Label) {
 				t.Fatalf("newest pull request: %+v, want open %q labelled %s", last, wantTitle, forge.Label)
 			}
@@ -199,7 +223,7 @@ func TestReconcileIsIdempotentAndOpensOnePullRequestPerMerge(t *testing.T) {
 		if got := f.mergeOpen(); got != 1 {
 			t.Fatalf("merged %d pull requests, want 1", got)
 		}
-		if step == 3 {
+		if s == step.Flip {
 			// The flip holds cleanup for policy.drain.
 			if _, err := r.Pass(ctx); err != nil {
 				t.Fatal(err)
@@ -210,7 +234,7 @@ func TestReconcileIsIdempotentAndOpensOnePullRequestPerMerge(t *testing.T) {
 			f.clock.Add(f.cfg.Policy.Drain.Duration)
 		}
 	}
-	report, err := r.Pass(ctx)
+	rep, err := r.Pass(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,14 +245,14 @@ func TestReconcileIsIdempotentAndOpensOnePullRequestPerMerge(t *testing.T) {
 	if len(recs) != 1 || recs[0].Status.Phase != record.Completed || recs[0].Status.Step != 4 || len(recs[0].Status.PullRequests) != 4 {
 		t.Fatalf("records: %+v", recs)
 	}
-	if report.Migrations[0].Status != string(record.Completed) || report.Migrations[0].WaitingFor != "" {
-		t.Errorf("status: %+v", report.Migrations[0])
+	if rep.Migrations[0].Status != string(record.Completed) || rep.Migrations[0].WaitingFor != "" {
+		t.Errorf("status: %+v", rep.Migrations[0])
 	}
 	// Once completed, further passes change nothing.
 	head := f.git("rev-parse", "main")
-	report, err = r.Pass(ctx)
-	if err != nil || len(report.Actions) != 0 || f.git("rev-parse", "main") != head {
-		t.Fatalf("pass after completion: actions %v, err %v", report.Actions, err)
+	rep, err = r.Pass(ctx)
+	if err != nil || len(rep.Actions) != 0 || f.git("rev-parse", "main") != head {
+		t.Fatalf("pass after completion: actions %v, err %v", rep.Actions, err)
 	}
 	f.git("fsck", "--strict")
 	f.assertFinalTreeEqualsSteps(recs[0].ID())
@@ -242,21 +266,10 @@ func TestReconcileIsIdempotentAndOpensOnePullRequestPerMerge(t *testing.T) {
 
 // assertFinalTreeEqualsSteps compares the builds on the remote's main with those of
 // `gitmig step` 1..4 applied to the example, annotations aside.
-func (f *fleet) assertFinalTreeEqualsSteps(id string) {
+func (f *testFleet) assertFinalTreeEqualsSteps(id string) {
 	f.t.Helper()
-	ws, err := workspace.Clone(context.Background(), workspace.Options{Remote: f.remote, Branch: "main"})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	files, err := ws.Files(ws.Head())
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	final, err := render.FromFS(files, f.cfg)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	stepped, err := render.FromFS(gitmig.Example, f.cfg)
+	final := headTree(f.t, f.remote)
+	stepped, err := fleet.NewBuilder(nil, 0).Load(context.Background(), tree.FromFS(gitmig.Example), f.cfg)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -264,26 +277,17 @@ func (f *fleet) assertFinalTreeEqualsSteps(id string) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	for _, step := range render.Steps() {
-		change, err := stepped.Render(m, step)
+	for _, s := range step.All() {
+		change, err := render.Render(stepped, m, s)
 		if err != nil {
 			f.t.Fatal(err)
 		}
-		if err := stepped.Apply(change.Edits); err != nil {
-			f.t.Fatal(err)
-		}
+		stepped = change.After
 	}
 	for _, cl := range f.cfg.Clusters {
-		a, err := final.Build(cl.Name)
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		b, err := stepped.Build(cl.Name)
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		if stripAnnotations(string(a.YAML)) != stripAnnotations(string(b.YAML)) {
-			f.t.Errorf("cluster %s: reconciled build differs from gitmig step 1..4:\n%s\n---\n%s", cl.Name, a.YAML, b.YAML)
+		a, b := buildYAML(f.t, final, f.cfg, cl.Name), buildYAML(f.t, stepped.Tree, f.cfg, cl.Name)
+		if stripAnnotations(a) != stripAnnotations(b) {
+			f.t.Errorf("cluster %s: reconciled build differs from gitmig step 1..4:\n%s\n---\n%s", cl.Name, a, b)
 		}
 	}
 }
@@ -299,7 +303,7 @@ func stripAnnotations(yaml string) string {
 }
 
 // endState is what a finished run leaves that a crash must not change.
-func (f *fleet) endState() string {
+func (f *testFleet) endState() string {
 	var lines []string
 	for _, pr := range f.prs() {
 		lines = append(lines, fmt.Sprintf("#%d %s %s %s", pr.Number, pr.State, pr.Head, pr.Title))
@@ -313,16 +317,16 @@ func (f *fleet) endState() string {
 
 func TestReconcileConvergesAfterACrashAtEveryAction(t *testing.T) {
 	ref := newFleet(t)
-	var kinds []ActionKind
+	var kinds []report.ActionKind
 	r := ref.reconciler()
-	r.AfterAction = func(a Action) error { kinds = append(kinds, a.Kind); return nil }
+	r.AfterAction = func(a report.Action) error { kinds = append(kinds, a.Kind); return nil }
 	ref.drive(r)
 	want := ref.endState()
-	seen := map[ActionKind]bool{}
+	seen := map[report.ActionKind]bool{}
 	for _, k := range kinds {
 		seen[k] = true
 	}
-	for _, k := range []ActionKind{ActionRecord, ActionPushBranch, ActionCreatePR, ActionStatus} {
+	for _, k := range []report.ActionKind{report.ActionRecord, report.ActionPushBranch, report.ActionCreatePR, report.ActionStatus} {
 		if !seen[k] {
 			t.Fatalf("the uninterrupted run took no %s action: %v", k, kinds)
 		}
@@ -332,7 +336,7 @@ func TestReconcileConvergesAfterACrashAtEveryAction(t *testing.T) {
 			f := newFleet(t)
 			r := f.reconciler()
 			count := 0
-			r.AfterAction = func(a Action) error {
+			r.AfterAction = func(a report.Action) error {
 				count++
 				if count == crashAt {
 					return errCrash
@@ -378,7 +382,7 @@ func TestReconcileLabelsAPullRequestLeftWithoutThem(t *testing.T) {
 	if prs := f.prs(); len(prs) != 1 || prs[0].HasLabel(forge.Label) {
 		t.Fatalf("after the crash: %+v", prs)
 	}
-	report, err := r.Pass(context.Background())
+	rep, err := r.Pass(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,8 +390,8 @@ func TestReconcileLabelsAPullRequestLeftWithoutThem(t *testing.T) {
 	if len(prs) != 1 || !prs[0].HasLabel(forge.Label) {
 		t.Fatalf("after the second pass: %+v", prs)
 	}
-	if len(report.Actions) != 1 || report.Actions[0].Kind != ActionAddLabels {
-		t.Errorf("actions: %+v, want one add-labels", report.Actions)
+	if len(rep.Actions) != 1 || rep.Actions[0].Kind != report.ActionAddLabels {
+		t.Errorf("actions: %+v, want one add-labels", rep.Actions)
 	}
 }
 
@@ -443,7 +447,7 @@ func TestClosingAPullRequestAbortsAndCoolsDown(t *testing.T) {
 	if err := f.forge.Close(ctx, prs[1].Number, "not now"); err != nil {
 		t.Fatal(err)
 	}
-	report, err := r.Pass(ctx)
+	rep, err := r.Pass(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -451,16 +455,16 @@ func TestClosingAPullRequestAbortsAndCoolsDown(t *testing.T) {
 	if len(recs) != 1 || recs[0].Status.Phase != record.Aborted || !strings.Contains(recs[0].Status.Message, "closed without merge") {
 		t.Fatalf("record: %+v", recs[0].Status)
 	}
-	if report.Migrations[0].Status != string(record.Aborted) {
-		t.Errorf("status: %+v", report.Migrations[0])
+	if rep.Migrations[0].Status != string(record.Aborted) {
+		t.Errorf("status: %+v", rep.Migrations[0])
 	}
 	// The same pass planned again: orc8r to cloud is cooling down, so nothing starts.
 	if len(f.prs()) != 2 {
 		t.Fatalf("a new migration started during the cooldown: %+v", f.prs())
 	}
-	report, err = r.Pass(ctx)
-	if err != nil || len(report.Actions) != 0 {
-		t.Fatalf("pass during cooldown: %v %+v", err, report.Actions)
+	rep, err = r.Pass(ctx)
+	if err != nil || len(rep.Actions) != 0 {
+		t.Fatalf("pass during cooldown: %v %+v", err, rep.Actions)
 	}
 }
 
@@ -468,27 +472,57 @@ func TestStatusReadsWithoutActing(t *testing.T) {
 	f := newFleet(t)
 	r := f.reconciler()
 	ctx := context.Background()
-	report, err := r.Status(ctx)
-	if err != nil || len(report.Migrations) != 0 || len(f.prs()) != 0 {
-		t.Fatalf("status of a fresh fleet: %+v, %v", report, err)
+	rep, err := r.Status(ctx)
+	if err != nil || len(rep.Migrations) != 0 || len(f.prs()) != 0 {
+		t.Fatalf("status of a fresh fleet: %+v, %v", rep, err)
 	}
 	mustPass(t, r)
 	f.mergeOpen()
 	head := f.git("rev-parse", "main")
-	report, err = r.Status(ctx)
+	rep, err = r.Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := report.Migrations[0]
+	m := rep.Migrations[0]
 	if len(f.prs()) != 1 || f.git("rev-parse", "main") != head || f.git("for-each-ref", "refs/heads/gitmig/") != f.git("for-each-ref", "refs/heads/gitmig/*/1-deploy") {
 		t.Fatal("status changed the remote or the forge")
 	}
 	if m.Step != 1 || m.Status != "InProgress" || m.WaitingFor != "the next reconcile pass, which opens step 2 (route)" || m.Gate == nil || m.Gate.Verdict != gate.Pass {
 		t.Errorf("status: %+v", m)
 	}
-	for _, a := range report.Actions {
+	for _, a := range rep.Actions {
 		if !a.DryRun {
 			t.Errorf("status took action %+v", a)
 		}
+	}
+}
+
+// A pass cancelled between two actions stops there, leaving no action half done, and
+// the next pass carries on without a duplicate.
+func TestCancelledPassStopsBetweenActions(t *testing.T) {
+	f := newFleet(t)
+	r := f.reconciler()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	stop := errors.New("SIGTERM")
+	var done []report.ActionKind
+	r.AfterAction = func(a report.Action) error {
+		done = append(done, a.Kind)
+		cancel(stop) // the signal arrives while the first action, the record, is pushed
+		return nil
+	}
+	_, err := r.Pass(ctx)
+	if !errors.Is(err, stop) || !strings.Contains(err.Error(), "stopped before push-branch") {
+		t.Fatalf("cancelled pass: %v", err)
+	}
+	if len(done) != 1 || done[0] != report.ActionRecord {
+		t.Fatalf("actions taken: %v, want the record alone", done)
+	}
+	r.AfterAction = nil
+	mustPass(t, r)
+	if prs := f.prs(); len(prs) != 1 {
+		t.Fatalf("after the next pass: %d pull requests, want 1", len(prs))
+	}
+	if recs := f.records(); len(recs) != 1 {
+		t.Errorf("%d records, want 1", len(recs))
 	}
 }

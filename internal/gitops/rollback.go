@@ -12,11 +12,10 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/gate"
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
-	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/report"
+	"github.com/gitmig/gitmig/internal/step"
+	"github.com/gitmig/gitmig/internal/tree"
 )
-
-// StatusRollingBack is shown for a migration whose merged steps are being undone.
-const StatusRollingBack = "RollingBack"
 
 // rollingBack reports whether the migration has begun to roll back: its record says so
 // on the base branch, or a rollback pull request or branch exists.
@@ -33,16 +32,16 @@ func (m *migration) rollingBack() bool {
 }
 
 // timedOut says why a merged step that has not passed its gate must roll back, or "".
-func (p *passCtx) timedOut(m *migration, step int, res gate.Result) string {
+func (p *passCtx) timedOut(m *migration, s step.Step, res gate.Result) string {
 	switch {
 	case res.Verdict == gate.Fail:
-		return fmt.Sprintf("step %d (%s) failed its gate: %s", step, render.Step(step).Name(), res.Reason)
+		return fmt.Sprintf("step %d (%s) failed its gate: %s", int(s), s.Name(), res.Reason)
 	case res.Verdict == gate.Wait:
-		pr, ok := m.prs[step]
+		pr, ok := m.prs[s]
 		timeout := p.st.cfg.Policy.StepTimeout.Duration
 		if ok && !pr.MergedAt.IsZero() && p.now.Sub(pr.MergedAt) > timeout {
 			return fmt.Sprintf("step %d (%s) was not applied and healthy within policy.stepTimeout (%s) of its merge at %s: %s",
-				step, render.Step(step).Name(), timeout, pr.MergedAt.UTC().Format(time.RFC3339), res.Reason)
+				int(s), s.Name(), timeout, pr.MergedAt.UTC().Format(time.RFC3339), res.Reason)
 		}
 	}
 	return ""
@@ -51,11 +50,11 @@ func (p *passCtx) timedOut(m *migration, step int, res gate.Result) string {
 // rollBack undoes the merged steps one pull request at a time, newest first, each
 // after the previous undo is applied. Undoing the flip first puts the source's Service
 // back on its own pods, which are still running until cleanup.
-func (p *passCtx) rollBack(ctx context.Context, m *migration, status *MigrationStatus) error {
-	status.Status = StatusRollingBack
-	inEffect := m.rec.Status.Step
+func (p *passCtx) rollBack(ctx context.Context, m *migration, status *report.MigrationStatus) error {
+	status.Status = report.StatusRollingBack
+	inEffect := m.merged()
 	if inEffect == 0 {
-		res, err := p.checkUndo(ctx, m, 1)
+		res, err := p.checkUndo(ctx, m, step.Deploy)
 		if err != nil {
 			return err
 		}
@@ -73,23 +72,23 @@ func (p *passCtx) rollBack(ctx context.Context, m *migration, status *MigrationS
 	if pr, ok := m.undos[inEffect]; ok {
 		switch pr.State {
 		case forge.StateOpen:
-			status.WaitingFor = fmt.Sprintf("review and merge of rollback pull request #%d (undo step %d)", pr.Number, inEffect)
+			status.WaitingFor = fmt.Sprintf("review and merge of rollback pull request #%d (undo step %d)", pr.Number, int(inEffect))
 		case forge.StateMerged:
 			status.WaitingFor = fmt.Sprintf("rollback pull request #%d is merged; waiting for %s to show it", pr.Number, p.ws.Branch())
 		case forge.StateClosed:
-			why := fmt.Sprintf("rollback pull request #%d (undo step %d) was closed without merge; steps 1-%d stay merged", pr.Number, inEffect, inEffect)
+			why := fmt.Sprintf("rollback pull request #%d (undo step %d) was closed without merge; steps 1-%d stay merged", pr.Number, int(inEffect), int(inEffect))
 			status.Status, status.WaitingFor, status.Message = string(record.Aborted), "", why
 			return p.end(ctx, m, record.Aborted, why)
 		}
 		return nil
 	}
-	if rb := m.rec.Status.Rollback; rb != nil && inEffect < rb.FromStep {
+	if rb := m.rec.Status.Rollback; rb != nil && int(inEffect) < rb.FromStep {
 		res, err := p.checkUndo(ctx, m, inEffect+1)
 		if err != nil {
 			return err
 		}
 		if res.Verdict != gate.Pass {
-			status.WaitingFor = fmt.Sprintf("rollback of step %d to be applied: %s", inEffect+1, res.Reason)
+			status.WaitingFor = fmt.Sprintf("rollback of step %d to be applied: %s", int(inEffect)+1, res.Reason)
 			return nil
 		}
 	}
@@ -110,7 +109,7 @@ func (p *passCtx) rollbackReason(ctx context.Context, m *migration) (string, err
 		if !b.Undo {
 			continue
 		}
-		branch := forge.UndoBranch(b.ID, b.Step, b.Name)
+		branch := b.String()
 		sha, err := p.ws.FetchBranch(ctx, branch)
 		if err != nil {
 			return "", err
@@ -131,21 +130,20 @@ func (p *passCtx) rollbackReason(ctx context.Context, m *migration) (string, err
 }
 
 // checkUndo asks the engine whether the rollback of a step is applied.
-func (p *passCtx) checkUndo(ctx context.Context, m *migration, step int) (gate.Result, error) {
-	pr, ok := m.undos[step]
+func (p *passCtx) checkUndo(ctx context.Context, m *migration, s step.Step) (gate.Result, error) {
+	pr, ok := m.undos[s]
 	if !ok || pr.State != forge.StateMerged {
-		return gate.Waiting("no merged rollback pull request for step %d", step), nil
+		return gate.Waiting("no merged rollback pull request for step %d", int(s)), nil
 	}
-	return p.askGate(ctx, m, step, pr, true)
+	return p.askGate(ctx, m, s, pr, true)
 }
 
 // openUndo opens the pull request that reverts one merged step.
-func (p *passCtx) openUndo(ctx context.Context, m *migration, status *MigrationStatus, k int, reason string) error {
-	status.Status = StatusRollingBack
-	step := render.Step(k)
+func (p *passCtx) openUndo(ctx context.Context, m *migration, status *report.MigrationStatus, k step.Step, reason string) error {
+	status.Status = report.StatusRollingBack
 	merged, ok := m.prs[k]
 	if !ok || merged.MergeCommit == "" {
-		status.WaitingFor = fmt.Sprintf("cannot roll back step %d: its merged pull request is not found; revert it by hand", k)
+		status.WaitingFor = fmt.Sprintf("cannot roll back step %d: its merged pull request is not found; revert it by hand", int(k))
 		return nil
 	}
 	if _, err := p.ws.Descends(ctx, merged.MergeCommit, merged.MergeCommit); err != nil {
@@ -156,57 +154,56 @@ func (p *passCtx) openUndo(ctx context.Context, m *migration, status *MigrationS
 	})
 	var conflict *workspace.ConflictError
 	if errors.As(err, &conflict) {
-		status.WaitingFor = fmt.Sprintf("cannot roll back step %d automatically (%v); revert #%d by hand", k, err, merged.Number)
+		status.WaitingFor = fmt.Sprintf("cannot roll back step %d automatically (%v); revert #%d by hand", int(k), err, merged.Number)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	cluster := step.Cluster(render.Migration{From: mustCluster(p.st.cfg, m.rec.Spec.From), To: mustCluster(p.st.cfg, m.rec.Spec.To)}).Name
-	after, err := p.st.repo.With(edits)
+	model, err := p.st.fleet(ctx)
 	if err != nil {
 		return err
 	}
-	if _, err := after.Build(cluster); err != nil {
-		status.WaitingFor = fmt.Sprintf("cannot roll back step %d: the reverted overlay does not build: %v", k, err)
+	if _, err := model.With(edits); err != nil {
+		status.WaitingFor = fmt.Sprintf("cannot roll back step %d: the reverted overlay does not build: %v", int(k), err)
 		return nil
 	}
 	rec := *m.rec
-	rec.Status.Step = k - 1
+	rec.Status.Step = int(k) - 1
 	rec.Status.PullRequests = slices.Clone(m.rec.Status.PullRequests)
 	for s, pr := range m.prs {
-		rec.SetPullRequest(record.PullRequestRef{Step: s, Number: pr.Number, URL: pr.URL})
+		rec.SetPullRequest(record.PullRequestRef{Step: int(s), Number: pr.Number, URL: pr.URL})
 	}
 	if rec.Status.Rollback == nil {
-		rec.Status.Rollback = &record.Rollback{Reason: reason, Since: p.now, FromStep: k}
+		rec.Status.Rollback = &record.Rollback{Reason: reason, Since: p.now, FromStep: int(k)}
 	}
 	data, err := rec.Marshal()
 	if err != nil {
 		return err
 	}
-	edits = append(edits, render.Edit{Path: record.Path(m.id()), Content: data})
-	title := UndoTitle(&rec, step)
-	sha, err := p.ws.Commit(p.ws.Head(), edits, fmt.Sprintf("%s\n\nRevert %s (#%d): %s\n\nMigration: %s\nUndo: %s\n", title, short(merged.MergeCommit), merged.Number, reason, m.id(), step))
+	edits = append(edits, tree.Edit{Path: record.Path(m.id()), Content: data})
+	title := UndoTitle(&rec, k)
+	sha, err := p.ws.Commit(p.ws.Head(), edits, fmt.Sprintf("%s\n\nRevert %s (#%d): %s\n\nMigration: %s\nUndo: %s\n", title, short(merged.MergeCommit), merged.Number, reason, m.id(), k))
 	if err != nil {
 		return err
 	}
-	key := forge.StepBranch{ID: m.id(), Step: k, Name: step.Name(), Undo: true}
-	branch := forge.UndoBranch(m.id(), k, step.Name())
-	if err := p.pushStepBranch(ctx, m, key, branch, sha); err != nil {
-		return err
+	key := step.Branch{ID: m.id(), Step: k, Undo: true}
+	err = p.pushStepBranch(ctx, m, key, sha)
+	var foreign *ForeignError
+	if errors.As(err, &foreign) {
+		// Rolling back is how a migration ends safely: a person must clear the way.
+		status.WaitingFor = fmt.Sprintf("cannot roll back step %d: %v", int(k), foreign)
+		return nil
 	}
-	body := UndoBody(&rec, step, merged, reason, edits)
-	var created forge.PullRequest
-	err = p.act(Action{Kind: ActionCreatePR, Migration: m.id(), Step: k, Detail: title},
-		func() error {
-			var err error
-			created, err = p.r.Forge.Create(ctx, forge.NewPullRequest{Title: title, Body: body, Head: branch, Base: p.ws.Branch(), Labels: []string{forge.Label}})
-			return err
-		})
 	if err != nil {
 		return err
 	}
-	status.WaitingFor = fmt.Sprintf("review and merge of rollback pull request #%d (undo step %d)", created.Number, k)
+	body := UndoBody(&rec, k, merged, reason, edits)
+	created, err := p.createPR(ctx, m, k, forge.NewPullRequest{Title: title, Body: body, Head: key.String(), Base: p.ws.Branch(), Labels: []string{forge.Label}})
+	if err != nil {
+		return err
+	}
+	status.WaitingFor = fmt.Sprintf("review and merge of rollback pull request #%d (undo step %d)", created.Number, int(k))
 	if created.Number != 0 {
 		m.undos[k] = created
 		status.PullRequests = append(status.PullRequests, prStatus(k, created))
@@ -215,16 +212,16 @@ func (p *passCtx) openUndo(ctx context.Context, m *migration, status *MigrationS
 }
 
 // UndoTitle is a rollback pull request's title.
-func UndoTitle(rec *record.Record, step render.Step) string {
-	return fmt.Sprintf("gitmig: rollback move %s %s→%s [undo %d/4 %s]", rec.Spec.Service, rec.Spec.From, rec.Spec.To, int(step), step.Name())
+func UndoTitle(rec *record.Record, s step.Step) string {
+	return fmt.Sprintf("gitmig: rollback move %s %s→%s [undo %s %s]", rec.Spec.Service, rec.Spec.From, rec.Spec.To, s.Of(), s.Name())
 }
 
 // UndoBody describes a rollback pull request: why, what it reverts and what follows.
-func UndoBody(rec *record.Record, step render.Step, merged forge.PullRequest, reason string, edits []render.Edit) string {
+func UndoBody(rec *record.Record, s step.Step, merged forge.PullRequest, reason string, edits []tree.Edit) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## Roll back `%s` (namespace `%s`) %s→%s: undo step %d/4, %s\n\n", rec.Spec.Service, rec.Spec.Namespace, rec.Spec.From, rec.Spec.To, int(step), step.Name())
+	fmt.Fprintf(&b, "## Roll back `%s` (namespace `%s`) %s→%s: undo step %s, %s\n\n", rec.Spec.Service, rec.Spec.Namespace, rec.Spec.From, rec.Spec.To, s.Of(), s.Name())
 	fmt.Fprintf(&b, "Why: %s\n\n", reason)
-	fmt.Fprintf(&b, "This reverts [#%d](%s) (merge commit `%s`): %s\n\n", merged.Number, merged.URL, short(merged.MergeCommit), stepSummary(rec, step))
+	fmt.Fprintf(&b, "This reverts [#%d](%s) (merge commit `%s`): %s\n\n", merged.Number, merged.URL, short(merged.MergeCommit), stepSummary(rec, s))
 	b.WriteString("| | file |\n|---|---|\n")
 	for _, e := range edits {
 		action := "restore"
@@ -233,8 +230,8 @@ func UndoBody(rec *record.Record, step render.Step, merged forge.PullRequest, re
 		}
 		fmt.Fprintf(&b, "| %s | `%s` |\n", action, e.Path)
 	}
-	if step > render.StepDeploy {
-		fmt.Fprintf(&b, "\nOnce this is merged and applied, gitmig opens the rollback of step %d. ", int(step)-1)
+	if s > step.Deploy {
+		fmt.Fprintf(&b, "\nOnce this is merged and applied, gitmig opens the rollback of step %d. ", int(s)-1)
 	} else {
 		b.WriteString("\nOnce this is merged and applied, the migration is RolledBack. ")
 	}

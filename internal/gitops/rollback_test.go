@@ -10,8 +10,9 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/gate"
 	"github.com/gitmig/gitmig/internal/gitops/record"
-	"github.com/gitmig/gitmig/internal/gitops/workspace"
-	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/report"
+	"github.com/gitmig/gitmig/internal/step"
+	"github.com/gitmig/gitmig/internal/tree"
 )
 
 // gateFunc is a gate whose answer the test scripts.
@@ -20,7 +21,7 @@ type gateFunc func(req gate.Request) gate.Result
 func (f gateFunc) Check(_ context.Context, req gate.Request) (gate.Result, error) { return f(req), nil }
 
 // stuckAt passes every step before stuck and every rollback, and never step stuck.
-func stuckAt(stuck int, verdict gate.Verdict) gate.Gate {
+func stuckAt(stuck step.Step, verdict gate.Verdict) gate.Gate {
 	return gateFunc(func(req gate.Request) gate.Result {
 		if req.Undo || req.Step < stuck {
 			return gate.Passed("applied")
@@ -37,21 +38,21 @@ func TestStepTimeoutRollsBackByPullRequest(t *testing.T) {
 	f.mergeOpen()
 	// Within stepTimeout the migration waits.
 	f.clock.Add(f.cfg.Policy.StepTimeout.Duration - time.Minute)
-	report := mustPass(t, r)
-	if len(f.prs()) != 1 || !strings.Contains(report.Migrations[0].WaitingFor, "0 of 2 replicas available") {
-		t.Fatalf("before the timeout: %d pull requests, waiting for %q", len(f.prs()), report.Migrations[0].WaitingFor)
+	rep := mustPass(t, r)
+	if len(f.prs()) != 1 || !strings.Contains(rep.Migrations[0].WaitingFor, "0 of 2 replicas available") {
+		t.Fatalf("before the timeout: %d pull requests, waiting for %q", len(f.prs()), rep.Migrations[0].WaitingFor)
 	}
 	f.clock.Add(2 * time.Minute)
-	report = mustPass(t, r)
+	rep = mustPass(t, r)
 	prs := f.prs()
-	if len(prs) != 2 || prs[1].Title != "gitmig: rollback move orc8r edge→cloud [undo 1/4 deploy]" || prs[1].Head != "gitmig/"+report.Migrations[0].ID+"/undo-1-deploy" {
+	if len(prs) != 2 || prs[1].Title != "gitmig: rollback move orc8r edge→cloud [undo 1/4 deploy]" || prs[1].Head != "gitmig/"+rep.Migrations[0].ID+"/undo-1-deploy" {
 		t.Fatalf("after the timeout: %+v", prs)
 	}
 	if !strings.Contains(prs[1].Body, "was not applied and healthy within policy.stepTimeout (30m0s)") {
 		t.Errorf("rollback body lacks the reason:\n%s", prs[1].Body)
 	}
-	if report.Migrations[0].Status != StatusRollingBack {
-		t.Errorf("status %q", report.Migrations[0].Status)
+	if rep.Migrations[0].Status != report.StatusRollingBack {
+		t.Errorf("status %q", rep.Migrations[0].Status)
 	}
 	// Another pass before the merge opens nothing more.
 	mustPass(t, r)
@@ -59,18 +60,18 @@ func TestStepTimeoutRollsBackByPullRequest(t *testing.T) {
 		t.Fatalf("a second pass opened more: %+v", f.prs())
 	}
 	f.mergeOpen()
-	report = mustPass(t, r)
+	rep = mustPass(t, r)
 	recs := f.records()
 	if recs[0].Status.Phase != record.RolledBack || recs[0].Status.Step != 0 || recs[0].Status.Rollback == nil || recs[0].Status.Rollback.FromStep != 1 {
 		t.Fatalf("record after the rollback: %+v", recs[0].Status)
 	}
-	if report.Migrations[0].Status != string(record.RolledBack) {
-		t.Errorf("status %+v", report.Migrations[0])
+	if rep.Migrations[0].Status != string(record.RolledBack) {
+		t.Errorf("status %+v", rep.Migrations[0])
 	}
 	assertBuildsEqualExample(t, f)
 	// The pair cools down: the same overloaded metrics start nothing.
-	if report := mustPass(t, r); len(report.Actions) != 0 {
-		t.Errorf("pass after the rollback: %+v", report.Actions)
+	if rep := mustPass(t, r); len(rep.Actions) != 0 {
+		t.Errorf("pass after the rollback: %+v", rep.Actions)
 	}
 }
 
@@ -104,46 +105,24 @@ func TestGateFailAfterTheFlipUndoesStepsNewestFirst(t *testing.T) {
 	f.git("fsck", "--strict")
 }
 
-func mustPass(t *testing.T, r *Reconciler) *Report {
+func mustPass(t *testing.T, r *Reconciler) *report.Report {
 	t.Helper()
-	report, err := r.Pass(context.Background())
+	rep, err := r.Pass(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return report
+	return rep
 }
 
 // assertBuildsEqualExample checks that the remote's overlays build as the example did
 // before the migration.
-func assertBuildsEqualExample(t *testing.T, f *fleet) {
+func assertBuildsEqualExample(t *testing.T, f *testFleet) {
 	t.Helper()
-	ws, err := workspace.Clone(context.Background(), workspace.Options{Remote: f.remote, Branch: "main"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := ws.Files(ws.Head())
-	if err != nil {
-		t.Fatal(err)
-	}
-	now, err := render.FromFS(files, f.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, err := render.FromFS(gitmig.Example, f.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	now, before := headTree(t, f.remote), tree.FromFS(gitmig.Example)
 	for _, cl := range f.cfg.Clusters {
-		a, err := now.Build(cl.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := before.Build(cl.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(a.YAML) != string(b.YAML) {
-			t.Errorf("cluster %s after the rollback differs from before the migration:\n%s\n---\n%s", cl.Name, a.YAML, b.YAML)
+		a, b := buildYAML(t, now, f.cfg, cl.Name), buildYAML(t, before, f.cfg, cl.Name)
+		if a != b {
+			t.Errorf("cluster %s after the rollback differs from before the migration:\n%s\n---\n%s", cl.Name, a, b)
 		}
 	}
 }

@@ -11,12 +11,13 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/gitmig/gitmig/internal/config"
-	"github.com/gitmig/gitmig/internal/decide"
+	"github.com/gitmig/gitmig/internal/fleet"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/forge/github"
 	"github.com/gitmig/gitmig/internal/gitops/forge/local"
 	"github.com/gitmig/gitmig/internal/gitops/gate"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
+	"github.com/gitmig/gitmig/internal/metrics/prometheus"
 )
 
 // Default author of gitmig's commits.
@@ -151,7 +152,7 @@ func Gate(cfg *config.Config, env Env) (gate.Gate, error) {
 	}
 	drain := gate.Drain{Inner: gates, Duration: cfg.Policy.Drain.Duration}
 	if len(viaPrometheus) > 0 || cfg.Policy.Queries.RequestRate != "" {
-		metrics, err := decide.NewPrometheusSource(cfg, decide.PrometheusOptions{Getenv: env})
+		metrics, err := prometheus.NewSource(cfg, prometheus.Options{Getenv: env})
 		if err != nil {
 			return nil, err
 		}
@@ -165,8 +166,8 @@ func Gate(cfg *config.Config, env Env) (gate.Gate, error) {
 	return drain, nil
 }
 
-// NewReconciler wires a reconciler from gitmig.yaml.
-func NewReconciler(cfg *config.Config, repoDir string, env Env, now func() time.Time) (*Reconciler, error) {
+// NewReconciler wires a reconciler from gitmig.yaml; builder builds the overlays.
+func NewReconciler(cfg *config.Config, repoDir string, env Env, now func() time.Time, builder *fleet.Builder) (*Reconciler, error) {
 	setup, err := NewSetup(cfg, repoDir, env)
 	if err != nil {
 		return nil, err
@@ -179,5 +180,5 @@ func NewReconciler(cfg *config.Config, repoDir string, env Env, now func() time.
 	if err != nil {
 		return nil, err
 	}
-	return &Reconciler{Clone: setup.Clone(now), Forge: f, Gate: g, Now: now}, nil
+	return &Reconciler{Clone: setup.Clone(now), Forge: f, Gate: g, Now: now, Builder: builder}, nil
 }

@@ -11,7 +11,10 @@ import (
 	"github.com/gitmig/gitmig/internal/decide"
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
+	"github.com/gitmig/gitmig/internal/present"
 	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/report"
+	"github.com/gitmig/gitmig/internal/step"
 )
 
 // start plans from the metrics and starts the decided migrations.
@@ -19,7 +22,21 @@ func (p *passCtx) start(ctx context.Context) error {
 	if p.r.Metrics == nil {
 		return nil
 	}
-	fleet, err := Fleet(p.st.cfg, p.st.model)
+	records := make([]*record.Record, 0, len(p.st.migrations))
+	for _, m := range p.st.migrations {
+		records = append(records, m.rec)
+	}
+	inFlight, cooldowns := Constraints(p.st.cfg, records, p.now)
+	if len(inFlight) >= p.st.cfg.Policy.MaxConcurrent {
+		// Nothing could start: reading the metrics and building the fleet would be
+		// wasted.
+		return nil
+	}
+	model, err := p.st.fleet(ctx)
+	if err != nil {
+		return err
+	}
+	placement, err := Placement(model)
 	if err != nil {
 		return err
 	}
@@ -31,21 +48,16 @@ func (p *passCtx) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading metrics: %w", err)
 	}
-	records := make([]*record.Record, 0, len(p.st.migrations))
-	for _, m := range p.st.migrations {
-		records = append(records, m.rec)
-	}
-	inFlight, cooldowns := Constraints(p.st.cfg, records, p.now)
 	plan := decide.NewPlan(decide.Input{
 		Config:    p.st.cfg,
-		Fleet:     fleet,
+		Fleet:     placement,
 		Metrics:   snap,
 		InFlight:  inFlight,
 		Cooldowns: cooldowns,
 	})
 	p.report.Plan = &plan
 	var evidence bytes.Buffer
-	if err := decide.WriteMarkdown(&evidence, plan, snap, p.st.cfg.Policy); err != nil {
+	if err := present.PlanMarkdown(&evidence, plan, snap, p.st.cfg.Policy); err != nil {
 		return err
 	}
 	for _, d := range plan.Decisions {
@@ -99,12 +111,22 @@ func (p *passCtx) startMigration(ctx context.Context, spec record.Spec) error {
 			return nil
 		}
 	}
+	if prs := p.st.orphans[id]; len(prs) > 0 {
+		// Its record left the base branch, as with a force-push, but its pull requests
+		// remain: starting it again would open a step a second time.
+		p.report.Notes = append(p.report.Notes, fmt.Sprintf("not starting %s: pull request #%d of a migration with this id exists without its record", id, prs[0].Number))
+		return nil
+	}
 	mig, err := render.NewMigration(p.st.cfg, id, spec.Service, spec.From, spec.To)
 	if err != nil {
 		return err
 	}
+	model, err := p.st.fleet(ctx)
+	if err != nil {
+		return err
+	}
 	// A decision that step 1 cannot carry out leaves no record behind.
-	if _, err := p.st.repo.Render(mig, render.StepDeploy); err != nil {
+	if _, err := render.Render(model, mig, step.Deploy); err != nil {
 		p.report.Notes = append(p.report.Notes, fmt.Sprintf("not starting %s: %v", id, err))
 		return nil
 	}
@@ -117,41 +139,45 @@ func (p *passCtx) startMigration(ctx context.Context, spec record.Spec) error {
 	p.st.migrations = append(p.st.migrations, m)
 	status := p.status(m)
 	defer func() { p.report.Migrations = append(p.report.Migrations, *status) }()
-	return p.openStep(ctx, m, status, 1)
+	return p.openStep(ctx, m, status, step.Deploy)
 }
 
 // Start begins a migration by hand, through the same path as a planned one.
-func (r *Reconciler) Start(ctx context.Context, service, from, to, reason string) (*Report, error) {
+func (r *Reconciler) Start(ctx context.Context, service, from, to, reason string) (*report.Report, error) {
 	ws, err := r.Clone(ctx)
 	if err != nil {
 		return nil, err
 	}
-	report := &Report{}
+	rep := &report.Report{}
 	for attempt := 1; ; attempt++ {
-		report.Migrations = nil
-		err := r.startByHand(ctx, ws, report, service, from, to, reason)
+		rep.Migrations = nil
+		err := r.startByHand(ctx, ws, rep, service, from, to, reason)
 		if !errors.Is(err, workspace.ErrRejected) || attempt == MaxAttempts {
-			return report, err
+			return rep, err
 		}
 		if err := ws.Fetch(ctx); err != nil {
-			return report, err
+			return rep, err
 		}
 	}
 }
 
-func (r *Reconciler) startByHand(ctx context.Context, ws *workspace.Workspace, report *Report, service, from, to, reason string) error {
+func (r *Reconciler) startByHand(ctx context.Context, ws *workspace.Workspace, rep *report.Report, service, from, to, reason string) error {
 	st, err := r.load(ctx, ws)
 	if err != nil {
 		return err
 	}
-	report.Head = st.head
-	p := &passCtx{r: r, ws: ws, st: st, report: report, now: r.now()}
+	rep.Head = st.head
+	p := &passCtx{r: r, ws: ws, st: st, report: rep, now: r.now()}
 	svc, ok := st.cfg.Service(service)
 	if !ok {
 		return fmt.Errorf("unknown service %q: it is not in gitmig.yaml's services", service)
 	}
+	model, err := st.fleet(ctx)
+	if err != nil {
+		return err
+	}
 	if from == "" {
-		running := st.model.Running(service)
+		running := model.Running(svc)
 		if len(running) != 1 {
 			return fmt.Errorf("service %s runs in %d clusters (%v): say which one to move it from with --from", service, len(running), running)
 		}
@@ -166,7 +192,7 @@ func (r *Reconciler) startByHand(ctx context.Context, ws *workspace.Workspace, r
 	if err != nil {
 		return err
 	}
-	if _, err := st.repo.Render(mig, render.StepDeploy); err != nil {
+	if _, err := render.Render(model, mig, step.Deploy); err != nil {
 		return err
 	}
 	spec := record.Spec{

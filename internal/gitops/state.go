@@ -4,24 +4,61 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/fleet"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
-	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/step"
+	"github.com/gitmig/gitmig/internal/tree"
 )
 
 // state is everything a pass knows, read once at its start.
 type state struct {
 	head       string
 	cfg        *config.Config
-	repo       *render.Repo
-	model      *render.Model
+	tree       tree.Tree
 	migrations []*migration
 	// foreign are gitmig pull requests and branches that belong to no record.
 	foreign []string
+	// invalid are the record files that cannot be used, shown and otherwise ignored.
+	invalid []record.Invalid
+	// orphans are the pull requests of migration ids that have no record.
+	orphans map[string][]forge.PullRequest
+
+	builder *fleet.Builder
+	model   *fleet.Model
+}
+
+// fleet returns the model of the base branch at the pass's head, built on first use:
+// a pass that renders nothing and plans nothing builds no overlay.
+func (st *state) fleet(ctx context.Context) (*fleet.Model, error) {
+	if st.model != nil {
+		return st.model, nil
+	}
+	m, err := st.builder.Load(ctx, st.tree, st.cfg)
+	if err != nil {
+		return nil, fmt.Errorf("building the overlays at %s: %w", short(st.head), err)
+	}
+	st.model = m
+	return m, nil
+}
+
+// moveTo follows the base branch to sha, a commit this pass pushed on top of the head
+// with edits, which are records: the model follows without building anything again.
+func (st *state) moveTo(sha string, edits []tree.Edit) error {
+	st.head = sha
+	st.tree = tree.With(st.tree, edits)
+	if st.model == nil {
+		return nil
+	}
+	model, err := st.model.With(edits)
+	st.model = model
+	return err
 }
 
 // migration joins a record on the base branch with its pull requests and branches.
@@ -29,42 +66,40 @@ type migration struct {
 	rec *record.Record
 	// prs holds each step's pull request, the newest when a step has several; undos
 	// the pull requests that roll steps back, by the step they undo.
-	prs      map[int]forge.PullRequest
-	undos    map[int]forge.PullRequest
-	branches map[forge.StepBranch]string
+	prs      map[step.Step]forge.PullRequest
+	undos    map[step.Step]forge.PullRequest
+	branches map[step.Branch]string
 }
 
 func newMigration(rec *record.Record) *migration {
-	return &migration{rec: rec, prs: map[int]forge.PullRequest{}, undos: map[int]forge.PullRequest{}, branches: map[forge.StepBranch]string{}}
+	return &migration{rec: rec, prs: map[step.Step]forge.PullRequest{}, undos: map[step.Step]forge.PullRequest{}, branches: map[step.Branch]string{}}
 }
 
 func (m *migration) id() string { return m.rec.ID() }
 
+// merged is the last step merged on the base branch, 0 when none is.
+func (m *migration) merged() step.Step { return step.Step(m.rec.Status.Step) }
+
 // load reads the base branch at the workspace's head, the forge and the remote branches.
 func (r *Reconciler) load(ctx context.Context, ws *workspace.Workspace) (*state, error) {
-	st := &state{head: ws.Head()}
-	files, err := ws.Files(st.head)
-	if err != nil {
+	st := &state{head: ws.Head(), builder: r.builder(), orphans: map[string][]forge.PullRequest{}}
+	var err error
+	if st.tree, err = ws.Tree(st.head); err != nil {
 		return nil, err
 	}
-	if st.cfg, err = r.config(files); err != nil {
+	if st.cfg, err = r.config(st.tree); err != nil {
 		return nil, err
 	}
-	if st.repo, err = render.FromFS(files, st.cfg); err != nil {
-		return nil, err
-	}
-	if st.model, err = st.repo.Model(); err != nil {
-		return nil, fmt.Errorf("building the overlays at %s: %w", short(st.head), err)
-	}
-	records, err := record.LoadAll(files)
+	records, invalid, err := record.LoadAll(st.tree, st.cfg)
 	if err != nil {
 		return nil, fmt.Errorf("reading migration records at %s: %w", short(st.head), err)
 	}
+	st.invalid = invalid
 	prs, err := r.Forge.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing pull requests: %w", err)
 	}
-	branches, err := ws.RemoteBranches(ctx, forge.BranchPrefix)
+	branches, err := ws.RemoteBranches(ctx, step.BranchPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -76,19 +111,22 @@ func (r *Reconciler) load(ctx context.Context, ws *workspace.Workspace) (*state,
 	}
 	sort.Slice(prs, func(i, j int) bool { return prs[i].Number < prs[j].Number })
 	for _, pr := range prs {
-		b, ok := forge.ParseBranch(pr.Head)
+		b, ok := step.ParseBranch(pr.Head)
 		m := byID[b.ID]
 		switch {
 		case !ok || m == nil:
 			st.foreign = append(st.foreign, fmt.Sprintf("pull request #%d (%s) has no migration record", pr.Number, pr.Head))
+			if ok {
+				st.orphans[b.ID] = append(st.orphans[b.ID], pr)
+			}
 		case b.Undo:
 			m.undos[b.Step] = pr
 		default:
 			m.prs[b.Step] = pr
 		}
 	}
-	for _, branch := range sortedKeys(branches) {
-		if b, ok := forge.ParseBranch(branch); ok && byID[b.ID] != nil {
+	for _, branch := range slices.Sorted(maps.Keys(branches)) {
+		if b, ok := step.ParseBranch(branch); ok && byID[b.ID] != nil {
 			byID[b.ID].branches[b] = branches[branch]
 		}
 	}
@@ -112,15 +150,6 @@ func (r *Reconciler) config(files fs.FS) (*config.Config, error) {
 		return nil, fmt.Errorf("gitmig.yaml on the base branch: %w", err)
 	}
 	return cfg, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func short(sha string) string {

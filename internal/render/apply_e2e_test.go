@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/gitmig/gitmig/internal/fleet"
+	"github.com/gitmig/gitmig/internal/step"
 	"github.com/gitmig/gitmig/internal/testenv/kubeenv"
 )
 
@@ -37,11 +39,11 @@ func TestApplyStepsToAPIServers(t *testing.T) {
 			}
 			env := kubeenv.Start(t, names...)
 
-			builds := map[string]*Build{}
+			builds := map[string]*fleet.Build{}
 			live := map[string][]kubeenv.ObjectRef{}
 			for _, name := range names {
 				builds[name] = mustBuild(t, repo, name)
-				if pruned := applyBuild(t, env.Cluster(name), builds[name]); len(pruned) != 0 {
+				if pruned := applyBuild(t, env.Cluster(name), buildYAML(t, repo, name)); len(pruned) != 0 {
 					t.Fatalf("%s: the first apply pruned %v", name, pruned)
 				}
 			}
@@ -50,21 +52,21 @@ func TestApplyStepsToAPIServers(t *testing.T) {
 			}
 			initial := live[m.From.Name]
 
-			for _, step := range Steps() {
-				change, err := repo.Render(m, step)
+			for _, s := range step.All() {
+				change, err := repo.Render(m, s)
 				if err != nil {
-					t.Fatalf("step %s: %v", step, err)
+					t.Fatalf("step %s: %v", s, err)
 				}
 				if err := repo.Apply(change.Edits); err != nil {
 					t.Fatal(err)
 				}
 				name := change.Cluster
 				b := mustBuild(t, repo, name)
-				pruned := applyBuild(t, env.Cluster(name), b)
+				pruned := applyBuild(t, env.Cluster(name), buildYAML(t, repo, name))
 
 				left, joined := buildDiff(builds[name], b)
 				if got, want := idStrings(pruned), idStrings(left); got != want {
-					t.Errorf("step %s pruned in %s: %s; want what left its build: %s", step, name, got, want)
+					t.Errorf("step %s pruned in %s: %s; want what left its build: %s", s, name, got, want)
 				}
 				want := slices.DeleteFunc(slices.Clone(live[name]), func(r kubeenv.ObjectRef) bool {
 					return slices.Contains(left, r.ID())
@@ -72,19 +74,19 @@ func TestApplyStepsToAPIServers(t *testing.T) {
 				want = append(want, joined...)
 				live[name] = liveObjects(t, env.Cluster(name))
 				if diff := kubeenv.Diff(live[name], want); diff != "" {
-					t.Errorf("after step %s, %s stores (+) objects not expected, and lacks (-) some:\n%s", step, name, diff)
+					t.Errorf("after step %s, %s stores (+) objects not expected, and lacks (-) some:\n%s", s, name, diff)
 				}
 				for _, other := range names {
 					if other == name {
 						continue
 					}
 					if diff := kubeenv.Diff(liveObjects(t, env.Cluster(other)), live[other]); diff != "" {
-						t.Errorf("step %s edits %s, but %s changed (+ new, - gone):\n%s", step, name, other, diff)
+						t.Errorf("step %s edits %s, but %s changed (+ new, - gone):\n%s", s, name, other, diff)
 					}
 				}
 				builds[name] = b
-				if step == StepFlip || step == StepCleanup {
-					checkExternalName(t, repo, step, env.Cluster(m.From.Name), m)
+				if s == step.Flip || s == step.Cleanup {
+					checkExternalName(t, repo, s, env.Cluster(m.From.Name), m)
 				}
 			}
 
@@ -115,23 +117,23 @@ func TestApplyStepsToAPIServers(t *testing.T) {
 
 // applyBuild server-side applies a cluster's build with pruning and returns what was
 // pruned; the test stops on any error, the API server's message and the build shown.
-func applyBuild(t *testing.T, c *kubeenv.Cluster, b *Build) []kubeenv.ObjectRef {
+func applyBuild(t *testing.T, c *kubeenv.Cluster, yml []byte) []kubeenv.ObjectRef {
 	t.Helper()
-	objs, err := kubeenv.ParseYAML(b.YAML)
+	objs, err := kubeenv.ParseYAML(yml)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pruned, err := c.Applier("gitmig-e2e").ApplyPrune(t.Context(), inventory, objs)
 	if err != nil {
-		t.Fatalf("%s refuses its build: %v\nbuild:\n%s", c.Name, err, b.YAML)
+		t.Fatalf("%s refuses its build: %v\nbuild:\n%s", c.Name, err, yml)
 	}
 	return pruned
 }
 
 // buildDiff returns the IDs of the objects that left a cluster's build and of those
 // that joined it.
-func buildDiff(before, after *Build) (left, joined []kubeenv.ObjectRef) {
-	ids := func(b *Build) []kubeenv.ObjectRef {
+func buildDiff(before, after *fleet.Build) (left, joined []kubeenv.ObjectRef) {
+	ids := func(b *fleet.Build) []kubeenv.ObjectRef {
 		var refs []kubeenv.ObjectRef
 		for _, o := range b.Objects {
 			refs = append(refs, kubeenv.ObjectRef{Group: o.Group(), Kind: o.Kind, Namespace: o.Namespace, Name: o.Name})
@@ -155,21 +157,21 @@ func buildDiff(before, after *Build) (left, joined []kubeenv.ObjectRef) {
 // checkExternalName reads the source's Service back from its API server: after the
 // flip and after cleanup it is an ExternalName to the destination's ingress, with the
 // base's ports and without cluster IP or selector.
-func checkExternalName(t *testing.T, repo *Repo, step Step, src *kubeenv.Cluster, m Migration) {
+func checkExternalName(t *testing.T, repo *testRepo, s step.Step, src *kubeenv.Cluster, m Migration) {
 	t.Helper()
 	svc, err := get(t, src, schema.GroupVersionResource{Version: "v1", Resource: "services"}, m.Service.Namespace, m.Service.Name)
 	if err != nil {
-		t.Errorf("after step %s, %s: %v", step, src.Name, err)
+		t.Errorf("after step %s, %s: %v", s, src.Name, err)
 		return
 	}
 	spec, _, _ := unstructured.NestedMap(svc.Object, "spec")
 	if spec["type"] != "ExternalName" || spec["externalName"] != m.To.Ingress.DNSName {
 		t.Errorf("after step %s, %s's Service %s is %v to %v; want ExternalName to %s",
-			step, src.Name, m.Service.Name, spec["type"], spec["externalName"], m.To.Ingress.DNSName)
+			s, src.Name, m.Service.Name, spec["type"], spec["externalName"], m.To.Ingress.DNSName)
 	}
 	for _, field := range []string{"clusterIP", "clusterIPs", "selector"} {
 		if v, ok := spec[field]; ok {
-			t.Errorf("after step %s, %s's Service %s keeps %s %v", step, src.Name, m.Service.Name, field, v)
+			t.Errorf("after step %s, %s's Service %s keeps %s %v", s, src.Name, m.Service.Name, field, v)
 		}
 	}
 	var got, want []string
@@ -178,15 +180,19 @@ func checkExternalName(t *testing.T, repo *Repo, step Step, src *kubeenv.Cluster
 		p, _ := p.(map[string]any)
 		got = append(got, fmt.Sprintf("%v/%v", p["name"], p["port"]))
 	}
-	base, err := repo.BasePorts(m.Service.Name)
+	base, err := repo.model.BuildDir(m.Service.Base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range base {
+	baseService, ok := base.Service(m.Service.Namespace, m.Service.Name)
+	if !ok {
+		t.Fatalf("%s has no Service %s", m.Service.Base, m.Service.Name)
+	}
+	for _, p := range baseService.Service.Ports {
 		want = append(want, fmt.Sprintf("%s/%d", p.Name, p.Port))
 	}
 	if !slices.Equal(got, want) {
-		t.Errorf("after step %s, %s's Service %s has ports %v, want the base's %v", step, src.Name, m.Service.Name, got, want)
+		t.Errorf("after step %s, %s's Service %s has ports %v, want the base's %v", s, src.Name, m.Service.Name, got, want)
 	}
 }
 

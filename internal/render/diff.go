@@ -2,11 +2,14 @@ package render
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gitmig/gitmig/internal/fleet"
 )
 
 // ObjectChange is how one rendered object differs between two builds of a cluster.
@@ -19,7 +22,7 @@ type ObjectChange struct {
 }
 
 // DiffBuilds compares two builds of one cluster object by object, in a stable order.
-func DiffBuilds(before, after *Build) ([]ObjectChange, error) {
+func DiffBuilds(cluster string, before, after *fleet.Build) ([]ObjectChange, error) {
 	old, err := objectsByRef(before)
 	if err != nil {
 		return nil, err
@@ -28,7 +31,8 @@ func DiffBuilds(before, after *Build) ([]ObjectChange, error) {
 	if err != nil {
 		return nil, err
 	}
-	refs := append(sortedKeysOf(old), sortedKeysOf(cur)...)
+	refs := slices.Sorted(maps.Keys(old))
+	refs = append(refs, slices.Collect(maps.Keys(cur))...)
 	slices.Sort(refs)
 	refs = slices.Compact(refs)
 	var changes []ObjectChange
@@ -47,7 +51,7 @@ func DiffBuilds(before, after *Build) ([]ObjectChange, error) {
 		}
 		diff, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
 			A: lines(a), B: lines(b),
-			FromFile: label(before, ref, inOld), ToFile: label(after, ref, inNew),
+			FromFile: label(cluster, ref, inOld), ToFile: label(cluster, ref, inNew),
 			Context: 3,
 		})
 		if err != nil {
@@ -58,20 +62,24 @@ func DiffBuilds(before, after *Build) ([]ObjectChange, error) {
 	return changes, nil
 }
 
-func label(b *Build, ref string, present bool) string {
-	if !present || b == nil {
+func label(cluster, ref string, present bool) string {
+	if !present {
 		return "/dev/null"
 	}
-	return b.Cluster + "/" + ref
+	return cluster + "/" + ref
 }
 
-func objectsByRef(b *Build) (map[string]string, error) {
+func objectsByRef(b *fleet.Build) (map[string]string, error) {
 	out := map[string]string{}
 	if b == nil {
 		return out, nil
 	}
 	for _, o := range b.Objects {
-		data, err := yaml.Marshal(o.Raw)
+		raw, err := o.Raw()
+		if err != nil {
+			return nil, err
+		}
+		data, err := yaml.Marshal(raw)
 		if err != nil {
 			return nil, fmt.Errorf("encoding %s: %w", o.Ref(), err)
 		}

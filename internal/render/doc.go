@@ -1,7 +1,7 @@
-// Package render models a GitOps repository of kustomize overlays, one per cluster, and
-// writes the four overlay edits that move a service between clusters: deploy, route,
-// flip and cleanup. It also verifies that every service stays reachable in a tree.
+// Package render writes the four overlay edits that move a service between clusters
+// (deploy, route, flip and cleanup) from the fleet's model, and shows what each
+// changes: the files, and the rendered objects of the edited cluster.
 //
-// Everything here is a pure function of the repository tree: it reads files, runs
-// kustomize in process and returns edits; it never touches git or a cluster.
+// Everything here is a pure function of the model: it reads the tree and the builds,
+// and returns edits with the model they lead to; it never touches git or a cluster.
 package render

@@ -3,32 +3,28 @@ package render
 import (
 	"bytes"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 
 	"sigs.k8s.io/yaml"
-)
 
-// Edit is one file change, its path relative to the repository root.
-type Edit struct {
-	Path    string
-	Content []byte
-	Delete  bool
-}
+	"github.com/gitmig/gitmig/internal/tree"
+)
 
 // edits collects file changes in order; a later change to a path replaces an earlier one.
 type edits struct {
-	list []Edit
+	list []tree.Edit
 }
 
 func (e *edits) write(path string, content []byte) {
-	e.put(Edit{Path: path, Content: content})
+	e.put(tree.Edit{Path: path, Content: content})
 }
 
 func (e *edits) delete(path string) {
-	e.put(Edit{Path: path, Delete: true})
+	e.put(tree.Edit{Path: path, Delete: true})
 }
 
-func (e *edits) put(edit Edit) {
+func (e *edits) put(edit tree.Edit) {
 	for i := range e.list {
 		if e.list[i].Path == edit.Path {
 			e.list[i] = edit
@@ -55,8 +51,8 @@ func (e *edits) writeObjects(path string, objects ...any) error {
 	return nil
 }
 
-func (e *edits) sorted() []Edit {
-	out := append([]Edit(nil), e.list...)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+func (e *edits) sorted() []tree.Edit {
+	out := slices.Clone(e.list)
+	slices.SortStableFunc(out, func(a, b tree.Edit) int { return strings.Compare(a.Path, b.Path) })
 	return out
 }

@@ -6,13 +6,16 @@ import (
 	"strings"
 
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/gitmig/gitmig/internal/tree"
 )
 
 // kustomizationFile returns the path of the kustomization file in dir.
-func (r *Repo) kustomizationFile(dir string) (string, error) {
+func kustomizationFile(t tree.Tree, dir string) (string, error) {
 	// The file names kustomize accepts, in its order of preference.
 	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
-		if p := path.Join(dir, name); r.Exists(p) {
+		p := path.Join(dir, name)
+		if info, err := t.Stat(p); err == nil && !info.IsDir() {
 			return p, nil
 		}
 	}
@@ -29,13 +32,13 @@ type Kustomization struct {
 	seqIndent kyaml.SequenceIndentStyle
 }
 
-// ReadKustomization parses the kustomization file of a folder.
-func (r *Repo) ReadKustomization(dir string) (*Kustomization, error) {
-	p, err := r.kustomizationFile(dir)
+// ReadKustomization parses the kustomization file of a folder of t.
+func ReadKustomization(t tree.Tree, dir string) (*Kustomization, error) {
+	p, err := kustomizationFile(t, dir)
 	if err != nil {
 		return nil, err
 	}
-	data, err := r.ReadFile(p)
+	data, err := t.ReadFile(p)
 	if err != nil {
 		return nil, err
 	}
@@ -50,9 +53,10 @@ func (r *Repo) ReadKustomization(dir string) (*Kustomization, error) {
 	return &Kustomization{Path: p, node: node, seqIndent: indent}, nil
 }
 
-// Resources returns the entries of the resources list.
+// Resources returns the entries of the resources list, and of the bases list that
+// kustomize still reads although it deprecated it.
 func (k *Kustomization) Resources() []string {
-	return k.scalars("resources")
+	return append(k.scalars("resources"), k.scalars("bases")...)
 }
 
 // HasResource reports whether the resources list holds entry, compared as clean paths.
@@ -96,23 +100,30 @@ func (k *Kustomization) AddResource(entry string) error {
 	return nil
 }
 
-// RemoveResource drops entry from the resources list and reports whether it was there.
+// RemoveResource drops entry from the resources list, or from the deprecated bases
+// list, and reports whether it was there.
 func (k *Kustomization) RemoveResource(entry string) bool {
-	seq := k.node.Field("resources")
-	if seq == nil {
-		return false
-	}
-	items := seq.Value.YNode()
-	kept := items.Content[:0]
 	removed := false
-	for _, item := range items.Content {
-		if item.Kind == kyaml.ScalarNode && samePath(item.Value, entry) {
-			removed = true
+	for _, field := range []string{"resources", "bases"} {
+		seq := k.node.Field(field)
+		if seq == nil || seq.Value.YNode().Kind != kyaml.SequenceNode {
 			continue
 		}
-		kept = append(kept, item)
+		items := seq.Value.YNode()
+		kept := items.Content[:0]
+		for _, item := range items.Content {
+			if item.Kind == kyaml.ScalarNode && samePath(item.Value, entry) {
+				removed = true
+				continue
+			}
+			kept = append(kept, item)
+		}
+		items.Content = kept
+		if field == "bases" && len(kept) == 0 {
+			// An empty bases list left behind is noise, and deprecated noise at that.
+			_ = k.node.PipeE(kyaml.Clear("bases"))
+		}
 	}
-	items.Content = kept
 	return removed
 }
 
@@ -198,10 +209,10 @@ func (k *Kustomization) Bytes() ([]byte, error) {
 }
 
 // Edit returns the edit that writes the kustomization back.
-func (k *Kustomization) Edit() (Edit, error) {
+func (k *Kustomization) Edit() (tree.Edit, error) {
 	data, err := k.Bytes()
 	if err != nil {
-		return Edit{}, err
+		return tree.Edit{}, err
 	}
-	return Edit{Path: k.Path, Content: data}, nil
+	return tree.Edit{Path: k.Path, Content: data}, nil
 }

@@ -3,21 +3,19 @@ package render
 import (
 	"strings"
 	"testing"
+	"testing/fstest"
 
-	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"github.com/gitmig/gitmig/internal/tree"
 )
 
-// kustomizationIn writes files into an in-memory repository and reads the
-// kustomization of dir.
+// kustomizationIn reads the kustomization of dir in a tree of files.
 func kustomizationIn(t *testing.T, dir string, files map[string]string) (*Kustomization, error) {
 	t.Helper()
-	fsys := filesys.MakeFsInMemory()
+	fsys := fstest.MapFS{}
 	for p, content := range files {
-		if err := fsys.WriteFile("/"+p, []byte(content)); err != nil {
-			t.Fatal(err)
-		}
+		fsys[p] = &fstest.MapFile{Data: []byte(content)}
 	}
-	return NewRepo(fsys, "/", nil).ReadKustomization(dir)
+	return ReadKustomization(tree.FromFS(fsys), dir)
 }
 
 func parseKustomization(t *testing.T, content string) *Kustomization {

@@ -2,9 +2,12 @@ package render
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/fleet"
+	"github.com/gitmig/gitmig/internal/step"
 )
 
 // Migration is the move of one service from one cluster to another.
@@ -44,45 +47,10 @@ func NewMigration(cfg *config.Config, id, service, from, to string) (Migration, 
 	return Migration{ID: id, Service: svc, From: src, To: dst}, nil
 }
 
-// Step is one of the four steps of a migration.
-type Step int
-
-// The four steps, in order.
-const (
-	StepDeploy Step = iota + 1
-	StepRoute
-	StepFlip
-	StepCleanup
-)
-
-// Steps lists the four steps in order.
-func Steps() []Step { return []Step{StepDeploy, StepRoute, StepFlip, StepCleanup} }
-
-// Name is the step's short name: deploy, route, flip or cleanup.
-func (s Step) Name() string {
-	switch s {
-	case StepDeploy:
-		return "deploy"
-	case StepRoute:
-		return "route"
-	case StepFlip:
-		return "flip"
-	case StepCleanup:
-		return "cleanup"
-	}
-	return fmt.Sprintf("step%d", int(s))
-}
-
-// String is the step as annotations and branches spell it: "1-deploy".
-func (s Step) String() string { return fmt.Sprintf("%d-%s", int(s), s.Name()) }
-
-// Valid reports whether s is one of the four steps.
-func (s Step) Valid() bool { return s >= StepDeploy && s <= StepCleanup }
-
-// Cluster returns the cluster whose overlay the step edits: the destination for deploy
+// Cluster returns the cluster whose overlay a step edits: the destination for deploy
 // and route, the source for flip and cleanup.
-func (s Step) Cluster(m Migration) config.Cluster {
-	if s <= StepRoute {
+func (m Migration) Cluster(s step.Step) config.Cluster {
+	if s.EditsDestination() {
 		return m.To
 	}
 	return m.From
@@ -98,14 +66,14 @@ const (
 	AnnotationPullRequest = "link.argocd.argoproj.io/pull-request"
 )
 
-func (m Migration) metadata(step Step, name, namespace string, labels map[string]string) map[string]any {
+func (m Migration) metadata(s step.Step, name, namespace string, labels map[string]string) map[string]any {
 	l := map[string]any{LabelManagedBy: ManagedByGitmig}
 	for k, v := range labels {
 		l[k] = v
 	}
 	annotations := map[string]any{
 		AnnotationMigration: m.ID,
-		AnnotationStep:      step.String(),
+		AnnotationStep:      s.String(),
 	}
 	if m.PullRequest != "" {
 		annotations[AnnotationPullRequest] = m.PullRequest
@@ -115,4 +83,19 @@ func (m Migration) metadata(step Step, name, namespace string, labels map[string
 		meta["namespace"] = namespace
 	}
 	return meta
+}
+
+// InProgressID returns the id gitmig wrote on the objects of the newest migration of
+// service from one cluster to another in the model's builds, or "" when there is none.
+func InProgressID(m *fleet.Model, service, from, to string) string {
+	prefix := service + "-" + from + "-to-" + to + "-"
+	latest := ""
+	for _, cluster := range m.Clusters() {
+		for _, o := range m.Build(cluster).Objects {
+			if id := o.Annotations[AnnotationMigration]; strings.HasPrefix(id, prefix) && id > latest {
+				latest = id
+			}
+		}
+	}
+	return latest
 }

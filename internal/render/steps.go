@@ -2,26 +2,33 @@ package render
 
 import (
 	"fmt"
+	"maps"
 	"path"
+	"path/filepath"
+	"slices"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/yaml"
-
 	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/fleet"
+	"github.com/gitmig/gitmig/internal/step"
+	"github.com/gitmig/gitmig/internal/tree"
 )
 
-// Change is what one step does to the repository: the edits, all in one cluster's overlay.
+// Change is what one step does to the repository: the edits, all in one cluster's
+// overlay, and the fleet before and after them.
 type Change struct {
 	Migration Migration
-	Step      Step
+	Step      step.Step
 	Cluster   string
-	Edits     []Edit
+	Edits     []tree.Edit
+	// Before is the model the step was rendered on; After is Before with the edits,
+	// in which only the edited overlay was built again.
+	Before, After *fleet.Model
 }
 
 // StateError says that the tree is not in the state a step expects, and what was found.
 type StateError struct {
-	Step  Step
+	Step  step.Step
 	Found string
 }
 
@@ -29,94 +36,78 @@ func (e *StateError) Error() string {
 	return fmt.Sprintf("step %s: %s", e.Step, e.Found)
 }
 
-// Render computes the edits of one step of a migration on this tree. It refuses a tree
-// that is not in the state the step expects, and checks that the edited overlay still
-// builds.
-func (r *Repo) Render(m Migration, step Step) (*Change, error) {
-	if !step.Valid() {
-		return nil, fmt.Errorf("step %d: there are four steps, 1 to 4", int(step))
+// Render computes the edits of one step of a migration on the fleet of model. It
+// refuses a tree that is not in the state the step expects, and checks that the edited
+// overlay still builds.
+func Render(model *fleet.Model, m Migration, s step.Step) (*Change, error) {
+	if !s.Valid() {
+		return nil, fmt.Errorf("step %d: there are %d steps, 1 to %d", int(s), step.Count, step.Count)
 	}
-	s, err := r.newStepState(m, step)
+	st, err := newStepState(model, m, s)
 	if err != nil {
 		return nil, err
 	}
 	var e edits
-	switch step {
-	case StepDeploy:
-		err = s.deploy(&e)
-	case StepRoute:
-		err = s.route(&e)
-	case StepFlip:
-		err = s.flip(&e)
-	case StepCleanup:
-		err = s.cleanup(&e)
+	switch s {
+	case step.Deploy:
+		err = st.deploy(&e)
+	case step.Route:
+		err = st.route(&e)
+	case step.Flip:
+		err = st.flip(&e)
+	case step.Cleanup:
+		err = st.cleanup(&e)
 	}
 	if err != nil {
 		return nil, err
 	}
-	change := &Change{Migration: m, Step: step, Cluster: s.cluster.Name, Edits: e.sorted()}
-	after, err := r.With(change.Edits)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := after.Build(s.cluster.Name); err != nil {
-		return nil, fmt.Errorf("step %s leaves an overlay that does not build: %w", step, err)
+	change := &Change{Migration: m, Step: s, Cluster: st.cluster.Name, Edits: e.sorted(), Before: model}
+	if change.After, err = model.With(change.Edits); err != nil {
+		return nil, fmt.Errorf("step %s leaves an overlay that does not build: %w", s, err)
 	}
 	return change, nil
 }
 
-// stepState is what a step reads from the tree before it writes anything.
+// stepState is what a step reads from the fleet before it writes anything.
 type stepState struct {
-	repo    *Repo
+	model   *fleet.Model
 	m       Migration
-	step    Step
+	step    step.Step
 	cluster config.Cluster
 	// overlay is the edited cluster's overlay folder, kust its kustomization.
 	overlay string
 	kust    *Kustomization
-	build   *Build
+	build   *fleet.Build
 	// baseEntry is the service's base as a resources entry of the overlay.
 	baseEntry string
-	base      []Object
 }
 
-func (r *Repo) newStepState(m Migration, step Step) (*stepState, error) {
-	s := &stepState{repo: r, m: m, step: step, cluster: step.Cluster(m)}
-	s.overlay = s.cluster.Path
+func newStepState(model *fleet.Model, m Migration, s step.Step) (*stepState, error) {
+	st := &stepState{model: model, m: m, step: s, cluster: m.Cluster(s)}
+	st.overlay = st.cluster.Path
 	var err error
-	if s.kust, err = r.ReadKustomization(s.overlay); err != nil {
+	if st.kust, err = ReadKustomization(model.Tree, st.overlay); err != nil {
 		return nil, err
 	}
-	if s.build, err = r.Build(s.cluster.Name); err != nil {
+	if st.build = model.Build(st.cluster.Name); st.build == nil {
+		return nil, fmt.Errorf("cluster %s is not in the fleet's model", st.cluster.Name)
+	}
+	if st.baseEntry, err = relPath(st.overlay, m.Service.Base); err != nil {
 		return nil, err
 	}
-	rel, err := relPath(s.overlay, m.Service.Base)
-	if err != nil {
-		return nil, err
-	}
-	s.baseEntry = rel
-	if s.base, _, err = r.BuildDir(m.Service.Base); err != nil {
-		return nil, fmt.Errorf("service %s: %w", m.Service.Name, err)
-	}
-	return s, nil
+	return st, nil
 }
 
+// relPath is the resources entry in overlay from that names dir to.
 func relPath(from, to string) (string, error) {
-	fromParts := strings.Split(path.Clean(from), "/")
-	toParts := strings.Split(path.Clean(to), "/")
-	i := 0
-	for i < len(fromParts) && i < len(toParts) && fromParts[i] == toParts[i] {
-		i++
+	rel, err := filepath.Rel(filepath.FromSlash(path.Clean(from)), filepath.FromSlash(path.Clean(to)))
+	if err != nil {
+		return "", err
 	}
-	var parts []string
-	for range fromParts[i:] {
-		parts = append(parts, "..")
-	}
-	parts = append(parts, toParts[i:]...)
-	if len(parts) == 0 {
+	if rel == "." {
 		return "", fmt.Errorf("base %s is the overlay %s itself", to, from)
 	}
-	return strings.Join(parts, "/"), nil
+	return filepath.ToSlash(rel), nil
 }
 
 func (s *stepState) refuse(format string, args ...any) error {
@@ -137,18 +128,14 @@ func (s *stepState) meta(name, namespace string, labels map[string]string) map[s
 }
 
 // hasDeployment reports whether a build runs the service.
-func (s *stepState) hasDeployment(b *Build) bool {
-	_, ok := b.Find("Deployment", s.svc().Namespace, s.svc().Name)
+func (s *stepState) hasDeployment(b *fleet.Build) bool {
+	_, ok := b.Deployment(s.svc().Namespace, s.svc().Name)
 	return ok
 }
 
 // requireSourceRuns checks that the source still runs the service from its base.
 func (s *stepState) requireSourceRuns() error {
-	src, err := s.repo.Build(s.m.From.Name)
-	if err != nil {
-		return err
-	}
-	if !s.hasDeployment(src) {
+	if !s.hasDeployment(s.model.Build(s.m.From.Name)) {
 		return s.refuse("expects %s to run in %s, but %s's build has no Deployment %s/%s",
 			s.svc().Name, s.m.From.Name, s.m.From.Name, s.svc().Namespace, s.svc().Name)
 	}
@@ -175,7 +162,7 @@ func (s *stepState) deploy(e *edits) error {
 	if err := s.settleNamespace(e, svc.Namespace); err != nil {
 		return err
 	}
-	for _, dep := range s.repo.config.Dependencies(svc.Name) {
+	for _, dep := range s.model.Config.Dependencies(svc.Name) {
 		if err := s.stubDependency(e, dep); err != nil {
 			return err
 		}
@@ -189,7 +176,7 @@ func (s *stepState) deploy(e *edits) error {
 // step 2, so the destination's own clients never reach pods that are not ready yet.
 func (s *stepState) replaceStubWithHold(e *edits) error {
 	svc := s.svc()
-	existing, ok := s.build.Find("Service", svc.Namespace, svc.Name)
+	existing, ok := s.build.Service(svc.Namespace, svc.Name)
 	if !ok {
 		return nil
 	}
@@ -198,24 +185,27 @@ func (s *stepState) replaceStubWithHold(e *edits) error {
 		return s.refuse("%s already defines Service %s/%s outside gitmig/ (not from %s); remove it before moving %s here",
 			s.cluster.Name, svc.Namespace, svc.Name, s.baseEntry, svc.Name)
 	}
-	stub, err := existing.Service()
-	if err != nil {
-		return err
-	}
 	s.kust.RemoveResource(stubEntry)
 	e.delete(stubPath)
-	return s.writeExternalNamePatch(e, stub.Spec.ExternalName)
+	return s.writeExternalNamePatch(e, existing.Service.ExternalName)
+}
+
+// baseCarriesNamespace reports whether the service's base defines namespace.
+func (s *stepState) baseCarriesNamespace(namespace string) (bool, error) {
+	base, err := s.model.BuildDir(s.svc().Base)
+	if err != nil {
+		return false, fmt.Errorf("service %s: %w", s.svc().Name, err)
+	}
+	return base.HasNamespace(namespace), nil
 }
 
 // settleNamespace makes the overlay define namespace exactly once after the edits so far:
 // adds gitmig/namespace-N.yaml when nothing defines it, and drops gitmig's own copy when
 // the base now brings it.
 func (s *stepState) settleNamespace(e *edits, namespace string) error {
-	baseHasIt := false
-	for _, o := range s.base {
-		if o.Kind == "Namespace" && o.Name == namespace {
-			baseHasIt = true
-		}
+	baseHasIt, err := s.baseCarriesNamespace(namespace)
+	if err != nil {
+		return err
 	}
 	entry, full := s.file("namespace-" + namespace + ".yaml")
 	ownCopy := s.kust.HasResource(entry)
@@ -227,11 +217,7 @@ func (s *stepState) settleNamespace(e *edits, namespace string) error {
 		return s.refuse("%s carries Namespace %s and %s already defines it elsewhere; a build would have it twice",
 			s.svc().Base, namespace, s.cluster.Name)
 	case !baseHasIt && !ownCopy && !s.build.HasNamespace(namespace):
-		if err := e.writeObjects(full, map[string]any{
-			"apiVersion": "v1",
-			"kind":       "Namespace",
-			"metadata":   s.meta(namespace, "", nil),
-		}); err != nil {
+		if err := e.writeObjects(full, namespaceManifest(s.meta(namespace, "", nil))); err != nil {
 			return err
 		}
 		return s.kust.AddResource(entry)
@@ -243,26 +229,22 @@ func (s *stepState) settleNamespace(e *edits, namespace string) error {
 // nothing to do when the destination has a Service of that name, else an ExternalName
 // to the ingress of the cluster that runs and routes it.
 func (s *stepState) stubDependency(e *edits, dep config.Service) error {
-	if _, ok := s.build.Find("Service", dep.Namespace, dep.Name); ok {
+	if _, ok := s.build.Service(dep.Namespace, dep.Name); ok {
 		return nil
 	}
-	model, err := s.repo.Model()
-	if err != nil {
-		return err
-	}
 	serving := ""
-	for _, cluster := range model.Running(dep.Name) {
-		if len(routesTo(model.Builds[cluster], dep.Name, dep.Namespace)) > 0 {
+	for _, cluster := range s.model.Running(dep) {
+		if len(s.model.Build(cluster).RoutesTo(dep.Namespace, dep.Name)) > 0 {
 			serving = cluster
 			break
 		}
 	}
 	if serving == "" {
 		return s.refuse("%s calls %s, which %s cannot reach: no cluster both runs %s and routes it with a traefik.io IngressRoute (running in: %s)",
-			s.svc().Name, dep.Name, s.cluster.Name, dep.Name, orNone(model.Running(dep.Name)))
+			s.svc().Name, dep.Name, s.cluster.Name, dep.Name, orNone(s.model.Running(dep)))
 	}
-	target, _ := s.repo.config.Cluster(serving)
-	ports, err := s.repo.BasePorts(dep.Name)
+	target, _ := s.model.Config.Cluster(serving)
+	ports, err := s.model.Ports(dep)
 	if err != nil {
 		return err
 	}
@@ -283,30 +265,6 @@ func orNone(s []string) string {
 	return strings.Join(s, ", ")
 }
 
-func externalNameService(meta map[string]any, dnsName string, ports []Port) map[string]any {
-	var list []any
-	for _, p := range ports {
-		port := map[string]any{"port": p.Port}
-		if p.Name != "" {
-			port["name"] = p.Name
-		}
-		if p.Protocol != "" {
-			port["protocol"] = p.Protocol
-		}
-		list = append(list, port)
-	}
-	return map[string]any{
-		"apiVersion": "v1",
-		"kind":       "Service",
-		"metadata":   meta,
-		"spec": map[string]any{
-			"type":         "ExternalName",
-			"externalName": dnsName,
-			"ports":        list,
-		},
-	}
-}
-
 // route adds one Traefik IngressRoute per service port on the destination, on the entry
 // point listening on that port, matching every in-cluster name of the service and the
 // destination's ingress name; with external-dns also a DNSEndpoint for that name.
@@ -322,7 +280,7 @@ func (s *stepState) route(e *edits) error {
 	if s.kust.HasResource(entry) && s.writtenByThisMigration(full) {
 		return s.refuse("%s already lists %s: step 2 is done", s.kust.Path, entry)
 	}
-	ports, err := s.repo.BasePorts(svc.Name)
+	ports, err := s.model.Ports(svc)
 	if err != nil {
 		return err
 	}
@@ -336,9 +294,10 @@ func (s *stepState) route(e *edits) error {
 	if err := s.kust.AddResource(entry); err != nil {
 		return err
 	}
-	if s.repo.config.GitOps.DNS == config.DNSExternalDNS {
+	if s.model.Config.GitOps.DNS == config.DNSExternalDNS {
 		dnsEntry, dnsFull := s.file("dnsendpoint-" + svc.Name + ".yaml")
-		if err := e.writeObjects(dnsFull, s.dnsEndpoint()); err != nil {
+		meta := s.meta(svc.Name, svc.Namespace, nil)
+		if err := e.writeObjects(dnsFull, dnsEndpoint(meta, s.cluster.Ingress.DNSName, s.cluster.Ingress.Address)); err != nil {
 			return err
 		}
 		if err := s.kust.AddResource(dnsEntry); err != nil {
@@ -356,27 +315,24 @@ func (s *stepState) route(e *edits) error {
 
 func flipFile(service string) string { return "flip-" + service + ".yaml" }
 
-// writtenByThisMigration reports whether the file at full carries this migration's id.
+// writtenByThisMigration reports whether any object of the file at full carries this
+// migration's id.
 func (s *stepState) writtenByThisMigration(full string) bool {
-	data, err := s.repo.ReadFile(full)
+	data, err := s.model.Tree.ReadFile(full)
 	if err != nil {
 		return false
 	}
-	var doc struct {
-		Metadata struct {
-			Annotations map[string]string `json:"annotations"`
-		} `json:"metadata"`
+	for _, doc := range fleet.Documents(data) {
+		if fleet.Lookup(doc, "metadata", "annotations", AnnotationMigration) == s.m.ID {
+			return true
+		}
 	}
-	first, _, _ := strings.Cut(string(data), "\n---")
-	if err := yaml.Unmarshal([]byte(first), &doc); err != nil {
-		return false
-	}
-	return doc.Metadata.Annotations[AnnotationMigration] == s.m.ID
+	return false
 }
 
-func (s *stepState) ingressRoutes(ports []Port) ([]any, error) {
+func (s *stepState) ingressRoutes(ports []fleet.Port) ([]any, error) {
 	svc := s.svc()
-	hosts := append(InClusterHosts(svc.Name, svc.Namespace), s.cluster.Ingress.DNSName)
+	hosts := append(fleet.InClusterHosts(svc.Name, svc.Namespace), s.cluster.Ingress.DNSName)
 	var matchers []string
 	for _, h := range hosts {
 		matchers = append(matchers, "Host(`"+h+"`)")
@@ -386,59 +342,20 @@ func (s *stepState) ingressRoutes(ports []Port) ([]any, error) {
 		ep, ok := s.cluster.EntryPointForPort(p.Port)
 		if !ok {
 			return nil, s.refuse("%s's Traefik has no entry point on port %d for %s's port %s (entry points: %s)",
-				s.cluster.Name, p.Port, svc.Name, portLabel(p), entryPointList(s.cluster))
+				s.cluster.Name, p.Port, svc.Name, p.Label(), entryPointList(s.cluster))
 		}
-		routes = append(routes, map[string]any{
-			"apiVersion": TraefikGroup + "/v1alpha1",
-			"kind":       "IngressRoute",
-			"metadata":   s.meta(svc.Name+"-"+portLabel(p), svc.Namespace, nil),
-			"spec": map[string]any{
-				"entryPoints": []any{ep},
-				"routes": []any{map[string]any{
-					"kind":  "Rule",
-					"match": strings.Join(matchers, " || "),
-					"services": []any{map[string]any{
-						"kind":      "Service",
-						"name":      svc.Name,
-						"namespace": svc.Namespace,
-						"port":      p.Port,
-					}},
-				}},
-			},
-		})
+		meta := s.meta(svc.Name+"-"+p.Label(), svc.Namespace, nil)
+		routes = append(routes, ingressRoute(meta, ep, strings.Join(matchers, " || "), svc.Name, svc.Namespace, p.Port))
 	}
 	return routes, nil
 }
 
-func portLabel(p Port) string {
-	if p.Name != "" {
-		return p.Name
-	}
-	return fmt.Sprint(p.Port)
-}
-
 func entryPointList(cl config.Cluster) string {
 	var parts []string
-	for _, name := range sortedKeysOf(cl.Ingress.EntryPoints) {
+	for _, name := range slices.Sorted(maps.Keys(cl.Ingress.EntryPoints)) {
 		parts = append(parts, fmt.Sprintf("%s:%d", name, cl.Ingress.EntryPoints[name]))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func (s *stepState) dnsEndpoint() map[string]any {
-	return map[string]any{
-		"apiVersion": "externaldns.k8s.io/v1alpha1",
-		"kind":       "DNSEndpoint",
-		"metadata":   s.meta(s.svc().Name, s.svc().Namespace, nil),
-		"spec": map[string]any{
-			"endpoints": []any{map[string]any{
-				"dnsName":    s.cluster.Ingress.DNSName,
-				"recordType": "A",
-				"recordTTL":  60,
-				"targets":    []any{s.cluster.Ingress.Address},
-			}},
-		},
-	}
 }
 
 // flip patches the source's Service into an ExternalName to the destination's ingress.
@@ -452,11 +369,7 @@ func (s *stepState) flip(e *edits) error {
 	if s.kust.HasPatch(entry) {
 		return s.refuse("%s already patches the Service with %s: step 3 is done", s.kust.Path, entry)
 	}
-	dst, err := s.repo.Build(s.m.To.Name)
-	if err != nil {
-		return err
-	}
-	if len(routesTo(dst, svc.Name, svc.Namespace)) == 0 {
+	if len(s.model.Build(s.m.To.Name).RoutesTo(svc.Namespace, svc.Name)) == 0 {
 		return s.refuse("expects %s to route %s (step 2), but its build has no traefik.io IngressRoute to Service %s/%s",
 			s.m.To.Name, svc.Name, svc.Namespace, svc.Name)
 	}
@@ -466,28 +379,12 @@ func (s *stepState) flip(e *edits) error {
 	return s.writeKustomization(e)
 }
 
-// writeExternalNamePatch writes the strategic merge patch that turns the base's Service
-// into an ExternalName: ports kept, selector and cluster IPs removed (the API server
-// rejects an ExternalName Service that sets them).
+// writeExternalNamePatch writes the patch that turns the base's Service into an
+// ExternalName to dnsName.
 func (s *stepState) writeExternalNamePatch(e *edits, dnsName string) error {
 	svc := s.svc()
 	entry, full := s.file(flipFile(svc.Name))
-	patch := map[string]any{
-		"apiVersion": "v1",
-		"kind":       "Service",
-		"metadata":   s.meta(svc.Name, svc.Namespace, nil),
-		"spec": map[string]any{
-			"type":                  "ExternalName",
-			"externalName":          dnsName,
-			"selector":              nil,
-			"clusterIP":             nil,
-			"clusterIPs":            nil,
-			"externalTrafficPolicy": nil,
-			"internalTrafficPolicy": nil,
-			"sessionAffinity":       nil,
-		},
-	}
-	if err := e.writeObjects(full, patch); err != nil {
+	if err := e.writeObjects(full, externalNamePatch(s.meta(svc.Name, svc.Namespace, nil), dnsName)); err != nil {
 		return err
 	}
 	return s.kust.AddPatch(entry)
@@ -508,22 +405,14 @@ func (s *stepState) cleanup(e *edits) error {
 	if !s.kust.HasPatch(flipEntry) {
 		return s.refuse("expects %s to patch Service %s with %s (step 3), but it does not", s.kust.Path, svc.Name, flipEntry)
 	}
-	flipped, ok := s.build.Find("Service", svc.Namespace, svc.Name)
+	flipped, ok := s.build.Service(svc.Namespace, svc.Name)
 	if !ok {
 		return s.refuse("%s's build has no Service %s/%s", s.cluster.Name, svc.Namespace, svc.Name)
 	}
-	service, err := flipped.Service()
-	if err != nil {
-		return err
+	if !flipped.Service.IsExternalName() {
+		return s.refuse("%s's Service %s/%s is %s, not ExternalName", s.cluster.Name, svc.Namespace, svc.Name, flipped.Service.Type)
 	}
-	if service.Spec.Type != corev1.ServiceTypeExternalName {
-		return s.refuse("%s's Service %s/%s is %s, not ExternalName", s.cluster.Name, svc.Namespace, svc.Name, service.Spec.Type)
-	}
-	var ports []Port
-	for _, p := range service.Spec.Ports {
-		ports = append(ports, Port{Name: p.Name, Port: p.Port, Protocol: string(p.Protocol)})
-	}
-	stub := externalNameService(s.meta(svc.Name, svc.Namespace, service.Labels), service.Spec.ExternalName, ports)
+	stub := externalNameService(s.meta(svc.Name, svc.Namespace, flipped.Labels), flipped.Service.ExternalName, flipped.Service.Ports)
 	if err := e.writeObjects(stubPath, stub); err != nil {
 		return err
 	}
@@ -542,11 +431,7 @@ func (s *stepState) cleanup(e *edits) error {
 		}
 		if !trial.HasNamespace(svc.Namespace) {
 			nsEntry, nsPath := s.file("namespace-" + svc.Namespace + ".yaml")
-			if err := e.writeObjects(nsPath, map[string]any{
-				"apiVersion": "v1",
-				"kind":       "Namespace",
-				"metadata":   s.meta(svc.Namespace, "", nil),
-			}); err != nil {
+			if err := e.writeObjects(nsPath, namespaceManifest(s.meta(svc.Namespace, "", nil))); err != nil {
 				return err
 			}
 			if err := s.kust.AddResource(nsEntry); err != nil {
@@ -559,18 +444,18 @@ func (s *stepState) cleanup(e *edits) error {
 
 // trialBuild builds the edited overlay with the edits so far and the kustomization as
 // it stands.
-func (s *stepState) trialBuild(e *edits) (*Build, error) {
+func (s *stepState) trialBuild(e *edits) (*fleet.Build, error) {
 	kust, err := s.kust.Edit()
 	if err != nil {
 		return nil, err
 	}
-	trial := edits{list: append([]Edit(nil), e.list...)}
+	trial := edits{list: append([]tree.Edit(nil), e.list...)}
 	trial.put(kust)
-	repo, err := s.repo.With(trial.list)
+	after, err := s.model.With(trial.list)
 	if err != nil {
 		return nil, err
 	}
-	return repo.Build(s.cluster.Name)
+	return after.Build(s.cluster.Name), nil
 }
 
 func (s *stepState) writeKustomization(e *edits) error {

@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,10 +13,11 @@ import (
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/yaml"
-
 	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/fleet"
+	"github.com/gitmig/gitmig/internal/step"
+	"github.com/gitmig/gitmig/internal/tree"
+	"github.com/gitmig/gitmig/internal/verify"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -45,21 +47,50 @@ var (
 	}
 )
 
-// load reads the fleet's gitmig.yaml and copies its tree into memory.
-func (f fleetCase) load(t *testing.T) *Repo {
+// load reads the fleet's gitmig.yaml and builds its model.
+func (f fleetCase) load(t *testing.T) *testRepo {
 	t.Helper()
 	cfg, err := config.Load(filepath.Join(f.dir, "gitmig.yaml"), f.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo, err := LoadRepo(f.dir, cfg)
+	disk, err := tree.Disk(f.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return repo
+	model, err := fleet.NewBuilder(nil, 0).Load(context.Background(), disk, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testRepo{model: model}
 }
 
-func (f fleetCase) migration(t *testing.T, repo *Repo) Migration {
+// testRepo is a fleet's model that the tests move forward one edit at a time; the
+// files on disk are never touched.
+type testRepo struct {
+	model *fleet.Model
+}
+
+func (r *testRepo) Config() *config.Config { return r.model.Config }
+
+func (r *testRepo) Render(m Migration, s step.Step) (*Change, error) { return Render(r.model, m, s) }
+
+// Apply moves the model on to the tree with edits.
+func (r *testRepo) Apply(edits []tree.Edit) error {
+	next, err := r.model.With(edits)
+	if err != nil {
+		return err
+	}
+	r.model = next
+	return nil
+}
+
+func (r *testRepo) Exists(p string) bool {
+	_, err := r.model.Tree.Stat(p)
+	return err == nil
+}
+
+func (f fleetCase) migration(t *testing.T, repo *testRepo) Migration {
 	t.Helper()
 	m, err := NewMigration(repo.Config(), f.id, f.service, f.from, f.to)
 	if err != nil {
@@ -69,27 +100,35 @@ func (f fleetCase) migration(t *testing.T, repo *Repo) Migration {
 }
 
 // runSteps renders and applies steps in order, failing the test on any error.
-func runSteps(t *testing.T, repo *Repo, m Migration, steps ...Step) {
+func runSteps(t *testing.T, repo *testRepo, m Migration, steps ...step.Step) {
 	t.Helper()
-	for _, step := range steps {
-		change, err := repo.Render(m, step)
+	for _, s := range steps {
+		change, err := repo.Render(m, s)
 		if err != nil {
 			t.Fatalf("%s: %v", m.ID, err)
 		}
-		if err := repo.Apply(change.Edits); err != nil {
-			t.Fatal(err)
-		}
+		repo.model = change.After
 	}
 }
 
-// mustBuild builds one cluster's overlay.
-func mustBuild(t *testing.T, repo *Repo, cluster string) *Build {
+// mustBuild returns one cluster's build.
+func mustBuild(t *testing.T, repo *testRepo, cluster string) *fleet.Build {
 	t.Helper()
-	b, err := repo.Build(cluster)
+	b := repo.model.Build(cluster)
+	if b == nil {
+		t.Fatalf("no cluster %s", cluster)
+	}
+	return b
+}
+
+// buildYAML is the kustomize build of one cluster's overlay, as kustomize prints it.
+func buildYAML(t *testing.T, repo *testRepo, cluster string) []byte {
+	t.Helper()
+	yml, err := fleet.NewBuilder(nil, 1).BuildYAML(repo.model.Tree, mustCluster(t, repo, cluster).Path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return yml
 }
 
 // TestStepsGolden takes each fleet through the four steps. After every step it checks
@@ -104,72 +143,63 @@ func TestStepsGolden(t *testing.T) {
 			if findings := verifyRepo(t, repo); len(findings) != 0 {
 				t.Fatalf("before step 1, Verify: %v", findings)
 			}
-			for _, step := range Steps() {
-				change, err := repo.Render(m, step)
+			for _, s := range step.All() {
+				change, err := repo.Render(m, s)
 				if err != nil {
-					t.Fatalf("step %s: %v", step, err)
+					t.Fatalf("step %s: %v", s, err)
 				}
-				wantCluster := step.Cluster(m)
-				if change.Cluster != wantCluster.Name || change.Step != step || change.Migration.ID != f.id {
-					t.Errorf("step %s: change of cluster %s, step %s, id %s", step, change.Cluster, change.Step, change.Migration.ID)
+				wantCluster := m.Cluster(s)
+				if change.Cluster != wantCluster.Name || change.Step != s || change.Migration.ID != f.id {
+					t.Errorf("step %s: change of cluster %s, step %s, id %s", s, change.Cluster, change.Step, change.Migration.ID)
 				}
-				checkEdits(t, step, m, wantCluster.Path, change.Edits)
+				checkEdits(t, s, m, wantCluster.Path, change.Edits)
 				if err := repo.Apply(change.Edits); err != nil {
 					t.Fatal(err)
 				}
 				if findings := verifyRepo(t, repo); len(findings) != 0 {
-					t.Errorf("after step %s, Verify: %v", step, findings)
+					t.Errorf("after step %s, Verify: %v", s, findings)
 				}
-				golden(t, filepath.Join("testdata", "golden", f.name, step.String()+".txtar"),
+				golden(t, filepath.Join("testdata", "golden", f.name, s.String()+".txtar"),
 					renderChange(t, repo, change))
 			}
 		})
 	}
 }
 
-// verifyRepo builds every overlay (failing the test when one does not build) and
-// verifies the model.
-func verifyRepo(t *testing.T, repo *Repo) []Finding {
+// verifyRepo verifies the model, whose overlays all build.
+func verifyRepo(t *testing.T, repo *testRepo) []verify.Finding {
 	t.Helper()
-	model, err := repo.Model()
-	if err != nil {
-		t.Fatalf("an overlay does not build: %v", err)
-	}
-	return Verify(model)
+	return verify.Verify(repo.model)
 }
 
 // checkEdits asserts that a step touches only its cluster's overlay, and that every
 // object it writes under gitmig/ carries gitmig's label and the migration and step.
-func checkEdits(t *testing.T, step Step, m Migration, overlay string, edits []Edit) {
+func checkEdits(t *testing.T, s step.Step, m Migration, overlay string, edits []tree.Edit) {
 	t.Helper()
 	if len(edits) == 0 {
-		t.Fatalf("step %s: no edits", step)
+		t.Fatalf("step %s: no edits", s)
 	}
 	for _, e := range edits {
 		if !strings.HasPrefix(e.Path, overlay+"/") {
-			t.Errorf("step %s edits %s, outside the overlay %s", step, e.Path, overlay)
+			t.Errorf("step %s edits %s, outside the overlay %s", s, e.Path, overlay)
 		}
 		if e.Delete || path.Base(e.Path) == "kustomization.yaml" {
 			continue
 		}
 		if !strings.HasPrefix(e.Path, overlay+"/gitmig/") {
-			t.Errorf("step %s writes %s, outside gitmig/", step, e.Path)
+			t.Errorf("step %s writes %s, outside gitmig/", s, e.Path)
 		}
-		for i, doc := range bytes.Split(e.Content, []byte("\n---\n")) {
-			var obj struct {
-				Metadata struct {
-					Labels      map[string]string `json:"labels"`
-					Annotations map[string]string `json:"annotations"`
-				} `json:"metadata"`
-			}
-			if err := yaml.Unmarshal(doc, &obj); err != nil {
-				t.Fatalf("%s document %d: %v", e.Path, i, err)
-			}
-			md := obj.Metadata
-			if md.Labels[LabelManagedBy] != ManagedByGitmig || md.Annotations[AnnotationMigration] != m.ID ||
-				md.Annotations[AnnotationStep] != step.String() {
+		docs := fleet.Documents(e.Content)
+		if len(docs) == 0 {
+			t.Fatalf("%s holds no object", e.Path)
+		}
+		for i, doc := range docs {
+			labels, _ := fleet.Lookup(doc, "metadata", "labels").(map[string]any)
+			annotations, _ := fleet.Lookup(doc, "metadata", "annotations").(map[string]any)
+			if labels[LabelManagedBy] != ManagedByGitmig || annotations[AnnotationMigration] != m.ID ||
+				annotations[AnnotationStep] != s.String() {
 				t.Errorf("%s document %d: labels %v, annotations %v; want %s=%s, %s=%s, %s=%s", e.Path, i,
-					md.Labels, md.Annotations, LabelManagedBy, ManagedByGitmig, AnnotationMigration, m.ID, AnnotationStep, step)
+					labels, annotations, LabelManagedBy, ManagedByGitmig, AnnotationMigration, m.ID, AnnotationStep, s)
 			}
 		}
 	}
@@ -178,7 +208,7 @@ func checkEdits(t *testing.T, step Step, m Migration, overlay string, edits []Ed
 // renderChange writes a step's edits and the build of its cluster afterwards as a txtar
 // archive: one "-- edit: path --" or "-- delete: path --" section per file, then
 // "-- build: cluster --".
-func renderChange(t *testing.T, repo *Repo, change *Change) []byte {
+func renderChange(t *testing.T, repo *testRepo, change *Change) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "step %s of %s edits cluster %s\n", change.Step, change.Migration.ID, change.Cluster)
@@ -191,7 +221,7 @@ func renderChange(t *testing.T, repo *Repo, change *Change) []byte {
 		b.Write(e.Content)
 	}
 	fmt.Fprintf(&b, "-- build: %s --\n", change.Cluster)
-	b.Write(mustBuild(t, repo, change.Cluster).YAML)
+	b.Write(buildYAML(t, repo, change.Cluster))
 	return b.Bytes()
 }
 
@@ -243,23 +273,23 @@ func lineDiff(want, got string) string {
 func TestExampleAfterCleanup(t *testing.T) {
 	repo := exampleFleet.load(t)
 	m := exampleFleet.migration(t, repo)
-	runSteps(t, repo, m, Steps()[:]...)
+	runSteps(t, repo, m, step.All()...)
 
 	edge := mustBuild(t, repo, "edge")
 	cloud, _ := repo.Config().Cluster("cloud")
 	svc := findService(t, edge, "orc8r-ns", "orc8r")
-	if svc.Spec.Type != corev1.ServiceTypeExternalName || svc.Spec.ExternalName != cloud.Ingress.DNSName {
+	if !svc.IsExternalName() || svc.ExternalName != cloud.Ingress.DNSName {
 		t.Errorf("edge Service orc8r: type %q, externalName %q; want ExternalName to %s",
-			svc.Spec.Type, svc.Spec.ExternalName, cloud.Ingress.DNSName)
+			svc.Type, svc.ExternalName, cloud.Ingress.DNSName)
 	}
-	if svc.Spec.ClusterIP != "" || len(svc.Spec.ClusterIPs) != 0 || len(svc.Spec.Selector) != 0 {
+	if svc.ClusterIP != "" || len(svc.ClusterIPs) != 0 || len(svc.Selector) != 0 {
 		t.Errorf("edge Service orc8r: clusterIP %q, clusterIPs %v, selector %v; want none",
-			svc.Spec.ClusterIP, svc.Spec.ClusterIPs, svc.Spec.Selector)
+			svc.ClusterIP, svc.ClusterIPs, svc.Selector)
 	}
 	if got := portList(svc); got != "controller/8443/TCP api/9443/TCP" {
 		t.Errorf("edge Service orc8r ports = %s", got)
 	}
-	if _, ok := edge.Find("Deployment", "orc8r-ns", "orc8r"); ok {
+	if _, ok := edge.Deployment("orc8r-ns", "orc8r"); ok {
 		t.Error("edge still has Deployment orc8r")
 	}
 	for _, ns := range []string{"orc8r-ns", "agw-ns"} {
@@ -267,19 +297,19 @@ func TestExampleAfterCleanup(t *testing.T) {
 			t.Errorf("edge has no Namespace %s", ns)
 		}
 	}
-	if _, ok := edge.Find("Deployment", "agw-ns", "agw"); !ok {
+	if _, ok := edge.Deployment("agw-ns", "agw"); !ok {
 		t.Error("edge lost Deployment agw")
 	}
 
 	cloudBuild := mustBuild(t, repo, "cloud")
-	if _, ok := cloudBuild.Find("Deployment", "orc8r-ns", "orc8r"); !ok {
+	if _, ok := cloudBuild.Deployment("orc8r-ns", "orc8r"); !ok {
 		t.Error("cloud has no Deployment orc8r")
 	}
 	if !cloudBuild.HasNamespace("orc8r-ns") {
 		t.Error("cloud has no Namespace orc8r-ns")
 	}
 	hosts := []string{"orc8r", "orc8r.orc8r-ns", "orc8r.orc8r-ns.svc", "orc8r.orc8r-ns.svc.cluster.local"}
-	if got := InClusterHosts("orc8r", "orc8r-ns"); !slices.Equal(got, hosts) {
+	if got := fleet.InClusterHosts("orc8r", "orc8r-ns"); !slices.Equal(got, hosts) {
 		t.Errorf("InClusterHosts = %q, want %q", got, hosts)
 	}
 	if got := routeSummary(t, cloudBuild, "orc8r-ns", "orc8r"); got != "controller:8443 api:9443" {
@@ -299,12 +329,12 @@ func TestMetroAfterEachStep(t *testing.T) {
 	core, _ := repo.Config().Cluster("core")
 	west, _ := repo.Config().Cluster("metro-west")
 
-	runSteps(t, repo, m, StepDeploy)
+	runSteps(t, repo, m, step.Deploy)
 	wb := mustBuild(t, repo, "metro-west")
 	stub := findService(t, wb, "subscribers", "subscriberdb")
-	if stub.Spec.Type != corev1.ServiceTypeExternalName || stub.Spec.ExternalName != core.Ingress.DNSName || portList(stub) != "grpc/9180/" {
+	if !stub.IsExternalName() || stub.ExternalName != core.Ingress.DNSName || portList(stub) != "grpc/9180/" {
 		t.Errorf("metro-west stub for subscriberdb: %s to %q, ports %s; want ExternalName to %s, grpc/9180",
-			stub.Spec.Type, stub.Spec.ExternalName, portList(stub), core.Ingress.DNSName)
+			stub.Type, stub.ExternalName, portList(stub), core.Ingress.DNSName)
 	}
 	for _, ns := range []string{"sessions", "subscribers"} {
 		if !wb.HasNamespace(ns) {
@@ -322,31 +352,35 @@ func TestMetroAfterEachStep(t *testing.T) {
 		t.Errorf("metro-west resources = %q, want %q", kust.Resources(), want)
 	}
 
-	runSteps(t, repo, m, StepRoute)
+	runSteps(t, repo, m, step.Route)
 	wb = mustBuild(t, repo, "metro-west")
 	if got := routeSummary(t, wb, "sessions", "sessiond"); got != "grpc:50051 alt-http:8081" {
 		t.Errorf("metro-west routes sessiond on %q, want grpc:50051 alt-http:8081", got)
 	}
-	dns, ok := wb.Find("DNSEndpoint", "sessions", "sessiond")
+	dns, ok := wb.Find("externaldns.k8s.io", "DNSEndpoint", "sessions", "sessiond")
 	if !ok {
 		t.Fatal("gitops.dns is externaldns, but metro-west has no DNSEndpoint sessiond")
 	}
-	endpoint := dns.Raw["spec"].(map[string]any)["endpoints"].([]any)[0].(map[string]any)
+	raw, err := dns.Raw()
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := raw["spec"].(map[string]any)["endpoints"].([]any)[0].(map[string]any)
 	if endpoint["dnsName"] != west.Ingress.DNSName || fmt.Sprint(endpoint["targets"]) != "["+west.Ingress.Address+"]" {
 		t.Errorf("DNSEndpoint endpoint = %v, want %s → %s", endpoint, west.Ingress.DNSName, west.Ingress.Address)
 	}
 
-	runSteps(t, repo, m, StepFlip, StepCleanup)
+	runSteps(t, repo, m, step.Flip, step.Cleanup)
 	eb := mustBuild(t, repo, "metro-east")
 	svc := findService(t, eb, "sessions", "sessiond")
-	if svc.Spec.Type != corev1.ServiceTypeExternalName || svc.Spec.ExternalName != west.Ingress.DNSName ||
-		svc.Spec.ClusterIP != "" || len(svc.Spec.Selector) != 0 {
-		t.Errorf("metro-east Service sessiond: %s to %q, clusterIP %q, selector %v", svc.Spec.Type, svc.Spec.ExternalName, svc.Spec.ClusterIP, svc.Spec.Selector)
+	if !svc.IsExternalName() || svc.ExternalName != west.Ingress.DNSName ||
+		svc.ClusterIP != "" || len(svc.Selector) != 0 {
+		t.Errorf("metro-east Service sessiond: %s to %q, clusterIP %q, selector %v", svc.Type, svc.ExternalName, svc.ClusterIP, svc.Selector)
 	}
 	if got := portList(svc); got != "grpc/50051/TCP http/8081/TCP" {
 		t.Errorf("metro-east Service sessiond ports = %s", got)
 	}
-	if _, ok := eb.Find("Deployment", "sessions", "sessiond"); ok {
+	if _, ok := eb.Deployment("sessions", "sessiond"); ok {
 		t.Error("metro-east still runs sessiond")
 	}
 	// The base carried Namespace sessions; without a copy, pruning would delete the
@@ -354,10 +388,10 @@ func TestMetroAfterEachStep(t *testing.T) {
 	if !eb.HasNamespace("sessions") || !repo.Exists("clusters/metro-east/gitmig/namespace-sessions.yaml") {
 		t.Error("cleanup dropped Namespace sessions from metro-east")
 	}
-	if s := findService(t, eb, "subscribers", "subscriberdb"); s.Spec.ExternalName != core.Ingress.DNSName {
-		t.Errorf("metro-east's hand-written subscriberdb ExternalName changed: %q", s.Spec.ExternalName)
+	if s := findService(t, eb, "subscribers", "subscriberdb"); s.ExternalName != core.Ingress.DNSName {
+		t.Errorf("metro-east's hand-written subscriberdb ExternalName changed: %q", s.ExternalName)
 	}
-	if _, ok := eb.Find("Deployment", "ran", "mme"); !ok {
+	if _, ok := eb.Deployment("ran", "mme"); !ok {
 		t.Error("metro-east lost Deployment mme")
 	}
 }
@@ -370,95 +404,95 @@ func TestStepRefusals(t *testing.T) {
 		fleet fleetCase
 		// to overrides the fleet's destination.
 		to     string
-		before []Step
+		before []step.Step
 		// prepare edits the tree before the steps.
-		prepare []Edit
-		step    Step
+		prepare []tree.Edit
+		step    step.Step
 		want    string
 	}{
 		{
 			name: "route before deploy", fleet: exampleFleet,
-			step: StepRoute,
+			step: step.Route,
 			want: "step 2-route: expects orc8r to run in cloud (step 1), but its build has no Deployment orc8r-ns/orc8r",
 		},
 		{
 			name: "deploy twice", fleet: exampleFleet,
-			before: []Step{StepDeploy}, step: StepDeploy,
+			before: []step.Step{step.Deploy}, step: step.Deploy,
 			want: "step 1-deploy: cloud already runs orc8r (clusters/cloud/kustomization.yaml lists ../../base/orc8r or its build has Deployment orc8r-ns/orc8r): step 1 is done",
 		},
 		{
 			name: "route twice", fleet: exampleFleet,
-			before: []Step{StepDeploy, StepRoute}, step: StepRoute,
+			before: []step.Step{step.Deploy, step.Route}, step: step.Route,
 			want: "step 2-route: clusters/cloud/kustomization.yaml already lists gitmig/ingressroute-orc8r.yaml: step 2 is done",
 		},
 		{
 			name: "flip when the destination has no route", fleet: exampleFleet,
-			before: []Step{StepDeploy}, step: StepFlip,
+			before: []step.Step{step.Deploy}, step: step.Flip,
 			want: "step 3-flip: expects cloud to route orc8r (step 2), but its build has no traefik.io IngressRoute to Service orc8r-ns/orc8r",
 		},
 		{
 			name: "flip twice", fleet: exampleFleet,
-			before: []Step{StepDeploy, StepRoute, StepFlip}, step: StepFlip,
+			before: []step.Step{step.Deploy, step.Route, step.Flip}, step: step.Flip,
 			want: "step 3-flip: clusters/edge/kustomization.yaml already patches the Service with gitmig/flip-orc8r.yaml: step 3 is done",
 		},
 		{
 			name: "cleanup before flip", fleet: exampleFleet,
-			before: []Step{StepDeploy, StepRoute}, step: StepCleanup,
+			before: []step.Step{step.Deploy, step.Route}, step: step.Cleanup,
 			want: "step 4-cleanup: expects clusters/edge/kustomization.yaml to patch Service orc8r with gitmig/flip-orc8r.yaml (step 3), but it does not",
 		},
 		{
 			name: "cleanup twice", fleet: exampleFleet,
-			before: Steps()[:], step: StepCleanup,
+			before: step.All(), step: step.Cleanup,
 			want: "step 4-cleanup: clusters/edge/kustomization.yaml no longer lists ../../base/orc8r and keeps gitmig/externalname-orc8r.yaml: step 4 is done",
 		},
 		{
 			name: "flip after cleanup", fleet: exampleFleet,
-			before: Steps()[:], step: StepFlip,
+			before: step.All(), step: step.Flip,
 			want: "step 3-flip: expects clusters/edge/kustomization.yaml to list ../../base/orc8r, but it does not: edge no longer runs orc8r from its base",
 		},
 		{
 			name: "deploy when the source does not run the service", fleet: exampleFleet,
-			before: Steps()[:], step: StepDeploy,
+			before: step.All(), step: step.Deploy,
 			want: "step 1-deploy: expects orc8r to run in edge, but edge's build has no Deployment orc8r-ns/orc8r",
 		},
 		{
 			name: "deploy where a hand-written Service of the name exists", fleet: exampleFleet,
-			prepare: []Edit{
+			prepare: []tree.Edit{
 				{Path: "clusters/cloud/kustomization.yaml", Content: []byte("resources: [orc8r.yaml]\n")},
 				{Path: "clusters/cloud/orc8r.yaml", Content: []byte("apiVersion: v1\nkind: Service\nmetadata: {name: orc8r, namespace: orc8r-ns}\nspec: {type: ExternalName, externalName: edge.testnetwork.internal}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: orc8r-ns}\n")},
 			},
-			step: StepDeploy,
+			step: step.Deploy,
 			want: "step 1-deploy: cloud already defines Service orc8r-ns/orc8r outside gitmig/ (not from ../../base/orc8r); remove it before moving orc8r here",
 		},
 		{
 			name: "deploy where the destination cannot reach a dependency", fleet: metroFleet,
 			// The core no longer routes subscriberdb, so only the core can call it.
-			prepare: []Edit{{Path: "clusters/core/kustomization.yaml", Content: []byte("resources: [namespaces.yaml, ../../base/subscriberdb]\n")}},
-			step:    StepDeploy,
+			prepare: []tree.Edit{{Path: "clusters/core/kustomization.yaml", Content: []byte("resources: [namespaces.yaml, ../../base/subscriberdb]\n")}},
+			step:    step.Deploy,
 			want:    "step 1-deploy: sessiond calls subscriberdb, which metro-west cannot reach: no cluster both runs subscriberdb and routes it with a traefik.io IngressRoute (running in: core)",
 		},
 		{
 			name: "deploy where the base's Namespace is defined already", fleet: metroFleet,
-			prepare: []Edit{
+			prepare: []tree.Edit{
 				{Path: "overlays/metro/west/kustomization.yaml", Content: []byte("resources: [site.yaml, sessions.yaml]\n")},
 				{Path: "overlays/metro/west/sessions.yaml", Content: []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: sessions}\n")},
 			},
-			step: StepDeploy,
+			step: step.Deploy,
 			want: "step 1-deploy: base/sessiond carries Namespace sessions and metro-west already defines it elsewhere; a build would have it twice",
 		},
 		{
 			name: "route to a destination without an entry point for a port", fleet: metroFleet,
-			to: "aggregation", before: []Step{StepDeploy}, step: StepRoute,
+			to: "aggregation", before: []step.Step{step.Deploy}, step: step.Route,
 			want: "step 2-route: aggregation's Traefik has no entry point on port 50051 for sessiond's port grpc (entry points: web:80, websecure:443)",
 		},
 		{
 			name: "flip twice on a non-default overlay path's fleet", fleet: metroFleet,
-			before: []Step{StepDeploy, StepRoute, StepFlip}, step: StepFlip,
+			before: []step.Step{step.Deploy, step.Route, step.Flip}, step: step.Flip,
 			want: "step 3-flip: clusters/metro-east/kustomization.yaml already patches the Service with gitmig/flip-sessiond.yaml: step 3 is done",
 		},
 		{
 			name: "route twice on the non-default overlay path", fleet: metroFleet,
-			before: []Step{StepDeploy, StepRoute}, step: StepRoute,
+			before: []step.Step{step.Deploy, step.Route}, step: step.Route,
 			want: "step 2-route: overlays/metro/west/kustomization.yaml already lists gitmig/ingressroute-sessiond.yaml: step 2 is done",
 		},
 	}
@@ -494,37 +528,39 @@ func TestStepRefusals(t *testing.T) {
 
 func TestRenderRejectsStepFive(t *testing.T) {
 	repo := exampleFleet.load(t)
-	_, err := repo.Render(exampleFleet.migration(t, repo), Step(5))
-	if err == nil || err.Error() != "step 5: there are four steps, 1 to 4" {
+	_, err := repo.Render(exampleFleet.migration(t, repo), step.Step(5))
+	if err == nil || err.Error() != "step 5: there are 4 steps, 1 to 4" {
 		t.Errorf("Render(step 5) = %v", err)
 	}
 }
 
-// TestRenderLeavesTreeAlone checks that rendering is pure: the tree is unchanged until
-// Apply, and With leaves its receiver as it was.
+// TestRenderLeavesTreeAlone checks that rendering is pure: the model it renders on is
+// unchanged, the change's After model has the edits, and only the edited overlay was
+// built again.
 func TestRenderLeavesTreeAlone(t *testing.T) {
 	repo := exampleFleet.load(t)
 	m := exampleFleet.migration(t, repo)
-	before := mustBuild(t, repo, "cloud").YAML
-	change, err := repo.Render(m, StepDeploy)
+	before := buildYAML(t, repo, "cloud")
+	change, err := repo.Render(m, step.Deploy)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after := mustBuild(t, repo, "cloud").YAML; !bytes.Equal(before, after) {
+	if after := buildYAML(t, repo, "cloud"); !bytes.Equal(before, after) {
 		t.Error("Render changed the tree")
 	}
-	edited, err := repo.With(change.Edits)
-	if err != nil {
-		t.Fatal(err)
+	if _, ok := change.After.Build("cloud").Deployment("orc8r-ns", "orc8r"); !ok {
+		t.Error("the change's After model lacks the edits")
 	}
-	if _, ok := mustBuild(t, edited, "cloud").Find("Deployment", "orc8r-ns", "orc8r"); !ok {
-		t.Error("With did not apply the edits")
+	if _, ok := mustBuild(t, repo, "cloud").Deployment("orc8r-ns", "orc8r"); ok {
+		t.Error("Render changed the model it rendered on")
 	}
-	if _, ok := mustBuild(t, repo, "cloud").Find("Deployment", "orc8r-ns", "orc8r"); ok {
-		t.Error("With changed its receiver")
+	for _, cluster := range []string{"edge", "fog"} {
+		if change.After.Build(cluster) != change.Before.Build(cluster) {
+			t.Errorf("step 1 edits cloud only, but %s was built again", cluster)
+		}
 	}
 	// Rendering again gives the same edits.
-	again, err := repo.Render(m, StepDeploy)
+	again, err := repo.Render(m, step.Deploy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -533,23 +569,19 @@ func TestRenderLeavesTreeAlone(t *testing.T) {
 	}
 }
 
-func findService(t *testing.T, b *Build, namespace, name string) *corev1.Service {
+func findService(t *testing.T, b *fleet.Build, namespace, name string) *fleet.Service {
 	t.Helper()
-	o, ok := b.Find("Service", namespace, name)
+	o, ok := b.Service(namespace, name)
 	if !ok {
-		t.Fatalf("%s has no Service %s/%s", b.Cluster, namespace, name)
+		t.Fatalf("%s has no Service %s/%s", b.Dir, namespace, name)
 	}
-	s, err := o.Service()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return o.Service
 }
 
 // portList spells a Service's ports as name/port/protocol, space separated.
-func portList(s *corev1.Service) string {
+func portList(s *fleet.Service) string {
 	var parts []string
-	for _, p := range s.Spec.Ports {
+	for _, p := range s.Ports {
 		parts = append(parts, fmt.Sprintf("%s/%d/%s", p.Name, p.Port, p.Protocol))
 	}
 	return strings.Join(parts, " ")
@@ -557,27 +589,22 @@ func portList(s *corev1.Service) string {
 
 // routeSummary lists, as entryPoint:port, the traefik.io/v1alpha1 IngressRoutes of a
 // build that forward to the Service's port and match all four in-cluster hosts of it.
-func routeSummary(t *testing.T, b *Build, namespace, name string) string {
+func routeSummary(t *testing.T, b *fleet.Build, namespace, name string) string {
 	t.Helper()
 	var parts []string
 	for _, o := range b.Objects {
-		if o.Kind != "IngressRoute" || o.APIVersion != "traefik.io/v1alpha1" {
+		if o.IngressRoute == nil || o.APIVersion != "traefik.io/v1alpha1" {
 			continue
 		}
-		ir, err := o.IngressRoute()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, route := range ir.Spec.Routes {
-			hosts := Hosts(route.Match)
+		for _, route := range o.IngressRoute.Routes {
+			hosts := fleet.Hosts(route.Match)
 			matchesAll := true
-			for _, h := range InClusterHosts(name, namespace) {
+			for _, h := range fleet.InClusterHosts(name, namespace) {
 				matchesAll = matchesAll && slices.Contains(hosts, h)
 			}
 			for _, rs := range route.Services {
-				port, _ := rs.PortRef()
-				if rs.Name == name && routeNamespace(rs, o) == namespace && matchesAll {
-					parts = append(parts, fmt.Sprintf("%s:%d", strings.Join(ir.Spec.EntryPoints, ","), port))
+				if rs.Name == name && rs.NamespaceIn(o) == namespace && matchesAll {
+					parts = append(parts, fmt.Sprintf("%s:%d", strings.Join(o.IngressRoute.EntryPoints, ","), rs.PortNumber))
 				}
 			}
 		}
@@ -585,9 +612,9 @@ func routeSummary(t *testing.T, b *Build, namespace, name string) string {
 	return strings.Join(parts, " ")
 }
 
-func readKustomization(t *testing.T, repo *Repo, dir string) *Kustomization {
+func readKustomization(t *testing.T, repo *testRepo, dir string) *Kustomization {
 	t.Helper()
-	k, err := repo.ReadKustomization(dir)
+	k, err := ReadKustomization(repo.model.Tree, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -608,23 +635,23 @@ func TestMoveBack(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, m := range []Migration{there, back} {
-				for _, step := range Steps() {
-					runSteps(t, repo, m, step)
+				for _, s := range step.All() {
+					runSteps(t, repo, m, s)
 					if findings := verifyRepo(t, repo); len(findings) != 0 {
-						t.Errorf("%s, after step %s, Verify: %v", m.ID, step, findings)
+						t.Errorf("%s, after step %s, Verify: %v", m.ID, s, findings)
 					}
 				}
 			}
 			svc, _ := repo.Config().Service(f.service)
 			src, dst := mustBuild(t, repo, f.from), mustBuild(t, repo, f.to)
-			if _, ok := src.Find("Deployment", svc.Namespace, svc.Name); !ok {
+			if _, ok := src.Deployment(svc.Namespace, svc.Name); !ok {
 				t.Errorf("%s does not run %s again", f.from, f.service)
 			}
-			if s := findService(t, src, svc.Namespace, svc.Name); s.Spec.Type == corev1.ServiceTypeExternalName {
-				t.Errorf("%s's Service %s is still an ExternalName to %s", f.from, f.service, s.Spec.ExternalName)
+			if s := findService(t, src, svc.Namespace, svc.Name); s.IsExternalName() {
+				t.Errorf("%s's Service %s is still an ExternalName to %s", f.from, f.service, s.ExternalName)
 			}
-			if s := findService(t, dst, svc.Namespace, svc.Name); s.Spec.ExternalName != mustCluster(t, repo, f.from).Ingress.DNSName {
-				t.Errorf("%s's Service %s: ExternalName to %q, want %s's ingress", f.to, f.service, s.Spec.ExternalName, f.from)
+			if s := findService(t, dst, svc.Namespace, svc.Name); s.ExternalName != mustCluster(t, repo, f.from).Ingress.DNSName {
+				t.Errorf("%s's Service %s: ExternalName to %q, want %s's ingress", f.to, f.service, s.ExternalName, f.from)
 			}
 			overlay := mustCluster(t, repo, f.from).Path
 			for _, gone := range []string{"gitmig/flip-" + f.service + ".yaml", "gitmig/externalname-" + f.service + ".yaml"} {
@@ -636,7 +663,7 @@ func TestMoveBack(t *testing.T) {
 	}
 }
 
-func mustCluster(t *testing.T, repo *Repo, name string) config.Cluster {
+func mustCluster(t *testing.T, repo *testRepo, name string) config.Cluster {
 	t.Helper()
 	cl, ok := repo.Config().Cluster(name)
 	if !ok {
@@ -656,20 +683,43 @@ func TestMoveThereBackAndThereAgain(t *testing.T) {
 		mustMigration(t, repo, "orc8r-cloud-to-edge-20261128-1000", "orc8r", "cloud", "edge"),
 		mustMigration(t, repo, "orc8r-edge-to-cloud-20261129-1000", "orc8r", "edge", "cloud"),
 	} {
-		for _, step := range Steps() {
-			runSteps(t, repo, m, step)
+		for _, s := range step.All() {
+			runSteps(t, repo, m, s)
 			if findings := verifyRepo(t, repo); len(findings) != 0 {
-				t.Errorf("move %d, after step %s, Verify: %v", i+1, step, findings)
+				t.Errorf("move %d, after step %s, Verify: %v", i+1, s, findings)
 			}
 		}
 	}
 }
 
-func mustMigration(t *testing.T, repo *Repo, id, service, from, to string) Migration {
+func mustMigration(t *testing.T, repo *testRepo, id, service, from, to string) Migration {
 	t.Helper()
 	m, err := NewMigration(repo.Config(), id, service, from, to)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// An overlay that lists its bases under the deprecated bases field, which kustomize
+// still builds, migrates through all four steps like any other.
+func TestDeprecatedBasesField(t *testing.T) {
+	repo := exampleFleet.load(t)
+	if err := repo.Apply([]tree.Edit{{Path: "clusters/edge/kustomization.yaml", Content: []byte("resources:\n  - namespaces.yaml\nbases:\n  - ../../base/agw\n  - ../../base/orc8r\n")}}); err != nil {
+		t.Fatal(err)
+	}
+	m := exampleFleet.migration(t, repo)
+	for _, s := range step.All() {
+		runSteps(t, repo, m, s)
+		if findings := verifyRepo(t, repo); len(findings) != 0 {
+			t.Errorf("after step %s, Verify: %v", s, findings)
+		}
+	}
+	kust := readKustomization(t, repo, "clusters/edge")
+	if kust.HasResource("../../base/orc8r") {
+		t.Errorf("cleanup left orc8r's base in edge: %q", kust.Resources())
+	}
+	if _, ok := mustBuild(t, repo, "edge").Deployment("agw-ns", "agw"); !ok {
+		t.Error("edge lost agw, listed under bases")
+	}
 }

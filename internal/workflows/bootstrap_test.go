@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -16,40 +17,52 @@ import (
 	"text/template"
 	"time"
 
-	"sigs.k8s.io/kustomize/kyaml/filesys"
-
 	"github.com/gitmig/gitmig"
-	"github.com/gitmig/gitmig/internal/cmd/verify"
+	verifycmd "github.com/gitmig/gitmig/internal/cmd/verify"
 	"github.com/gitmig/gitmig/internal/cmdutil"
 	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/fleet"
 	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/step"
+	"github.com/gitmig/gitmig/internal/tree"
+	"github.com/gitmig/gitmig/internal/verify"
 )
 
 // rootRepo is the repository on disk, read with gitmig.yaml (engine changed when set).
-func rootRepo(t *testing.T, engine string) (*render.Repo, *config.Config) {
+func rootRepo(t *testing.T, engine string) (tree.Tree, *config.Config) {
 	t.Helper()
 	cfg := exampleConfig(t)
 	if engine != "" {
 		cfg.GitOps.Engine = engine
 	}
-	abs, err := filepath.Abs(root)
+	disk, err := tree.Disk(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return render.NewRepo(filesys.MakeFsOnDisk(), abs, cfg), cfg
+	return disk, cfg
 }
 
 // build runs kustomize on a bootstrap folder, as `kubectl apply -k` would, and returns
 // its objects by kind and name.
-func build(t *testing.T, repo *render.Repo, dir string) map[string]map[string]any {
+func build(t *testing.T, repo tree.Tree, dir string) map[string]map[string]any {
 	t.Helper()
-	objects, _, err := repo.BuildDir(dir)
+	b, err := fleet.NewBuilder(nil, 1).Build(repo, dir)
 	if err != nil {
 		t.Fatalf("kubectl apply -k %s/ would fail: %v", dir, err)
 	}
+	return objectsByName(t, b.Objects)
+}
+
+// objectsByName decodes objects by kind and name.
+func objectsByName(t *testing.T, objects []*fleet.Object) map[string]map[string]any {
+	t.Helper()
 	byName := map[string]map[string]any{}
 	for _, o := range objects {
-		byName[o.Kind+"/"+o.Name] = o.Raw
+		raw, err := o.Raw()
+		if err != nil {
+			t.Fatal(err)
+		}
+		byName[o.Kind+"/"+o.Name] = raw
 	}
 	return byName
 }
@@ -172,6 +185,46 @@ func fluxKustomizations(cfg *config.Config) map[string]string {
 
 func TestFluxBootstrapMatchesGitmigYAML(t *testing.T) {
 	repo, cfg := rootRepo(t, config.EngineFlux)
+	checkFluxBootstrap(t, repo, cfg, fluxKustomizations(cfg))
+}
+
+// The example fleet repository bootstraps Flux with the Kustomizations its
+// gitmig.yaml names, and verify finds that every one prunes.
+func TestFleetRepoFluxBootstrapMatchesItsGitmigYAML(t *testing.T) {
+	repo, cfg := fleetRepoTree(t)
+	if cfg.GitOps.Engine != config.EngineFlux || cfg.GitOps.Flux == nil {
+		t.Fatalf("examples/fleet-repo/gitmig.yaml: engine %q, want flux with gitops.flux", cfg.GitOps.Engine)
+	}
+	checkFluxBootstrap(t, repo, cfg, cfg.GitOps.Flux.Kustomizations)
+	warnings, err := verify.PruneWarnings(repo, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range warnings {
+		t.Error(w)
+	}
+}
+
+// fleetRepoTree is examples/fleet-repo on disk, read with its gitmig.yaml.
+func fleetRepoTree(t *testing.T) (tree.Tree, *config.Config) {
+	t.Helper()
+	dir := filepath.Join(root, "examples", "fleet-repo")
+	cfg, err := config.Load(filepath.Join(dir, "gitmig.yaml"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk, err := tree.Disk(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return disk, cfg
+}
+
+// checkFluxBootstrap builds flux/ and checks it against gitmig.yaml: the GitRepository
+// follows gitops.remote and branch, and each cluster's Kustomization, named as names
+// says, applies its overlay from it, prunes, waits and reaches the cluster.
+func checkFluxBootstrap(t *testing.T, repo tree.Tree, cfg *config.Config, names map[string]string) {
+	t.Helper()
 	objects := build(t, repo, "flux")
 	source := get(t, objects, "GitRepository/fleet")
 	if url := str(lookup(source, "spec", "url")); url != cfg.GitOps.Remote {
@@ -181,7 +234,7 @@ func TestFluxBootstrapMatchesGitmigYAML(t *testing.T) {
 		t.Errorf("GitRepository branch %q, gitops.branch %q", branch, cfg.GitOps.Branch)
 	}
 	for _, cl := range cfg.Clusters {
-		ks := get(t, objects, "Kustomization/"+fluxKustomizations(cfg)[cl.Name])
+		ks := get(t, objects, "Kustomization/"+names[cl.Name])
 		spec := ks["spec"]
 		if ns := lookup(ks, "metadata", "namespace"); ns != "flux-system" {
 			t.Errorf("%s: namespace %v, want flux-system", cl.Name, ns)
@@ -208,7 +261,7 @@ func TestFluxBootstrapMatchesGitmigYAML(t *testing.T) {
 func TestBootstrapPrunesEveryCluster(t *testing.T) {
 	for _, engine := range []string{config.EngineArgoCD, config.EngineFlux} {
 		repo, cfg := rootRepo(t, engine)
-		found, err := repo.Appliers(engine)
+		found, err := verify.Appliers(repo, cfg, engine)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -217,7 +270,7 @@ func TestBootstrapPrunesEveryCluster(t *testing.T) {
 				t.Errorf("%s: cluster %s is applied by %v, want one applier that prunes", engine, cl.Name, found[cl.Name])
 			}
 		}
-		warnings, err := render.PruneWarnings(repo)
+		warnings, err := verify.PruneWarnings(repo, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,7 +299,7 @@ func exampleTree(t *testing.T, extra ...string) string {
 func runVerify(t *testing.T, dir string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err = verify.Run(&verify.Options{Globals: &cmdutil.Globals{Repo: dir}, Streams: cmdutil.Streams{Out: &out, Err: &errOut}, Output: "text"})
+	err = verifycmd.Run(context.Background(), &verifycmd.Options{Globals: &cmdutil.Globals{Repo: dir}, Streams: cmdutil.Streams{Out: &out, Err: &errOut}, Output: "text"})
 	return out.String(), errOut.String(), err
 }
 
@@ -397,7 +450,7 @@ func stepTwoIngressRoutes(t *testing.T) []map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo, err := render.FromFS(gitmig.Example, cfg)
+	model, err := fleet.NewBuilder(nil, 0).Load(context.Background(), tree.FromFS(gitmig.Example), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,23 +458,21 @@ func stepTwoIngressRoutes(t *testing.T) []map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, step := range render.Steps()[:2] {
-		change, err := repo.Render(m, step)
+	for _, s := range []step.Step{step.Deploy, step.Route} {
+		change, err := render.Render(model, m, s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := repo.Apply(change.Edits); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := repo.Build("cloud")
-	if err != nil {
-		t.Fatal(err)
+		model = change.After
 	}
 	var routes []map[string]any
-	for _, o := range b.Objects {
+	for _, o := range model.Build("cloud").Objects {
 		if o.Kind == "IngressRoute" {
-			routes = append(routes, o.Raw)
+			raw, err := o.Raw()
+			if err != nil {
+				t.Fatal(err)
+			}
+			routes = append(routes, raw)
 		}
 	}
 	return routes

@@ -2,9 +2,13 @@
 package build
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/gitmig/gitmig/internal/cmdutil"
+	"github.com/gitmig/gitmig/internal/fleet"
 )
 
 // Options are the inputs of the build command.
@@ -30,14 +34,18 @@ func NewCmd(streams cmdutil.Streams, g *cmdutil.Globals) *cobra.Command {
 
 // Run builds the overlay and writes its YAML to standard output.
 func Run(opts *Options) error {
-	_, repo, err := opts.Globals.Repository()
+	cfg, t, err := opts.Globals.WorkTree()
 	if err != nil {
 		return err
 	}
-	b, err := repo.Build(opts.Cluster)
-	if err != nil {
-		return err
+	cl, ok := cfg.Cluster(opts.Cluster)
+	if !ok {
+		return fmt.Errorf("unknown cluster %q: gitmig.yaml defines %s", opts.Cluster, strings.Join(cfg.ClusterNames(), ", "))
 	}
-	_, err = opts.Streams.Out.Write(b.YAML)
+	yml, err := fleet.NewBuilder(nil, 1).BuildYAML(t, cl.Path)
+	if err != nil {
+		return fmt.Errorf("cluster %s: %w", cl.Name, err)
+	}
+	_, err = opts.Streams.Out.Write(yml)
 	return err
 }

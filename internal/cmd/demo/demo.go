@@ -16,12 +16,13 @@ import (
 	"github.com/gitmig/gitmig"
 	"github.com/gitmig/gitmig/internal/cmdutil"
 	"github.com/gitmig/gitmig/internal/config"
-	"github.com/gitmig/gitmig/internal/decide"
 	"github.com/gitmig/gitmig/internal/example"
+	"github.com/gitmig/gitmig/internal/fleet"
 	"github.com/gitmig/gitmig/internal/gitops"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/record"
-	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/metrics"
+	"github.com/gitmig/gitmig/internal/report"
 )
 
 // Options are the inputs of the demo command.
@@ -56,9 +57,9 @@ type clock struct{ now time.Time }
 func (c *clock) Now() time.Time { return c.now }
 
 // snapshotSource replays the bundled metrics snapshot.
-type snapshotSource struct{ snap *decide.Snapshot }
+type snapshotSource struct{ snap *metrics.Snapshot }
 
-func (s snapshotSource) Snapshot(context.Context, time.Time) (*decide.Snapshot, error) {
+func (s snapshotSource) Snapshot(context.Context, time.Time) (*metrics.Snapshot, error) {
 	return s.snap, nil
 }
 
@@ -78,7 +79,7 @@ func Run(ctx context.Context, opts *Options) error {
 			return err
 		}
 	}
-	snap, err := decide.ParseSnapshot(gitmig.ExampleMetrics)
+	snap, err := metrics.ParseSnapshot(gitmig.ExampleMetrics)
 	if err != nil {
 		return fmt.Errorf("bundled metrics: %w", err)
 	}
@@ -90,7 +91,8 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	fmt.Fprintf(out, "gitmig demo: moving a service between clusters through pull requests, offline.\n\n")
 	fmt.Fprintf(out, "Fleet repository (bare, local forge): %s\n", remote)
-	r, err := gitops.NewReconciler(cfg, dir, func(string) string { return "" }, clk.Now)
+	builder := cmdutil.Builder(opts.Streams)
+	r, err := gitops.NewReconciler(cfg, dir, func(string) string { return "" }, clk.Now, builder)
 	if err != nil {
 		return err
 	}
@@ -100,35 +102,36 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	if err := printPlacement(ctx, out, setup, clk, cfg, "Before"); err != nil {
+	d := &demo{out: out, setup: setup, clk: clk, cfg: cfg, builder: builder, forge: r.Forge}
+	if err := d.printPlacement(ctx, "Before"); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "Metrics: the bundled snapshot at %s, edge sustained above policy.overload.\n", snap.EvaluatedAt.Format(time.RFC3339))
 
 	var id string
 	for pass := 1; pass <= maxPasses; pass++ {
-		report, err := r.Pass(ctx)
+		rep, err := r.Pass(ctx)
 		if err != nil {
 			return fmt.Errorf("pass %d: %w", pass, err)
 		}
 		if pass == 1 {
-			printDecisions(out, report)
+			printDecisions(out, rep)
 		}
-		for _, a := range report.Actions {
-			if a.Kind == gitops.ActionCreatePR {
+		for _, a := range rep.Actions {
+			if a.Kind == report.ActionCreatePR {
 				fmt.Fprintf(out, "\nPass %d opened a pull request: %s\n", pass, a.Detail)
 			}
 		}
-		if len(report.Migrations) == 0 {
+		if len(rep.Migrations) == 0 {
 			return fmt.Errorf("pass %d: the plan started no migration", pass)
 		}
-		m := report.Migrations[0]
+		m := rep.Migrations[0]
 		id = m.ID
 		if m.Status == string(record.Completed) {
 			fmt.Fprintf(out, "\nPass %d: step 4's gate passed; migration %s is Completed after %d pull requests.\n", pass, id, len(m.PullRequests))
 			break
 		}
-		if err := mergeOpen(ctx, out, r.Forge, setup, clk, cfg, m); err != nil {
+		if err := d.mergeOpen(ctx, m); err != nil {
 			return err
 		}
 		if strings.Contains(m.WaitingFor, "draining") {
@@ -140,7 +143,7 @@ func Run(ctx context.Context, opts *Options) error {
 	if id == "" {
 		return fmt.Errorf("no migration after %d passes", maxPasses)
 	}
-	if err := printPlacement(ctx, out, setup, clk, cfg, "After"); err != nil {
+	if err := d.printPlacement(ctx, "After"); err != nil {
 		return err
 	}
 	clone := filepath.Join(dir, "fleet")
@@ -148,7 +151,7 @@ func Run(ctx context.Context, opts *Options) error {
 	return nil
 }
 
-func printDecisions(out io.Writer, report *gitops.Report) {
+func printDecisions(out io.Writer, report *report.Report) {
 	if report.Plan == nil {
 		return
 	}
@@ -160,31 +163,41 @@ func printDecisions(out io.Writer, report *gitops.Report) {
 	}
 }
 
+// demo is what the steps of the demo share.
+type demo struct {
+	out     io.Writer
+	setup   *gitops.Setup
+	clk     *clock
+	cfg     *config.Config
+	builder *fleet.Builder
+	forge   forge.Forge
+}
+
 // mergeOpen merges the migration's open pull request, as a reviewer would.
-func mergeOpen(ctx context.Context, out io.Writer, f forge.Forge, setup *gitops.Setup, clk *clock, cfg *config.Config, m gitops.MigrationStatus) error {
+func (d *demo) mergeOpen(ctx context.Context, m report.MigrationStatus) error {
 	for _, pr := range m.PullRequests {
 		if pr.State != string(forge.StateOpen) {
 			continue
 		}
-		before, err := head(ctx, setup, clk)
+		before, err := d.head(ctx)
 		if err != nil {
 			return err
 		}
-		merged, err := f.Merge(ctx, pr.Number)
+		merged, err := d.forge.Merge(ctx, pr.Number, "")
 		if err != nil {
 			return fmt.Errorf("merging #%d: %w", pr.Number, err)
 		}
-		fmt.Fprintf(out, "  A reviewer merges #%d: merge commit %s\n", merged.Number, merged.MergeCommit[:7])
-		if err := printChanges(ctx, out, setup, clk, before, merged.MergeCommit); err != nil {
+		fmt.Fprintf(d.out, "  A reviewer merges #%d: merge commit %s\n", merged.Number, merged.MergeCommit[:7])
+		if err := d.printChanges(ctx, before, merged.MergeCommit); err != nil {
 			return err
 		}
-		return printPlacement(ctx, out, setup, clk, cfg, "  Now")
+		return d.printPlacement(ctx, "  Now")
 	}
 	return nil
 }
 
-func head(ctx context.Context, setup *gitops.Setup, clk *clock) (string, error) {
-	ws, err := setup.Clone(clk.Now)(ctx)
+func (d *demo) head(ctx context.Context) (string, error) {
+	ws, err := d.setup.Clone(d.clk.Now)(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -192,8 +205,8 @@ func head(ctx context.Context, setup *gitops.Setup, clk *clock) (string, error) 
 }
 
 // printChanges lists the files a merge changed.
-func printChanges(ctx context.Context, out io.Writer, setup *gitops.Setup, clk *clock, before, after string) error {
-	ws, err := setup.Clone(clk.Now)(ctx)
+func (d *demo) printChanges(ctx context.Context, before, after string) error {
+	ws, err := d.setup.Clone(d.clk.Now)(ctx)
 	if err != nil {
 		return err
 	}
@@ -202,29 +215,26 @@ func printChanges(ctx context.Context, out io.Writer, setup *gitops.Setup, clk *
 		return err
 	}
 	for _, c := range changes {
-		fmt.Fprintf(out, "    %s %s\n", c.Status, c.Path)
+		fmt.Fprintf(d.out, "    %s %s\n", c.Status, c.Path)
 	}
 	return nil
 }
 
 // printPlacement says what each cluster runs on the base branch.
-func printPlacement(ctx context.Context, out io.Writer, setup *gitops.Setup, clk *clock, cfg *config.Config, label string) error {
-	ws, err := setup.Clone(clk.Now)(ctx)
+func (d *demo) printPlacement(ctx context.Context, label string) error {
+	ws, err := d.setup.Clone(d.clk.Now)(ctx)
 	if err != nil {
 		return err
 	}
-	files, err := ws.Files(ws.Head())
+	t, err := ws.Tree(ws.Head())
 	if err != nil {
 		return err
 	}
-	repo, err := render.FromFS(files, cfg)
+	model, err := d.builder.Load(ctx, t, d.cfg)
 	if err != nil {
 		return err
 	}
-	model, err := repo.Model()
-	if err != nil {
-		return err
-	}
+	cfg, out := d.cfg, d.out
 	var parts []string
 	for _, cl := range cfg.Clusters {
 		parts = append(parts, cl.Name+": "+gitops.Describe(model, cfg, cl.Name))

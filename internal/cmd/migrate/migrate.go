@@ -13,9 +13,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gitmig/gitmig/internal/cmdutil"
-	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/fleet"
 	"github.com/gitmig/gitmig/internal/gitops"
 	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/step"
+	"github.com/gitmig/gitmig/internal/verify"
 )
 
 // Options are the inputs of the migrate command.
@@ -43,9 +45,9 @@ request; gitmig reconcile carries it on. With --dry-run it prints, for each of t
 four steps, the files it changes and the rendered objects added, changed and removed
 in the step's cluster, as unified YAML diffs, and touches nothing.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Service = args[0]
-			return Run(opts)
+			return Run(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.To, "to", "", "the destination cluster")
@@ -57,22 +59,21 @@ in the step's cluster, as unified YAML diffs, and touches nothing.`,
 }
 
 // Run starts the migration, or previews it with --dry-run.
-func Run(opts *Options) error {
-	cfg, disk, err := opts.Globals.Repository()
-	if err != nil {
-		return err
-	}
+func Run(ctx context.Context, opts *Options) error {
+	ctx = cmdutil.Context(ctx)
 	if !opts.DryRun {
-		return start(opts, cfg)
+		return start(ctx, opts)
 	}
-	// Every step is tried on an in-memory copy, so the work tree stays untouched.
-	repo, err := disk.With(nil)
+	// Every step is rendered on the model of the one before, so the work tree stays
+	// untouched.
+	model, err := opts.Globals.Model(ctx, opts.Streams)
 	if err != nil {
 		return err
 	}
+	cfg := model.Config
 	from := opts.From
 	if from == "" {
-		if from, err = runningCluster(repo, opts.Service); err != nil {
+		if from, err = runningCluster(model, opts.Service); err != nil {
 			return err
 		}
 	}
@@ -83,36 +84,34 @@ func Run(opts *Options) error {
 	}
 	out := opts.Streams.Out
 	fmt.Fprintf(out, "Migration %s: %s (namespace %s) from %s to %s, dry run\n", m.ID, m.Service.Name, m.Service.Namespace, from, opts.To)
-	for _, step := range render.Steps() {
-		change, err := repo.Render(m, step)
+	for _, s := range step.All() {
+		change, err := render.Render(model, m, s)
 		if err != nil {
 			return err
 		}
-		preview, err := repo.Preview(change)
+		preview, err := change.Preview()
 		if err != nil {
 			return err
 		}
 		printPreview(out, preview)
-		if err := repo.Apply(change.Edits); err != nil {
-			return err
-		}
+		model = change.After
 	}
-	model, err := repo.Model()
-	if err != nil {
-		return err
-	}
-	findings := render.Verify(model)
-	fmt.Fprintf(out, "\nAfter step 4: %s runs in %s; verify: %s\n", m.Service.Name, strings.Join(model.Running(m.Service.Name), ", "), verdict(findings))
+	findings := verify.Verify(model)
+	fmt.Fprintf(out, "\nAfter step %d: %s runs in %s; verify: %s\n", step.Count, m.Service.Name, strings.Join(model.Running(m.Service), ", "), verdict(findings))
 	return nil
 }
 
 // start records the migration and opens its first pull request.
-func start(opts *Options, cfg *config.Config) error {
-	r, err := gitops.NewReconciler(cfg, opts.Globals.Repo, opts.Env, opts.Now)
+func start(ctx context.Context, opts *Options) error {
+	cfg, err := opts.Globals.LoadConfig()
 	if err != nil {
 		return err
 	}
-	report, err := r.Start(context.Background(), opts.Service, opts.From, opts.To, opts.Reason)
+	r, err := gitops.NewReconciler(cfg, opts.Globals.Repo, opts.Env, opts.Now, cmdutil.Builder(opts.Streams))
+	if err != nil {
+		return err
+	}
+	report, err := r.Start(ctx, opts.Service, opts.From, opts.To, opts.Reason)
 	if report != nil {
 		for _, a := range report.Actions {
 			fmt.Fprintf(opts.Streams.Out, "%s %s: %s\n", a.Kind, a.Migration, a.Detail)
@@ -121,12 +120,12 @@ func start(opts *Options, cfg *config.Config) error {
 	return err
 }
 
-func runningCluster(repo *render.Repo, service string) (string, error) {
-	model, err := repo.Model()
-	if err != nil {
-		return "", err
+func runningCluster(model *fleet.Model, service string) (string, error) {
+	svc, ok := model.Config.Service(service)
+	if !ok {
+		return "", fmt.Errorf("unknown service %q: it is not in gitmig.yaml's services", service)
 	}
-	running := model.Running(service)
+	running := model.Running(svc)
 	if len(running) != 1 {
 		return "", fmt.Errorf("service %s runs in %d clusters (%s): say which one to move it from with --from",
 			service, len(running), strings.Join(running, ", "))
@@ -135,7 +134,7 @@ func runningCluster(repo *render.Repo, service string) (string, error) {
 }
 
 func printPreview(out io.Writer, p *render.Preview) {
-	fmt.Fprintf(out, "\n== Step %d/4 %s: cluster %s ==\n", int(p.Change.Step), p.Change.Step.Name(), p.Change.Cluster)
+	fmt.Fprintf(out, "\n== Step %s %s: cluster %s ==\n", p.Change.Step.Of(), p.Change.Step.Name(), p.Change.Cluster)
 	fmt.Fprintln(out, "Files:")
 	for _, f := range p.Files {
 		fmt.Fprintf(out, "  %s %s\n", f.Status, f.Path)
@@ -150,7 +149,7 @@ func printPreview(out io.Writer, p *render.Preview) {
 	}
 }
 
-func verdict(findings []render.Finding) string {
+func verdict(findings []verify.Finding) string {
 	if len(findings) == 0 {
 		return "every service reachable"
 	}

@@ -5,7 +5,6 @@ package plan
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,6 +13,7 @@ import (
 	"github.com/gitmig/gitmig/internal/decide"
 	"github.com/gitmig/gitmig/internal/gitops"
 	"github.com/gitmig/gitmig/internal/gitops/record"
+	"github.com/gitmig/gitmig/internal/present"
 )
 
 // Options are the inputs of the plan command.
@@ -60,24 +60,19 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	cfg, repo, err := opts.Globals.Repository()
+	ctx = cmdutil.Context(ctx)
+	model, err := opts.Globals.Model(ctx, opts.Streams)
 	if err != nil {
 		return err
 	}
-	model, err := repo.Model()
-	if err != nil {
-		return err
-	}
-	fleet, err := gitops.Fleet(cfg, model)
+	cfg := model.Config
+	placement, err := gitops.Placement(model)
 	if err != nil {
 		return err
 	}
 	source, err := opts.Metrics.Source(cfg)
 	if err != nil {
 		return err
-	}
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	snap, err := source.Snapshot(ctx, at)
 	if err != nil {
@@ -90,17 +85,20 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	// The work tree's records say what is in flight and what cools down, as a pass of
 	// gitmig reconcile would read them on the base branch.
-	records, err := record.LoadAll(os.DirFS(opts.Globals.Repo))
+	records, invalid, err := record.LoadAll(model.Tree, cfg)
 	if err != nil {
 		return err
 	}
+	for _, r := range invalid {
+		fmt.Fprintf(opts.Streams.Err, "gitmig: warning: %s is not a usable migration record, ignored: %s\n", r.File, r.Problem)
+	}
 	inFlight, cooldowns := gitops.Constraints(cfg, records, at)
-	plan := decide.NewPlan(decide.Input{Config: cfg, Fleet: fleet, Metrics: snap, InFlight: inFlight, Cooldowns: cooldowns})
+	plan := decide.NewPlan(decide.Input{Config: cfg, Fleet: placement, Metrics: snap, InFlight: inFlight, Cooldowns: cooldowns})
 	switch opts.Output {
 	case "json":
-		return decide.WriteJSON(opts.Streams.Out, plan)
+		return present.PlanJSON(opts.Streams.Out, plan)
 	case "markdown":
-		return decide.WriteMarkdown(opts.Streams.Out, plan, snap, cfg.Policy)
+		return present.PlanMarkdown(opts.Streams.Out, plan, snap, cfg.Policy)
 	}
-	return decide.WriteTable(opts.Streams.Out, plan)
+	return present.PlanTable(opts.Streams.Out, plan)
 }

@@ -12,7 +12,8 @@ import (
 	"github.com/gitmig/gitmig/internal/cmd/root"
 	"github.com/gitmig/gitmig/internal/cmdutil"
 	"github.com/gitmig/gitmig/internal/decide"
-	"github.com/gitmig/gitmig/internal/decide/promtest"
+	"github.com/gitmig/gitmig/internal/metrics"
+	"github.com/gitmig/gitmig/internal/metrics/prometheus/promtest"
 )
 
 // repoRoot is the example fleet: gitmig.yaml, base/ and clusters/ at the top of the
@@ -144,7 +145,7 @@ func TestPlanAgainstARealPrometheus(t *testing.T) {
 		}
 
 		// The saved metrics replay to the same plan, offline.
-		snap, err := decide.LoadSnapshot(saved)
+		snap, err := metrics.LoadSnapshot(saved)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,7 +209,7 @@ func TestPlanAgainstARealPrometheus(t *testing.T) {
 		// The spike is real: the instant usage is over the threshold.
 		saved := filepath.Join(t.TempDir(), "metrics.yaml")
 		planJSON(t, "--prometheus", srv.URL, "--time", atFlag, "--save-metrics", saved)
-		snap, err := decide.LoadSnapshot(saved)
+		snap, err := metrics.LoadSnapshot(saved)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,7 +227,7 @@ func TestPlanAgainstARealPrometheus(t *testing.T) {
 			t.Fatalf("moves = %q, want none", got)
 		}
 		edge := state(t, p, "edge")
-		if edge.State != decide.StateUnknown || !strings.Contains(edge.Why, `no cpu usage series with cluster="edge"`) {
+		if edge.State != metrics.StateUnknown || !strings.Contains(edge.Why, `no cpu usage series with cluster="edge"`) {
 			t.Errorf("edge = %+v, want Unknown for lack of series", edge)
 		}
 		for _, c := range []string{"fog", "cloud"} {

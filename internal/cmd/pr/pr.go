@@ -18,6 +18,7 @@ import (
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/gitops"
 	"github.com/gitmig/gitmig/internal/gitops/forge/local"
+	"github.com/gitmig/gitmig/internal/text"
 )
 
 // Actions of the pr command.
@@ -117,7 +118,7 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 		return writeTable(out, db.Pulls, f.Remote())
 	case ActionMerge:
-		pr, err := f.Merge(ctx, opts.Number)
+		pr, err := f.Merge(ctx, opts.Number, "")
 		if err != nil {
 			return err
 		}
@@ -175,7 +176,7 @@ func writeTable(w io.Writer, pulls []local.Pull, remote string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NUMBER\tSTATE\tTITLE\tHEAD")
 	for _, p := range pulls {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", p.Number, p.State, p.Title, p.Head)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", p.Number, p.State, text.Printable(p.Title), text.Printable(p.Head))
 	}
 	return tw.Flush()
 }

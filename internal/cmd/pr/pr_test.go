@@ -23,6 +23,7 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/forge/local"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
+	"github.com/gitmig/gitmig/internal/step"
 )
 
 var clock = time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
@@ -72,30 +73,30 @@ func openPRs(t *testing.T, remote string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, step := range []string{"1-deploy", "2-route"} {
+	for _, s := range []step.Step{step.Deploy, step.Route} {
 		if err := wt.Checkout(&git.CheckoutOptions{Hash: main.Hash(), Force: true}); err != nil {
 			t.Fatal(err)
 		}
-		name := "clusters/cloud/" + step + ".yaml"
+		name := "clusters/cloud/" + s.String() + ".yaml"
 		if err := os.MkdirAll(filepath.Join(wt.Filesystem.Root(), "clusters/cloud"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(wt.Filesystem.Root(), name), []byte("step: "+step+"\n"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(wt.Filesystem.Root(), name), []byte("step: "+s.String()+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := wt.Add(name); err != nil {
 			t.Fatal(err)
 		}
 		sig := &object.Signature{Name: "Dev", Email: "dev@example.org", When: clock}
-		h, err := wt.Commit(step, &git.CommitOptions{Author: sig, Committer: sig})
+		h, err := wt.Commit(s.String(), &git.CommitOptions{Author: sig, Committer: sig})
 		if err != nil {
 			t.Fatal(err)
 		}
-		branch := forge.Branch("orc8r-edge-to-cloud", i+1, step[2:])
+		branch := step.BranchOf("orc8r-edge-to-cloud", s)
 		if err := dev.Push(&git.PushOptions{RefSpecs: []gitconfig.RefSpec{gitconfig.RefSpec(h.String() + ":refs/heads/" + branch)}}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.Create(context.Background(), forge.NewPullRequest{Title: "gitmig: move orc8r edge→cloud [" + step + "]", Head: branch}); err != nil {
+		if _, err := f.Create(context.Background(), forge.NewPullRequest{Title: "gitmig: move orc8r edge→cloud [" + s.String() + "]", Head: branch}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -213,4 +214,16 @@ func gitOut(t *testing.T, dir string, args ...string) string {
 		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// A title written by anyone can neither rewrite the terminal nor break the table.
+func TestListTableDropsControlSequences(t *testing.T) {
+	var out strings.Builder
+	pulls := []local.Pull{{Number: 3, State: forge.StateOpen, Title: "gitmig: move x [1/4 deploy]\x1b]0;pwned\x07\x1b[2J\nforged row", Head: "gitmig/x/1-deploy"}}
+	if err := writeTable(&out, pulls, "fleet.git"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(out.String(), "\x1b\x07") || strings.Count(out.String(), "\n") != 2 {
+		t.Errorf("table: %q", out.String())
+	}
 }

@@ -6,16 +6,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/gitmig/gitmig/internal/cmd/status"
 	"github.com/gitmig/gitmig/internal/cmdutil"
 	"github.com/gitmig/gitmig/internal/gitops"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
+	"github.com/gitmig/gitmig/internal/present"
+	"github.com/gitmig/gitmig/internal/report"
 )
 
 // Options are the inputs of the reconcile command.
@@ -25,9 +25,11 @@ type Options struct {
 	Metrics  cmdutil.MetricsFlags
 	Once     bool
 	Interval time.Duration
-	DryRun   bool
-	Env      gitops.Env
-	Now      func() time.Time
+	// Timeout bounds each pass, however its calls fare.
+	Timeout time.Duration
+	DryRun  bool
+	Env     gitops.Env
+	Now     func() time.Time
 }
 
 // NewCmd returns the reconcile command.
@@ -47,21 +49,28 @@ interruption and it converges.`,
 	opts.Metrics.AddFlags(cmd)
 	cmd.Flags().BoolVar(&opts.Once, "once", false, "run one pass and exit (the default without --interval)")
 	cmd.Flags().DurationVar(&opts.Interval, "interval", 0, "run a pass every interval until interrupted")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", DefaultTimeout, "give up a pass that takes longer; the next one carries on")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print what a pass would do without doing it")
 	cmd.MarkFlagsMutuallyExclusive("once", "interval")
 	return cmd
 }
 
-// Run runs the passes.
+// DefaultTimeout bounds a pass: well above the minute or two a large fleet's cold pass
+// takes, well below a scheduled job's limit.
+const DefaultTimeout = 10 * time.Minute
+
+// Run runs the passes. When ctx is cancelled (SIGINT, SIGTERM), the pass under way
+// stops at its next safe point, its summary is written, and Run returns why.
 func Run(ctx context.Context, opts *Options) error {
-	if ctx == nil {
-		ctx = context.Background()
+	ctx = cmdutil.Context(ctx)
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
 	}
 	cfg, err := opts.Globals.LoadConfig()
 	if err != nil {
 		return err
 	}
-	r, err := gitops.NewReconciler(cfg, opts.Globals.Repo, opts.Env, opts.Now)
+	r, err := gitops.NewReconciler(cfg, opts.Globals.Repo, opts.Env, opts.Now, cmdutil.Builder(opts.Streams))
 	if err != nil {
 		return err
 	}
@@ -74,20 +83,29 @@ func Run(ctx context.Context, opts *Options) error {
 			return err
 		}
 	}
-	if opts.Interval <= 0 {
-		report, err := r.Pass(ctx)
-		if report != nil {
-			printReport(opts.Streams.Out, report)
+	pass := func() (*report.Report, error) {
+		ctx, cancel := context.WithTimeoutCause(ctx, opts.Timeout, fmt.Errorf("the pass took longer than --timeout %s", opts.Timeout))
+		defer cancel()
+		rep, err := r.Pass(ctx)
+		if err != nil && ctx.Err() != nil {
+			err = fmt.Errorf("%w (%v)", err, context.Cause(ctx))
 		}
-		return errors.Join(err, appendSummary(opts.Env, report, opts.DryRun, err))
+		if rep != nil {
+			_ = present.Pass(opts.Streams.Out, rep)
+		}
+		return rep, err
+	}
+	if opts.Interval <= 0 {
+		rep, err := pass()
+		return errors.Join(err, appendSummary(opts.Env, rep, opts.DryRun, err))
 	}
 	for {
-		report, err := r.Pass(ctx)
-		if report != nil {
-			printReport(opts.Streams.Out, report)
-		}
-		if serr := appendSummary(opts.Env, report, opts.DryRun, err); serr != nil {
+		rep, err := pass()
+		if serr := appendSummary(opts.Env, rep, opts.DryRun, err); serr != nil {
 			fmt.Fprintf(opts.Streams.Err, "gitmig: %v\n", serr)
+		}
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
 		}
 		wait := opts.Interval
 		if err != nil {
@@ -97,38 +115,12 @@ func Run(ctx context.Context, opts *Options) error {
 				wait = time.Until(limited.Reset)
 			}
 		}
+		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
+			timer.Stop()
+			return context.Cause(ctx)
+		case <-timer.C:
 		}
 	}
-}
-
-func printReport(w io.Writer, report *gitops.Report) {
-	fmt.Fprintf(w, "Pass at %s\n", short(report.Head))
-	for _, a := range report.Actions {
-		prefix := ""
-		if a.DryRun {
-			prefix = "would "
-		}
-		fmt.Fprintf(w, "  %s%s %s: %s\n", prefix, a.Kind, a.Migration, a.Detail)
-	}
-	if len(report.Actions) == 0 {
-		fmt.Fprintln(w, "  nothing to do")
-	}
-	for _, n := range report.Notes {
-		fmt.Fprintf(w, "  note: %s\n", n)
-	}
-	if report.Plan != nil && len(report.Plan.Decisions) == 0 {
-		fmt.Fprintln(w, "  plan: no service needs to move")
-	}
-	_ = status.WriteTable(w, report)
-}
-
-func short(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }

@@ -2,6 +2,8 @@
 package root
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"github.com/gitmig/gitmig/internal/cmd/build"
@@ -17,11 +19,12 @@ import (
 	"github.com/gitmig/gitmig/internal/cmdutil"
 )
 
-// Run executes the gitmig command line args.
-func Run(args []string, streams cmdutil.Streams) error {
+// Run executes the gitmig command line args; cancelling ctx stops the command at a
+// safe point.
+func Run(ctx context.Context, args []string, streams cmdutil.Streams) error {
 	cmd := NewCmd(streams)
 	cmd.SetArgs(args)
-	return cmd.Execute()
+	return cmd.ExecuteContext(ctx)
 }
 
 // NewCmd returns the root command with every subcommand attached.

@@ -2,13 +2,20 @@
 package step
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gitmig/gitmig/internal/cmdutil"
 	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/step"
+	"github.com/gitmig/gitmig/internal/tree"
 )
 
 // Options are the inputs of the step command.
@@ -35,7 +42,7 @@ func NewCmd(streams cmdutil.Streams, g *cmdutil.Globals) *cobra.Command {
 service from cluster A to cluster B into the work tree, and prints the files it
 changed. It refuses a tree that is not in the state step N expects.`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return Run(opts) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return Run(cmd.Context(), opts) },
 	}
 	cmd.Flags().StringVar(&opts.Service, "service", "", "the service to move")
 	cmd.Flags().StringVar(&opts.From, "from", "", "the source cluster")
@@ -49,39 +56,60 @@ changed. It refuses a tree that is not in the state step N expects.`,
 }
 
 // Run renders the step and writes it to disk.
-func Run(opts *Options) error {
-	cfg, repo, err := opts.Globals.Repository()
+func Run(ctx context.Context, opts *Options) error {
+	model, err := opts.Globals.Model(cmdutil.Context(ctx), opts.Streams)
 	if err != nil {
 		return err
 	}
 	id := opts.ID
 	if id == "" {
-		model, err := repo.Model()
-		if err != nil {
-			return err
-		}
-		if id = model.InProgressID(opts.Service, opts.From, opts.To); id == "" {
+		if id = render.InProgressID(model, opts.Service, opts.From, opts.To); id == "" {
 			id = render.MigrationID(opts.Service, opts.From, opts.To, opts.Now())
 		}
 	}
-	m, err := render.NewMigration(cfg, id, opts.Service, opts.From, opts.To)
+	m, err := render.NewMigration(model.Config, id, opts.Service, opts.From, opts.To)
 	if err != nil {
 		return err
 	}
-	change, err := repo.Render(m, render.Step(opts.Step))
+	change, err := render.Render(model, m, step.Step(opts.Step))
 	if err != nil {
 		return err
 	}
-	preview, err := repo.Preview(change)
+	preview, err := change.Preview()
 	if err != nil {
 		return err
 	}
-	if err := repo.Apply(change.Edits); err != nil {
+	if err := writeEdits(opts.Globals.Repo, change.Edits); err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.Streams.Out, "%s: step %d/4 %s in %s\n", m.ID, int(change.Step), change.Step.Name(), change.Cluster)
+	fmt.Fprintf(opts.Streams.Out, "%s: step %s %s in %s\n", m.ID, change.Step.Of(), change.Step.Name(), change.Cluster)
 	for _, f := range preview.Files {
 		fmt.Fprintf(opts.Streams.Out, "  %s %s\n", f.Status, f.Path)
+	}
+	return nil
+}
+
+// writeEdits writes edits into the work tree at dir, refusing paths that leave it.
+func writeEdits(dir string, edits []tree.Edit) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	for _, e := range edits {
+		p := filepath.FromSlash(e.Path)
+		if e.Delete {
+			if err := root.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("deleting %s: %w", e.Path, err)
+			}
+			continue
+		}
+		if err := root.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("writing %s: %w", e.Path, err)
+		}
+		if err := root.WriteFile(p, e.Content, 0o644); err != nil {
+			return fmt.Errorf("writing %s: %w", e.Path, err)
+		}
 	}
 	return nil
 }

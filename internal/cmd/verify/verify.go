@@ -3,13 +3,14 @@
 package verify
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gitmig/gitmig/internal/cmdutil"
-	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/verify"
 )
 
 // Options are the inputs of the verify command.
@@ -17,6 +18,9 @@ type Options struct {
 	Globals *cmdutil.Globals
 	Streams cmdutil.Streams
 	Output  string
+	// StepBranch, when set, checks that this branch or commit of a gitmig step pull
+	// request is exactly the step gitmig writes, instead of verifying the tree.
+	StepBranch string
 }
 
 // NewCmd returns the verify command.
@@ -30,39 +34,45 @@ every cluster where one of its clients runs or a Service of its name exists: a
 ClusterIP Service must select a Deployment in the same cluster; an ExternalName must
 name a cluster's ingress dnsName whose traefik.io IngressRoute matches the service's
 hosts on the entry point of each port and forwards to such a Service there. It also
-reports the traps of a migration. It exits 1 when it finds anything.`,
+reports the traps of a migration. It exits 1 when it finds anything.
+
+With --step-branch REF it checks a gitmig step pull request instead: REF (its branch
+gitmig/<migration id>/<n>-<step>, or its head commit) must be exactly one commit on
+top of the base branch whose tree is what gitmig writes for that step, so a reviewer
+sees when someone changed it. It reads the local repository only: fetch the base
+branch and REF first.`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return Run(opts) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return Run(cmd.Context(), opts) },
 	}
 	cmd.Flags().StringVarP(&opts.Output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVar(&opts.StepBranch, "step-branch", "", "check that `REF`, a gitmig step pull request's branch or head commit, is exactly the step gitmig writes")
 	return cmd
 }
 
 // Run verifies the tree and prints the findings.
-func Run(opts *Options) error {
+func Run(ctx context.Context, opts *Options) error {
 	if err := cmdutil.Output(opts.Output, "text", "json"); err != nil {
 		return err
 	}
-	_, repo, err := opts.Globals.Repository()
+	if opts.StepBranch != "" {
+		return runStepBranch(cmdutil.Context(ctx), opts)
+	}
+	model, err := opts.Globals.Model(cmdutil.Context(ctx), opts.Streams)
 	if err != nil {
 		return err
 	}
-	model, err := repo.Model()
-	if err != nil {
-		return err
-	}
-	findings := render.Verify(model)
+	findings := verify.Verify(model)
 	// Warnings go to stderr and leave the exit code alone: stdout stays the findings.
-	warnings, err := render.PruneWarnings(repo)
+	warnings, err := verify.PruneWarnings(model.Tree, model.Config)
 	if err != nil {
-		warnings = append(warnings, render.Warning{Note: true, Message: err.Error()})
+		warnings = append(warnings, verify.Warning{Note: true, Message: err.Error()})
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(opts.Streams.Err, w)
 	}
 	if opts.Output == "json" {
 		if findings == nil {
-			findings = []render.Finding{}
+			findings = []verify.Finding{}
 		}
 		enc := json.NewEncoder(opts.Streams.Out)
 		enc.SetIndent("", "  ")
@@ -78,7 +88,7 @@ func Run(opts *Options) error {
 		return fmt.Errorf("verify: %d problem(s) found", len(findings))
 	}
 	if opts.Output == "text" {
-		fmt.Fprintf(opts.Streams.Out, "ok: %d clusters build, every service is reachable\n", len(model.Builds))
+		fmt.Fprintf(opts.Streams.Out, "ok: %d clusters build, every service is reachable\n", len(model.Clusters()))
 	}
 	return nil
 }

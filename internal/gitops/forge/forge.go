@@ -7,16 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
 // Label marks every pull request gitmig opens.
 const Label = "gitmig"
-
-// BranchPrefix starts the head branch of every gitmig pull request:
-// gitmig/<migration id>/<n>-<step>.
-const BranchPrefix = "gitmig/"
 
 // State is a pull request's state.
 type State string
@@ -45,6 +40,8 @@ type PullRequest struct {
 	CreatedAt   time.Time `json:"createdAt"`
 	MergedAt    time.Time `json:"mergedAt,omitzero"`
 	ClosedAt    time.Time `json:"closedAt,omitzero"`
+	// Found is set by Create when the pull request was open already, not opened.
+	Found bool `json:"-"`
 }
 
 // HasLabel reports whether the pull request carries label.
@@ -88,7 +85,7 @@ type Status struct {
 // Forge opens, reads and closes gitmig's pull requests.
 type Forge interface {
 	// List returns gitmig's pull requests, open and recently merged or closed: those
-	// whose head branch starts with BranchPrefix. One pass makes one call.
+	// whose head branch starts with step.BranchPrefix. One pass makes one call.
 	List(ctx context.Context) ([]PullRequest, error)
 	// Create opens a pull request, or returns the one already open for the same head
 	// branch, so that a pass interrupted after creating it converges.
@@ -101,9 +98,11 @@ type Forge interface {
 	Comment(ctx context.Context, number int, body string) error
 	// Close closes a pull request without merging it, after commenting why.
 	Close(ctx context.Context, number int, comment string) error
-	// Merge merges an open pull request into its base with a merge commit; gitmig
-	// uses it only for steps whose auto-merge is enabled.
-	Merge(ctx context.Context, number int) (PullRequest, error)
+	// Merge merges an open pull request into its base with a merge commit, only while
+	// its head is the commit head names (any head when head is empty): a head pushed
+	// after gitmig checked it is never merged (ErrHeadMoved). gitmig merges only the
+	// steps whose auto-merge is enabled, and only heads it checked.
+	Merge(ctx context.Context, number int, head string) (PullRequest, error)
 	// SetStatus sets a commit status on a commit.
 	SetStatus(ctx context.Context, sha string, status Status) error
 	// HeadURL is a web address that leads to the pull request of a head branch, known
@@ -135,47 +134,9 @@ func (e *RateLimitError) Error() string {
 	return msg
 }
 
+// ErrHeadMoved is returned by Merge when the pull request's head is not the commit the
+// caller checked.
+var ErrHeadMoved = errors.New("the pull request's head is not the commit that was checked")
+
 // ErrNotFound is returned for a pull request number the forge does not know.
 var ErrNotFound = errors.New("pull request not found")
-
-// StepBranch is a parsed gitmig head branch: gitmig/<id>/<n>-<step> for a step, or
-// gitmig/<id>/undo-<n>-<step> for the pull request that rolls step n back.
-type StepBranch struct {
-	ID   string
-	Step int
-	Name string
-	Undo bool
-}
-
-// ParseBranch parses a gitmig head branch.
-func ParseBranch(branch string) (StepBranch, bool) {
-	rest, found := strings.CutPrefix(branch, BranchPrefix)
-	if !found {
-		return StepBranch{}, false
-	}
-	i := strings.LastIndex(rest, "/")
-	if i <= 0 {
-		return StepBranch{}, false
-	}
-	b := StepBranch{ID: rest[:i]}
-	stepPart := rest[i+1:]
-	stepPart, b.Undo = strings.CutPrefix(stepPart, undoPrefix)
-	numPart, name, found := strings.Cut(stepPart, "-")
-	if !found || len(numPart) != 1 || numPart[0] < '1' || numPart[0] > '9' || name == "" {
-		return StepBranch{}, false
-	}
-	b.Step, b.Name = int(numPart[0]-'0'), name
-	return b, true
-}
-
-const undoPrefix = "undo-"
-
-// Branch names the head branch of a migration step.
-func Branch(id string, step int, name string) string {
-	return fmt.Sprintf("%s%s/%d-%s", BranchPrefix, id, step, name)
-}
-
-// UndoBranch names the head branch of the pull request that rolls a step back.
-func UndoBranch(id string, step int, name string) string {
-	return fmt.Sprintf("%s%s/%s%d-%s", BranchPrefix, id, undoPrefix, step, name)
-}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/gitmig/gitmig/internal/step"
 )
 
 // Verdict is a gate's answer.
@@ -51,8 +53,8 @@ type Request struct {
 	Namespace   string
 	From        string
 	To          string
-	// Step is the merged step, 1 to 4; Cluster is the cluster whose overlay it changed.
-	Step    int
+	// Step is the merged step; Cluster is the cluster whose overlay it changed.
+	Step    step.Step
 	Cluster string
 	// MergeCommit is the commit the step's merge made on the base branch; Branch is the
 	// base branch.
@@ -85,7 +87,7 @@ type Merged struct{}
 
 // Check passes every merged step.
 func (Merged) Check(_ context.Context, req Request) (Result, error) {
-	return Passed("step %d merged as %s; engine none applies on merge", req.Step, short(req.MergeCommit)), nil
+	return Passed("step %d merged as %s; engine none applies on merge", int(req.Step), short(req.MergeCommit)), nil
 }
 
 // Drain holds the flip (step 3) until Duration has passed since it was applied, so
@@ -102,7 +104,7 @@ type Drain struct {
 // Check asks the inner gate, then holds step 3 for the drain.
 func (d Drain) Check(ctx context.Context, req Request) (Result, error) {
 	res, err := d.Inner.Check(ctx, req)
-	if err != nil || res.Verdict != Pass || req.Step != 3 || req.Undo {
+	if err != nil || res.Verdict != Pass || req.Step != step.Flip || req.Undo {
 		return res, err
 	}
 	since, what := req.MergedAt, "merged"

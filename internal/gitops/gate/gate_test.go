@@ -8,16 +8,18 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gitmig/gitmig/internal/step"
 )
 
 var mergedAt = time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
 
 // history is a base branch: old ← merge ← later, with "merge" the step's merge commit.
-func request(step int) Request {
+func request(n int) Request {
 	onBranch := map[string]bool{"merge0000": true, "later0000": true}
 	return Request{
 		Service: "orc8r", Namespace: "orc8r-ns", From: "edge", To: "cloud", Cluster: "cloud",
-		Step: step, MergeCommit: "merge0000", MergedAt: mergedAt, Now: mergedAt.Add(10 * time.Minute),
+		Step: step.Step(n), MergeCommit: "merge0000", MergedAt: mergedAt, Now: mergedAt.Add(10 * time.Minute),
 		Descends: func(_ context.Context, sha string) (bool, error) { return onBranch[sha], nil },
 	}
 }

@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/step"
 )
 
 // Metrics is what the Prometheus-backed checks ask of Prometheus;
-// *decide.PrometheusSource answers it.
+// *prometheus.Source answers it.
 type Metrics interface {
 	// Gauge sums a query at one time; found is false when it matched no series.
 	Gauge(ctx context.Context, field, promql string, at time.Time) (value float64, found bool, err error)
@@ -41,7 +42,7 @@ func (p PrometheusWorkloads) Check(ctx context.Context, req Request) (Result, er
 		return p.Metrics.Gauge(ctx, field, promql, req.Now)
 	}
 	switch req.Step {
-	case 1:
+	case step.Deploy:
 		available, foundAvailable, err := gauge("policy.queries.replicasAvailable", p.Queries.ReplicasAvailable)
 		if err != nil {
 			return Waiting("Prometheus: %v", err), nil
@@ -57,7 +58,7 @@ func (p PrometheusWorkloads) Check(ctx context.Context, req Request) (Result, er
 			return Waiting("Deployment %s/%s in %s: %g of %g replicas available (kube-state-metrics)", req.Namespace, req.Service, req.Cluster, available, desired), nil
 		}
 		return Passed("Deployment %s/%s available in %s (%g/%g, kube-state-metrics)", req.Namespace, req.Service, req.Cluster, available, desired), nil
-	case 4:
+	case step.Cleanup:
 		available, found, err := gauge("policy.queries.replicasAvailable", p.Queries.ReplicasAvailable)
 		if err != nil {
 			return Waiting("Prometheus: %v", err), nil
@@ -67,7 +68,7 @@ func (p PrometheusWorkloads) Check(ctx context.Context, req Request) (Result, er
 		}
 		return Passed("no replica of %s left in %s (kube-state-metrics)", req.Service, req.Cluster), nil
 	}
-	return Passed("step %d is not measured through kube-state-metrics", req.Step), nil
+	return Passed("step %d is not measured through kube-state-metrics", int(req.Step)), nil
 }
 
 // IdleEvaluations is how many consecutive evaluations of the source's request rate

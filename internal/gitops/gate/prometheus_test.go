@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/gitmig/gitmig/internal/config"
-	"github.com/gitmig/gitmig/internal/decide"
-	"github.com/gitmig/gitmig/internal/decide/promtest"
+	"github.com/gitmig/gitmig/internal/metrics/prometheus"
+	"github.com/gitmig/gitmig/internal/metrics/prometheus/promtest"
 )
 
 // at is the evaluation time; the backfilled series end there, hours in the past so the
@@ -38,7 +38,7 @@ func requests(busyUntil time.Time) promtest.Family {
 	return promtest.Family{Name: "traefik_service_requests_total", Type: "counter", Series: []promtest.Series{{Labels: labels, Samples: samples}}}
 }
 
-func prometheus(t *testing.T, families ...promtest.Family) (*decide.PrometheusSource, *config.Config) {
+func startPrometheus(t *testing.T, families ...promtest.Family) (*prometheus.Source, *config.Config) {
 	t.Helper()
 	srv := promtest.Start(t, promtest.OpenMetrics(families))
 	cfg := &config.Config{Policy: config.DefaultPolicy()}
@@ -46,7 +46,7 @@ func prometheus(t *testing.T, families ...promtest.Family) (*decide.PrometheusSo
 	cfg.Policy.Prometheus.ClusterLabel = "cluster"
 	cfg.Policy.Queries.Default("cluster")
 	cfg.Policy.Queries.RequestRate = `sum(rate(traefik_service_requests_total{cluster="{{.Cluster}}", service=~"{{.Namespace}}-{{.Service}}-.*"}[1m]))`
-	src, err := decide.NewPrometheusSource(cfg, decide.PrometheusOptions{})
+	src, err := prometheus.NewSource(cfg, prometheus.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestPrometheusWorkloadsAgainstARealPrometheus(t *testing.T) {
 	deployment := func(cluster string) map[string]string {
 		return map[string]string{"cluster": cluster, "namespace": "orc8r-ns", "deployment": "orc8r"}
 	}
-	src, cfg := prometheus(t,
+	src, cfg := startPrometheus(t,
 		gauge("kube_deployment_spec_replicas", deployment("cloud"), 2),
 		gauge("kube_deployment_status_replicas_available", deployment("cloud"), 1),
 		gauge("kube_deployment_spec_replicas", deployment("fog"), 2),
@@ -87,7 +87,7 @@ func TestPrometheusWorkloadsAgainstARealPrometheus(t *testing.T) {
 }
 
 func TestDrainWaitsForTheSourceToGoIdle(t *testing.T) {
-	src, cfg := prometheus(t, requests(at.Add(-5*time.Minute)))
+	src, cfg := startPrometheus(t, requests(at.Add(-5*time.Minute)))
 	d := Drain{
 		Inner:    fixed{Verdict: Pass, Reason: "applied", AppliedAt: at.Add(-20 * time.Minute)},
 		Duration: 5 * time.Minute,

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/step"
 )
 
 var (
@@ -38,23 +40,23 @@ type Workloads struct {
 // Check looks at the step's cluster.
 func (w Workloads) Check(ctx context.Context, req Request) (Result, error) {
 	if req.Undo {
-		return Passed("rollback of step %d: the engine's answer decides", req.Step), nil
+		return Passed("rollback of step %d: the engine's answer decides", int(req.Step)), nil
 	}
 	client, ok := w.Clients[req.Cluster]
 	if !ok {
 		return Passed("no access to %s's workloads (gitops.workloads): not checked there", req.Cluster), nil
 	}
 	switch req.Step {
-	case 1:
+	case step.Deploy:
 		return deploymentAvailable(ctx, client, req)
-	case 2:
+	case step.Route:
 		return routesInPlace(ctx, client, req)
-	case 3:
+	case step.Flip:
 		return serviceFlipped(ctx, client, req)
-	case 4:
+	case step.Cleanup:
 		return podsGone(ctx, client, req)
 	}
-	return Failed("no step %d", req.Step), nil
+	return Failed("no step %d", int(req.Step)), nil
 }
 
 func deploymentAvailable(ctx context.Context, client dynamic.Interface, req Request) (Result, error) {
@@ -171,11 +173,18 @@ func RESTConfig(target config.KubeTarget) (*rest.Config, error) {
 	return cfg, nil
 }
 
+// requestTimeout bounds one request of a gate to an API server, so that a server that
+// accepts and never answers fails the gate's check instead of holding the pass.
+const requestTimeout = 30 * time.Second
+
 // DynamicClient is a dynamic client for a kubeconfig target.
 func DynamicClient(target config.KubeTarget) (dynamic.Interface, error) {
 	cfg, err := RESTConfig(target)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Timeout == 0 || cfg.Timeout > requestTimeout {
+		cfg.Timeout = requestTimeout
 	}
 	return dynamic.NewForConfig(cfg)
 }

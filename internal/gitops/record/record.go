@@ -7,11 +7,15 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/step"
 )
 
 // Dir holds the records, relative to the repository root.
@@ -147,23 +151,65 @@ func Parse(data []byte) (*Record, error) {
 	if r.Metadata.Name == "" || r.Spec.Service == "" || r.Spec.From == "" || r.Spec.To == "" {
 		return nil, errors.New("metadata.name, spec.service, spec.from and spec.to are required")
 	}
-	if r.Status.Step < 0 || r.Status.Step > 4 {
-		return nil, fmt.Errorf("status.step %d is not 0-4", r.Status.Step)
+	if r.Status.Step < 0 || r.Status.Step > step.Count {
+		return nil, fmt.Errorf("status.step %d is not 0-%d", r.Status.Step, step.Count)
 	}
 	return &r, nil
 }
 
-// LoadAll reads every record under Dir in fsys, sorted by id. A record that does not
-// parse is an error naming its file: gitmig never guesses at a migration's state.
-func LoadAll(fsys fs.FS) ([]*Record, error) {
+// Invalid is a record file gitmig cannot use, and why. It is shown, and holds no slot
+// of policy.maxConcurrent.
+type Invalid struct {
+	File    string `json:"file"`
+	Problem string `json:"problem"`
+}
+
+// Validate checks a record against gitmig.yaml: its service and clusters exist, its id
+// names them, and its phase is one gitmig writes.
+func (r *Record) Validate(cfg *config.Config) error {
+	var problems []string
+	switch r.Status.Phase {
+	case InProgress, Completed, Aborted, RolledBack:
+	default:
+		problems = append(problems, fmt.Sprintf("status.phase %q is not InProgress, Completed, Aborted or RolledBack", r.Status.Phase))
+	}
+	if svc, ok := cfg.Service(r.Spec.Service); !ok {
+		problems = append(problems, fmt.Sprintf("spec.service %q is not in gitmig.yaml's services", r.Spec.Service))
+	} else if r.Spec.Namespace != "" && r.Spec.Namespace != svc.Namespace {
+		problems = append(problems, fmt.Sprintf("spec.namespace %q is not %s's namespace %s", r.Spec.Namespace, svc.Name, svc.Namespace))
+	}
+	for field, cluster := range map[string]string{"spec.from": r.Spec.From, "spec.to": r.Spec.To} {
+		if _, ok := cfg.Cluster(cluster); !ok {
+			problems = append(problems, fmt.Sprintf("%s %q is not in gitmig.yaml's clusters", field, cluster))
+		}
+	}
+	if r.Spec.From == r.Spec.To {
+		problems = append(problems, "spec.from and spec.to are both "+r.Spec.From)
+	}
+	if prefix := r.Spec.Service + "-" + r.Spec.From + "-to-" + r.Spec.To + "-"; !strings.HasPrefix(r.ID(), prefix) {
+		problems = append(problems, fmt.Sprintf("metadata.name %q does not start with %s", r.ID(), prefix))
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	slices.Sort(problems)
+	return errors.New(strings.Join(problems, "; "))
+}
+
+// LoadAll reads every record under Dir in fsys, sorted by id, and checks each against
+// cfg. A record that does not parse or does not fit gitmig.yaml is returned among the
+// invalid ones, by its file: gitmig never guesses at a migration's state, and one bad
+// file does not stop the others. The error is for a folder that cannot be read.
+func LoadAll(fsys fs.FS, cfg *config.Config) ([]*Record, []Invalid, error) {
 	entries, err := fs.ReadDir(fsys, Dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var records []*Record
+	var invalid []Invalid
 	for _, e := range entries {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") {
 			continue
@@ -171,17 +217,22 @@ func LoadAll(fsys fs.FS) ([]*Record, error) {
 		p := path.Join(Dir, e.Name())
 		data, err := fs.ReadFile(fsys, p)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		r, err := Parse(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
+		switch {
+		case err != nil:
+		case r.ID()+".yaml" != e.Name():
+			err = fmt.Errorf("metadata.name %q does not match the file name", r.ID())
+		default:
+			err = r.Validate(cfg)
 		}
-		if r.ID()+".yaml" != e.Name() {
-			return nil, fmt.Errorf("%s: metadata.name %q does not match the file name", p, r.ID())
+		if err != nil {
+			invalid = append(invalid, Invalid{File: p, Problem: err.Error()})
+			continue
 		}
 		records = append(records, r)
 	}
 	sort.Slice(records, func(i, j int) bool { return records[i].ID() < records[j].ID() })
-	return records, nil
+	return records, invalid, nil
 }

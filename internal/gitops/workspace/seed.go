@@ -9,7 +9,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
-	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/gitops/gitstore"
+	"github.com/gitmig/gitmig/internal/tree"
 )
 
 // Seed creates a bare repository at dir whose branch holds one commit with the files
@@ -19,7 +20,7 @@ func Seed(dir, branch string, fsys fs.FS, authorName, authorEmail string, when t
 	if err != nil {
 		return "", fmt.Errorf("creating %s: %w", dir, err)
 	}
-	edits := map[string]render.Edit{}
+	var edits []tree.Edit
 	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -28,23 +29,18 @@ func Seed(dir, branch string, fsys fs.FS, authorName, authorEmail string, when t
 		if err != nil {
 			return err
 		}
-		edits[p] = render.Edit{Path: p, Content: data}
+		edits = append(edits, tree.Edit{Path: p, Content: data})
 		return nil
 	})
 	if err != nil {
 		return "", err
 	}
-	root, _, err := writeTree(repo.Storer, nil, edits)
+	root, err := gitstore.ApplyEdits(repo.Storer, plumbing.ZeroHash, edits)
 	if err != nil {
 		return "", err
 	}
 	sig := object.Signature{Name: authorName, Email: authorEmail, When: when.UTC().Truncate(time.Second)}
-	commit := &object.Commit{Author: sig, Committer: sig, Message: "Seed the fleet repository\n", TreeHash: root}
-	obj := repo.Storer.NewEncodedObject()
-	if err := commit.Encode(obj); err != nil {
-		return "", err
-	}
-	h, err := repo.Storer.SetEncodedObject(obj)
+	h, err := gitstore.WriteCommit(repo.Storer, root, nil, "Seed the fleet repository\n", sig)
 	if err != nil {
 		return "", err
 	}

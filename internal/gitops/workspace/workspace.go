@@ -7,24 +7,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"sort"
 	"strings"
-	"testing/fstest"
 	"time"
 
 	"github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/storage/memory"
 
-	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/gitops/gitstore"
+	"github.com/gitmig/gitmig/internal/redact"
+	"github.com/gitmig/gitmig/internal/tree"
 )
 
 const remoteName = "origin"
@@ -40,14 +37,27 @@ type Options struct {
 	AuthorName  string
 	AuthorEmail string
 	Now         func() time.Time
+	// CallTimeout bounds each exchange with the remote (a clone, a fetch, a push), so
+	// that a server that accepts and never answers fails the call instead of holding
+	// the pass; DefaultCallTimeout when zero.
+	CallTimeout time.Duration
+}
+
+// DefaultCallTimeout bounds one exchange with the remote.
+const DefaultCallTimeout = 2 * time.Minute
+
+// call is the context of one exchange with the remote.
+func (w *Workspace) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, w.opts.CallTimeout)
 }
 
 // Workspace is a clone of the base branch.
 type Workspace struct {
-	opts Options
-	repo *git.Repository
-	auth transport.AuthMethod
-	head plumbing.Hash
+	opts   Options
+	redact *redact.Redactor
+	repo   *git.Repository
+	auth   transport.AuthMethod
+	head   plumbing.Hash
 }
 
 // ErrRejected means the remote refused a push because the ref moved since it was read:
@@ -60,10 +70,15 @@ func Clone(ctx context.Context, opts Options) (*Workspace, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	w := &Workspace{opts: opts}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = DefaultCallTimeout
+	}
+	w := &Workspace{opts: opts, redact: redact.New(opts.Token)}
 	if opts.Token != "" {
 		w.auth = &http.BasicAuth{Username: "x-access-token", Password: opts.Token}
 	}
+	ctx, cancel := w.call(ctx)
+	defer cancel()
 	repo, err := git.CloneContext(ctx, memory.NewStorage(), nil, &git.CloneOptions{
 		URL:           opts.Remote,
 		Auth:          w.auth,
@@ -80,24 +95,10 @@ func Clone(ctx context.Context, opts Options) (*Workspace, error) {
 }
 
 // remoteLabel names the remote in messages without any credentials.
-func (w *Workspace) remoteLabel() string { return scrubURL(w.opts.Remote) }
+func (w *Workspace) remoteLabel() string { return redact.URL(w.opts.Remote) }
 
-func scrubURL(u string) string {
-	if scheme, rest, ok := strings.Cut(u, "://"); ok {
-		if at := strings.LastIndex(rest, "@"); at >= 0 && at < strings.Index(rest+"/", "/") {
-			return scheme + "://" + rest[at+1:]
-		}
-	}
-	return u
-}
-
-// scrub removes the token from an error message, should a transport ever echo it.
-func (w *Workspace) scrub(err error) error {
-	if err == nil || w.opts.Token == "" || !strings.Contains(err.Error(), w.opts.Token) {
-		return err
-	}
-	return errors.New(strings.ReplaceAll(err.Error(), w.opts.Token, "***"))
-}
+// scrub takes the token, in every form a server may echo it in, out of an error.
+func (w *Workspace) scrub(err error) error { return w.redact.Error(err) }
 
 func (w *Workspace) readHead() error {
 	ref, err := w.repo.Reference(plumbing.NewRemoteReferenceName(remoteName, w.opts.Branch), true)
@@ -116,6 +117,8 @@ func (w *Workspace) Branch() string { return w.opts.Branch }
 
 // Fetch updates the base branch from the remote.
 func (w *Workspace) Fetch(ctx context.Context) error {
+	ctx, cancel := w.call(ctx)
+	defer cancel()
 	spec := gitconfig.RefSpec(fmt.Sprintf("+refs/heads/%[1]s:refs/remotes/%[2]s/%[1]s", w.opts.Branch, remoteName))
 	err := w.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: remoteName, RefSpecs: []gitconfig.RefSpec{spec}, Auth: w.auth, Tags: git.NoTags})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
@@ -126,6 +129,8 @@ func (w *Workspace) Fetch(ctx context.Context) error {
 
 // FetchBranch fetches one branch of the remote and returns its commit.
 func (w *Workspace) FetchBranch(ctx context.Context, branch string) (string, error) {
+	ctx, cancel := w.call(ctx)
+	defer cancel()
 	spec := gitconfig.RefSpec(fmt.Sprintf("+refs/heads/%[1]s:refs/remotes/%[2]s/%[1]s", branch, remoteName))
 	err := w.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: remoteName, RefSpecs: []gitconfig.RefSpec{spec}, Auth: w.auth, Tags: git.NoTags})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
@@ -141,6 +146,8 @@ func (w *Workspace) FetchBranch(ctx context.Context, branch string) (string, err
 // RemoteBranches lists the remote's branches whose names start with prefix, with
 // their commits.
 func (w *Workspace) RemoteBranches(ctx context.Context, prefix string) (map[string]string, error) {
+	ctx, cancel := w.call(ctx)
+	defer cancel()
 	remote, err := w.repo.Remote(remoteName)
 	if err != nil {
 		return nil, err
@@ -159,52 +166,14 @@ func (w *Workspace) RemoteBranches(ctx context.Context, prefix string) (map[stri
 	return out, nil
 }
 
-// Files returns the tree at a commit as an in-memory file system.
-func (w *Workspace) Files(sha string) (fs.FS, error) {
-	tree, err := w.tree(sha)
-	if err != nil {
-		return nil, err
-	}
-	// fstest.MapFS is the standard library's complete in-memory fs.FS; the tree is
-	// small and read whole, since every pass builds every overlay anyway.
-	files := fstest.MapFS{}
-	err = tree.Files().ForEach(func(f *object.File) error {
-		if !f.Mode.IsFile() {
-			return nil
-		}
-		content, err := f.Contents()
-		if err != nil {
-			return err
-		}
-		files[f.Name] = &fstest.MapFile{Data: []byte(content), Mode: 0o644}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading tree %s: %w", sha, err)
-	}
-	return files, nil
+// Tree returns the tree of a commit, read from the clone as it is asked for.
+func (w *Workspace) Tree(sha string) (tree.Tree, error) {
+	return gitstore.Tree(w.repo.Storer, plumbing.NewHash(sha))
 }
 
 // ReadFile reads one file at a commit; ok is false when it does not exist.
 func (w *Workspace) ReadFile(sha, name string) (data []byte, ok bool, err error) {
-	tree, err := w.tree(sha)
-	if err != nil {
-		return nil, false, err
-	}
-	f, err := tree.File(name)
-	if errors.Is(err, object.ErrFileNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	r, err := f.Reader()
-	if err != nil {
-		return nil, false, err
-	}
-	defer r.Close()
-	data, err = io.ReadAll(r)
-	return data, err == nil, err
+	return gitstore.ReadFile(w.repo.Storer, plumbing.NewHash(sha), name)
 }
 
 func (w *Workspace) tree(sha string) (*object.Tree, error) {
@@ -213,6 +182,28 @@ func (w *Workspace) tree(sha string) (*object.Tree, error) {
 		return nil, fmt.Errorf("reading commit %s: %w", sha, err)
 	}
 	return c.Tree()
+}
+
+// Author names who made a commit: "name <email>".
+func (w *Workspace) Author(sha string) (string, error) {
+	c, err := w.repo.CommitObject(plumbing.NewHash(sha))
+	if err != nil {
+		return "", fmt.Errorf("reading commit %s: %w", sha, err)
+	}
+	return fmt.Sprintf("%s <%s>", c.Author.Name, c.Author.Email), nil
+}
+
+// Parent returns the one parent of a commit; a commit with none or several is an
+// error.
+func (w *Workspace) Parent(sha string) (string, error) {
+	c, err := w.repo.CommitObject(plumbing.NewHash(sha))
+	if err != nil {
+		return "", fmt.Errorf("reading commit %s: %w", sha, err)
+	}
+	if len(c.ParentHashes) != 1 {
+		return "", fmt.Errorf("commit %s has %d parents", sha, len(c.ParentHashes))
+	}
+	return c.ParentHashes[0].String(), nil
 }
 
 // SameTree reports whether two commits have the same tree.
@@ -256,6 +247,8 @@ func (w *Workspace) IsAncestor(a, b string) (bool, error) {
 // working on the tree it read.
 func (w *Workspace) Descends(ctx context.Context, ancestor, sha string) (bool, error) {
 	if _, err := w.repo.CommitObject(plumbing.NewHash(sha)); errors.Is(err, plumbing.ErrObjectNotFound) {
+		ctx, cancel := w.call(ctx)
+		defer cancel()
 		spec := gitconfig.RefSpec(fmt.Sprintf("+refs/heads/%[1]s:refs/gitmig-probe/%[1]s", w.opts.Branch))
 		err := w.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: remoteName, RefSpecs: []gitconfig.RefSpec{spec}, Auth: w.auth, Tags: git.NoTags})
 		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
@@ -267,177 +260,69 @@ func (w *Workspace) Descends(ctx context.Context, ancestor, sha string) (bool, e
 
 // Commit writes a commit with the edits on top of parent, without a work tree, and
 // returns its hash. Nothing is pushed.
-func (w *Workspace) Commit(parent string, edits []render.Edit, message string) (string, error) {
+func (w *Workspace) Commit(parent string, edits []tree.Edit, message string) (string, error) {
 	base, err := w.tree(parent)
 	if err != nil {
 		return "", err
 	}
-	byPath := map[string]render.Edit{}
-	for _, e := range edits {
-		byPath[e.Path] = e
-	}
-	root, _, err := writeTree(w.repo.Storer, base, byPath)
+	root, err := gitstore.ApplyEdits(w.repo.Storer, base.Hash, edits)
 	if err != nil {
 		return "", err
 	}
 	sig := object.Signature{Name: w.opts.AuthorName, Email: w.opts.AuthorEmail, When: w.opts.Now().UTC().Truncate(time.Second)}
-	commit := &object.Commit{
-		Author:       sig,
-		Committer:    sig,
-		Message:      message,
-		TreeHash:     root,
-		ParentHashes: []plumbing.Hash{plumbing.NewHash(parent)},
-	}
-	obj := w.repo.Storer.NewEncodedObject()
-	if err := commit.Encode(obj); err != nil {
-		return "", err
-	}
-	h, err := w.repo.Storer.SetEncodedObject(obj)
+	h, err := gitstore.WriteCommit(w.repo.Storer, root, []plumbing.Hash{plumbing.NewHash(parent)}, message, sig)
 	if err != nil {
 		return "", err
 	}
 	return h.String(), nil
 }
 
-// writeTree stores the tree that results from applying edits (paths relative to this
-// tree) to base, which may be nil for a new folder. empty reports a tree left with no
-// entries, which git does not keep.
-func writeTree(s storer.EncodedObjectStorer, base *object.Tree, edits map[string]render.Edit) (plumbing.Hash, bool, error) {
-	entries := map[string]object.TreeEntry{}
-	if base != nil {
-		for _, e := range base.Entries {
-			entries[e.Name] = e
-		}
-	}
-	sub := map[string]map[string]render.Edit{}
-	for p, e := range edits {
-		dir, rest, nested := strings.Cut(p, "/")
-		if nested {
-			if sub[dir] == nil {
-				sub[dir] = map[string]render.Edit{}
-			}
-			sub[dir][rest] = e
-			continue
-		}
-		if e.Delete {
-			delete(entries, p)
-			continue
-		}
-		obj := s.NewEncodedObject()
-		obj.SetType(plumbing.BlobObject)
-		wr, err := obj.Writer()
-		if err != nil {
-			return plumbing.ZeroHash, false, err
-		}
-		if _, err := wr.Write(e.Content); err != nil {
-			return plumbing.ZeroHash, false, err
-		}
-		if err := wr.Close(); err != nil {
-			return plumbing.ZeroHash, false, err
-		}
-		h, err := s.SetEncodedObject(obj)
-		if err != nil {
-			return plumbing.ZeroHash, false, err
-		}
-		entries[p] = object.TreeEntry{Name: p, Mode: filemode.Regular, Hash: h}
-	}
-	for dir, dirEdits := range sub {
-		var subtree *object.Tree
-		if existing, ok := entries[dir]; ok && existing.Mode == filemode.Dir {
-			t, err := object.GetTree(s, existing.Hash)
-			if err != nil {
-				return plumbing.ZeroHash, false, err
-			}
-			subtree = t
-		}
-		h, empty, err := writeTree(s, subtree, dirEdits)
-		if err != nil {
-			return plumbing.ZeroHash, false, err
-		}
-		if empty {
-			delete(entries, dir)
-			continue
-		}
-		entries[dir] = object.TreeEntry{Name: dir, Mode: filemode.Dir, Hash: h}
-	}
-	tree := &object.Tree{}
-	for _, e := range entries {
-		tree.Entries = append(tree.Entries, e)
-	}
-	// Git orders entries by name, a folder's name as if it ended in "/".
-	sortKey := func(e object.TreeEntry) string {
-		if e.Mode == filemode.Dir {
-			return e.Name + "/"
-		}
-		return e.Name
-	}
-	sort.Slice(tree.Entries, func(i, j int) bool { return sortKey(tree.Entries[i]) < sortKey(tree.Entries[j]) })
-	obj := s.NewEncodedObject()
-	if err := tree.Encode(obj); err != nil {
-		return plumbing.ZeroHash, false, err
-	}
-	h, err := s.SetEncodedObject(obj)
-	return h, len(tree.Entries) == 0, err
-}
-
 // PushBranch creates or fast-forwards a branch on the remote to sha. A branch that
 // moved elsewhere is not overwritten: ErrRejected.
 func (w *Workspace) PushBranch(ctx context.Context, branch, sha string) error {
-	return w.push(ctx, branch, sha, false)
+	return w.push(ctx, gitstore.Update{Ref: plumbing.NewBranchReferenceName(branch), New: plumbing.NewHash(sha)})
 }
 
-// ForcePushBranch sets one of gitmig's own branches to sha, whatever it held.
-func (w *Workspace) ForcePushBranch(ctx context.Context, branch, sha string) error {
-	return w.push(ctx, branch, sha, true)
+// ReplaceBranch sets a branch to sha only while it holds old, whatever their
+// histories: a branch that changed since it was read is not overwritten
+// (ErrRejected).
+func (w *Workspace) ReplaceBranch(ctx context.Context, branch, old, sha string) error {
+	lease := plumbing.NewHash(old)
+	return w.push(ctx, gitstore.Update{Ref: plumbing.NewBranchReferenceName(branch), New: plumbing.NewHash(sha), Lease: &lease})
 }
 
-// PushBase fast-forwards the base branch to sha, a descendant of Head; ErrRejected when
-// the base moved since it was fetched. On success Head is sha.
+// PushBase moves the base branch from Head to sha, a descendant of it; ErrRejected
+// when the base moved since it was fetched. On success Head is sha.
 func (w *Workspace) PushBase(ctx context.Context, sha string) error {
-	if err := w.push(ctx, w.opts.Branch, sha, false); err != nil {
+	lease := w.head
+	if err := w.push(ctx, gitstore.Update{Ref: plumbing.NewBranchReferenceName(w.opts.Branch), New: plumbing.NewHash(sha), Lease: &lease}); err != nil {
 		return err
 	}
 	w.head = plumbing.NewHash(sha)
 	return w.repo.Storer.SetReference(plumbing.NewHashReference(plumbing.NewRemoteReferenceName(remoteName, w.opts.Branch), w.head))
 }
 
-func (w *Workspace) push(ctx context.Context, branch, sha string, force bool) error {
-	local := plumbing.ReferenceName("refs/gitmig-push/" + branch)
-	if err := w.repo.Storer.SetReference(plumbing.NewHashReference(local, plumbing.NewHash(sha))); err != nil {
+func (w *Workspace) push(ctx context.Context, u gitstore.Update) error {
+	ctx, cancel := w.call(ctx)
+	defer cancel()
+	remote, err := w.repo.Remote(remoteName)
+	if err != nil {
 		return err
 	}
-	spec := fmt.Sprintf("%s:refs/heads/%s", local, branch)
-	if force {
-		spec = "+" + spec
+	err = gitstore.Push(ctx, remote, w.repo.Storer, w.auth, u)
+	if errors.Is(err, gitstore.ErrMoved) {
+		return fmt.Errorf("pushing %s: %w", u.Ref.Short(), ErrRejected)
 	}
-	err := w.repo.PushContext(ctx, &git.PushOptions{
-		RemoteName: remoteName,
-		RefSpecs:   []gitconfig.RefSpec{gitconfig.RefSpec(spec)},
-		Auth:       w.auth,
-	})
-	switch {
-	case err == nil, errors.Is(err, git.NoErrAlreadyUpToDate):
-		return nil
-	case errors.Is(err, git.ErrNonFastForwardUpdate), isRejection(err):
-		return fmt.Errorf("pushing %s: %w", branch, ErrRejected)
+	if err != nil {
+		return fmt.Errorf("pushing %s to %s: %w", u.Ref.Short(), w.remoteLabel(), w.scrub(err))
 	}
-	return fmt.Errorf("pushing %s to %s: %w", branch, w.remoteLabel(), w.scrub(err))
-}
-
-// isRejection recognises a remote's refusal of a ref update that is not a fast-forward,
-// as receive-pack reports it.
-func isRejection(err error) bool {
-	msg := err.Error()
-	for _, s := range []string{"non-fast-forward", "fetch first", "failed to update ref", "reference already exists", "stale info"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
+	return nil
 }
 
 // DeleteBranch removes a branch from the remote; a missing branch is not an error.
 func (w *Workspace) DeleteBranch(ctx context.Context, branch string) error {
+	ctx, cancel := w.call(ctx)
+	defer cancel()
 	spec := gitconfig.RefSpec(":refs/heads/" + branch)
 	err := w.repo.PushContext(ctx, &git.PushOptions{RemoteName: remoteName, RefSpecs: []gitconfig.RefSpec{spec}, Auth: w.auth})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
@@ -446,8 +331,14 @@ func (w *Workspace) DeleteBranch(ctx context.Context, branch string) error {
 	return nil
 }
 
+// FileChange is one file a commit adds (A), modifies (M) or deletes (D).
+type FileChange struct {
+	Status string
+	Path   string
+}
+
 // Changes lists the files that differ between two commits' trees, sorted by path.
-func (w *Workspace) Changes(from, to string) ([]render.FileChange, error) {
+func (w *Workspace) Changes(from, to string) ([]FileChange, error) {
 	a, err := w.tree(from)
 	if err != nil {
 		return nil, err
@@ -460,15 +351,15 @@ func (w *Workspace) Changes(from, to string) ([]render.FileChange, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []render.FileChange
+	var out []FileChange
 	for _, c := range diff {
 		switch {
 		case c.From.Name == "":
-			out = append(out, render.FileChange{Status: "A", Path: c.To.Name})
+			out = append(out, FileChange{Status: "A", Path: c.To.Name})
 		case c.To.Name == "":
-			out = append(out, render.FileChange{Status: "D", Path: c.From.Name})
+			out = append(out, FileChange{Status: "D", Path: c.From.Name})
 		default:
-			out = append(out, render.FileChange{Status: "M", Path: c.To.Name})
+			out = append(out, FileChange{Status: "M", Path: c.To.Name})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
@@ -489,7 +380,7 @@ func (e *ConflictError) Error() string {
 // Revert returns the edits that undo, on top of head, what merge changed against its
 // first parent, for the files that keep selects. A file changed again since is a
 // *ConflictError: gitmig never guesses at someone else's edit.
-func (w *Workspace) Revert(merge, head string, keep func(path string) bool) ([]render.Edit, error) {
+func (w *Workspace) Revert(merge, head string, keep func(path string) bool) ([]tree.Edit, error) {
 	mc, err := w.repo.CommitObject(plumbing.NewHash(merge))
 	if err != nil {
 		return nil, fmt.Errorf("reading commit %s: %w", merge, err)
@@ -513,7 +404,7 @@ func (w *Workspace) Revert(merge, head string, keep func(path string) bool) ([]r
 	if err != nil {
 		return nil, err
 	}
-	var edits []render.Edit
+	var edits []tree.Edit
 	conflict := &ConflictError{Commit: merge}
 	for _, c := range changes {
 		name := c.To.Name
@@ -540,9 +431,9 @@ func (w *Workspace) Revert(merge, head string, keep func(path string) bool) ([]r
 			return nil, err
 		}
 		if !oldOK {
-			edits = append(edits, render.Edit{Path: name, Delete: true})
+			edits = append(edits, tree.Edit{Path: name, Delete: true})
 		} else {
-			edits = append(edits, render.Edit{Path: name, Content: []byte(old)})
+			edits = append(edits, tree.Edit{Path: name, Content: []byte(old)})
 		}
 	}
 	if len(conflict.Paths) > 0 {

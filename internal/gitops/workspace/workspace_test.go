@@ -2,7 +2,12 @@ package workspace
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -10,7 +15,7 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/tree"
 )
 
 var epoch = time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
@@ -54,7 +59,7 @@ func TestCommitAndPushWithoutAWorkTree(t *testing.T) {
 	if ws.Head() != head {
 		t.Fatalf("head %s, want %s", ws.Head(), head)
 	}
-	edits := []render.Edit{
+	edits := []tree.Edit{
 		{Path: "clusters/edge/kustomization.yaml", Content: []byte("resources: [gitmig/new.yaml]\n")},
 		{Path: "clusters/edge/gitmig/new.yaml", Content: []byte("new\n")},
 		{Path: "clusters/edge/gitmig/old.yaml", Delete: true},
@@ -84,7 +89,7 @@ func TestCommitAndPushWithoutAWorkTree(t *testing.T) {
 		t.Fatalf("RemoteBranches = %v, %v", branches, err)
 	}
 	// Emptying a folder removes it, as git does not keep empty trees.
-	sha2, err := ws.Commit(sha, []render.Edit{{Path: "migrations/m1.yaml", Delete: true}}, "drop\n")
+	sha2, err := ws.Commit(sha, []tree.Edit{{Path: "migrations/m1.yaml", Delete: true}}, "drop\n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,14 +105,14 @@ func TestPushBaseRejectedWhenTheBaseMoved(t *testing.T) {
 	remote, _ := seeded(t)
 	ctx := context.Background()
 	first, second := clone(t, remote), clone(t, remote)
-	a, _ := first.Commit(first.Head(), []render.Edit{{Path: "migrations/a.yaml", Content: []byte("a\n")}}, "a\n")
+	a, _ := first.Commit(first.Head(), []tree.Edit{{Path: "migrations/a.yaml", Content: []byte("a\n")}}, "a\n")
 	if err := first.PushBase(ctx, a); err != nil {
 		t.Fatal(err)
 	}
 	if first.Head() != a {
 		t.Errorf("Head after push = %s, want %s", first.Head(), a)
 	}
-	b, _ := second.Commit(second.Head(), []render.Edit{{Path: "migrations/b.yaml", Content: []byte("b\n")}}, "b\n")
+	b, _ := second.Commit(second.Head(), []tree.Edit{{Path: "migrations/b.yaml", Content: []byte("b\n")}}, "b\n")
 	if err := second.PushBase(ctx, b); !errors.Is(err, ErrRejected) {
 		t.Fatalf("push on a moved base: %v, want ErrRejected", err)
 	}
@@ -117,7 +122,7 @@ func TestPushBaseRejectedWhenTheBaseMoved(t *testing.T) {
 	if second.Head() != a {
 		t.Fatalf("after fetch Head = %s, want %s", second.Head(), a)
 	}
-	b, _ = second.Commit(second.Head(), []render.Edit{{Path: "migrations/b.yaml", Content: []byte("b\n")}}, "b\n")
+	b, _ = second.Commit(second.Head(), []tree.Edit{{Path: "migrations/b.yaml", Content: []byte("b\n")}}, "b\n")
 	if err := second.PushBase(ctx, b); err != nil {
 		t.Fatalf("retry after fetch: %v", err)
 	}
@@ -135,5 +140,54 @@ func TestTokenNeverInErrors(t *testing.T) {
 	_, err := Clone(context.Background(), Options{Remote: "http://127.0.0.1:1/fleet.git", Branch: "main", Token: token})
 	if err == nil || strings.Contains(err.Error(), token) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A git server that echoes the credentials back, as the basic auth pair git sends,
+// never gets them into gitmig's errors.
+func TestCloneErrorsCarryNoToken(t *testing.T) {
+	const token = "ghs_0123456789abcdefTOKEN"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprintf(w, "refused %s for %s", r.Header.Get("Authorization"), r.URL)
+	}))
+	t.Cleanup(srv.Close)
+	// go-git puts a 401's body in its error.
+	for _, remote := range []string{srv.URL + "/fleet.git", strings.Replace(srv.URL, "http://", "http://x-access-token:"+token+"@", 1) + "/fleet.git"} {
+		_, err := Clone(context.Background(), Options{Remote: remote, Branch: "main", Token: token})
+		if err == nil {
+			t.Fatal("clone of a refusing server succeeded")
+		}
+		b64 := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + token))
+		if msg := err.Error(); strings.Contains(msg, token) || strings.Contains(msg, strings.TrimRight(b64, "=")) {
+			t.Errorf("the error carries the token: %s", msg)
+		}
+	}
+}
+
+// A remote that accepts the connection and never answers fails the call within
+// CallTimeout.
+func TestSilentRemoteTimesOut(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { conn.Close() })
+		}
+	}()
+	start := time.Now()
+	_, err = Clone(context.Background(), Options{Remote: "http://" + l.Addr().String() + "/fleet.git", Branch: "main", CallTimeout: time.Second})
+	if err == nil {
+		t.Fatal("cloned from a silent server")
+	}
+	if elapsed := time.Since(start); elapsed > 10*time.Second {
+		t.Errorf("gave up after %s, want about the CallTimeout of 1s", elapsed)
 	}
 }

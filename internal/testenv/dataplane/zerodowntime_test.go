@@ -24,7 +24,7 @@ import (
 	"github.com/gitmig/gitmig/internal/cmdutil"
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/gitops/record"
-	"github.com/gitmig/gitmig/internal/render"
+	gitmigstep "github.com/gitmig/gitmig/internal/step"
 	"github.com/gitmig/gitmig/internal/testenv/dataplane"
 	"github.com/gitmig/gitmig/internal/testenv/engines"
 )
@@ -194,7 +194,7 @@ func negativeControl(t *testing.T, f *engines.Fleet, plane *dataplane.Plane, ser
 	dir := filepath.Join(t.TempDir(), "control")
 	git(t, "", "clone", "--quiet", f.Git.URL, dir)
 	for n := 1; n <= 3; n++ {
-		err := step.Run(&step.Options{
+		err := step.Run(context.Background(), &step.Options{
 			Globals: &cmdutil.Globals{Repo: dir, Config: filepath.Join(dir, "gitmig.yaml")},
 			Streams: cmdutil.Streams{Out: io.Discard, Err: io.Discard},
 			Service: service, From: from, To: to, Step: n, Now: time.Now,
@@ -246,7 +246,7 @@ func negativeControl(t *testing.T, f *engines.Fleet, plane *dataplane.Plane, ser
 func migrateService(t *testing.T, f *engines.Fleet, service, from, to string) []dataplane.StepReport {
 	t.Helper()
 	git(t, f.Repo, "pull", "--quiet", "--ff-only")
-	err := migrate.Run(&migrate.Options{
+	err := migrate.Run(context.Background(), &migrate.Options{
 		Globals: &cmdutil.Globals{Repo: f.Repo, Config: f.ConfigPath},
 		Streams: cmdutil.Streams{Out: io.Discard, Err: io.Discard},
 		Service: service, From: from, To: to, Reason: "data-plane test",
@@ -258,7 +258,7 @@ func migrateService(t *testing.T, f *engines.Fleet, service, from, to string) []
 	f.Reconcile()
 	var steps []dataplane.StepReport
 	for n := 1; n <= 4; n++ {
-		name := render.Step(n).Name()
+		name := gitmigstep.Step(n).Name()
 		pr := f.WaitForPR(fmt.Sprintf("gitmig: move %s %s→%s [%d/4 %s]", service, from, to, n, name))
 		cluster := to
 		if n >= 3 {

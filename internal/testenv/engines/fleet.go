@@ -270,7 +270,7 @@ func (f *Fleet) WaitForPR(title string) forge.PullRequest {
 // Merge merges a pull request as a reviewer would.
 func (f *Fleet) Merge(pr forge.PullRequest) forge.PullRequest {
 	f.T.Helper()
-	merged, err := f.Forge.Merge(context.Background(), pr.Number)
+	merged, err := f.Forge.Merge(context.Background(), pr.Number, "")
 	if err != nil {
 		f.T.Fatalf("merging #%d: %v", pr.Number, err)
 	}

@@ -26,7 +26,7 @@ import (
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/gitops/gate"
 	"github.com/gitmig/gitmig/internal/gitops/record"
-	"github.com/gitmig/gitmig/internal/render"
+	gitmigstep "github.com/gitmig/gitmig/internal/step"
 	"github.com/gitmig/gitmig/internal/testenv/engines"
 )
 
@@ -81,7 +81,7 @@ func testMigration(t *testing.T, engine string) {
 	s.Reconcile()
 	var timeline []stepTiming
 	for step := 1; step <= 4; step++ {
-		name := render.Step(step).Name()
+		name := gitmigstep.Step(step).Name()
 		title := fmt.Sprintf("gitmig: move orc8r edge→cloud [%d/4 %s]", step, name)
 		pr := s.WaitForPR(title)
 		if step > 1 {

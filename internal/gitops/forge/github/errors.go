@@ -80,12 +80,12 @@ func (f *Forge) fail(ctx context.Context, op string, number int, resp *gh.Respon
 		// a standard library error and kept for errors.Is.
 		return fmt.Errorf("%s: request failed: %w", op, ue.Err)
 	case hr == nil:
-		return fmt.Errorf("%s: %s", op, f.redact(err.Error()))
+		return fmt.Errorf("%s: %s", op, f.redact.String(err.Error()))
 	case hr.StatusCode >= 200 && hr.StatusCode < 300 && hr.StatusCode != http.StatusAccepted:
 		// A success whose body is not the JSON GitHub documents.
-		return fmt.Errorf("%s: reading GitHub's answer: %s", op, f.redact(err.Error()))
+		return fmt.Errorf("%s: reading GitHub's answer: %s", op, f.redact.String(err.Error()))
 	}
-	message = f.redact(message)
+	message = f.redact.String(message)
 
 	if limit := f.rateLimit(hr, message); limit != nil {
 		return fmt.Errorf("%s: %w", op, limit)
@@ -113,7 +113,7 @@ func (f *Forge) fail(ctx context.Context, op string, number int, resp *gh.Respon
 	}
 	switch status {
 	case http.StatusUnauthorized:
-		if f.token == "" {
+		if !f.hasToken {
 			return fmt.Errorf("%s: GitHub requires a token%s: %w", op, f.fromEnv(" in $"), ErrBadCredentials)
 		}
 		return fmt.Errorf("%s: GitHub rejected the token%s: %w", op, f.fromEnv(" from $"), ErrBadCredentials)
@@ -201,13 +201,6 @@ func (f *Forge) fromEnv(prefix string) string {
 
 // redact removes the token from text that came from elsewhere. GitHub does not
 // echo tokens, but a proxy or a custom transport might.
-func (f *Forge) redact(s string) string {
-	if f.token == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, f.token, "[REDACTED]")
-}
-
 func isStatus(resp *gh.Response, status int) bool {
 	return resp != nil && resp.Response != nil && resp.StatusCode == status
 }

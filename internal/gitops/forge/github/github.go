@@ -19,6 +19,9 @@ import (
 	gh "github.com/google/go-github/v60/github"
 
 	"github.com/gitmig/gitmig/internal/gitops/forge"
+	"github.com/gitmig/gitmig/internal/redact"
+	"github.com/gitmig/gitmig/internal/step"
+	"github.com/gitmig/gitmig/internal/text"
 )
 
 // DefaultListWindow bounds how far back List pages through closed pull requests.
@@ -60,7 +63,8 @@ type Forge struct {
 	client   *gh.Client
 	owner    string
 	repo     string
-	token    string
+	redact   *redact.Redactor
+	hasToken bool
 	tokenEnv string
 	now      func() time.Time
 	window   time.Duration
@@ -76,11 +80,12 @@ func New(opts Options) (*Forge, error) {
 	if opts.Owner == "" || opts.Repo == "" {
 		return nil, errors.New("github: owner and repo are required")
 	}
-	hc := opts.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
+	hc := &http.Client{Timeout: 30 * time.Second}
+	if opts.HTTPClient != nil {
+		copied := *opts.HTTPClient
+		hc = &copied
 	}
-	client := gh.NewClient(hc)
+	var base *url.URL
 	if opts.BaseURL != "" {
 		u, err := url.Parse(opts.BaseURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -93,17 +98,28 @@ func New(opts Options) (*Forge, error) {
 		if !strings.HasSuffix(u.Path, "/") {
 			u.Path += "/"
 		}
-		client.BaseURL = u
+		base = u
+	}
+	if opts.Token != "" {
+		// go-github's own token transport sets the header on every request, the hops
+		// of a redirect to another host included; this one only toward the API.
+		host := "api.github.com"
+		if base != nil {
+			host = base.Host
+		}
+		hc.Transport = &authTransport{host: host, token: opts.Token, next: hc.Transport}
+	}
+	client := gh.NewClient(hc)
+	if base != nil {
+		client.BaseURL = base
 	}
 	client.UserAgent = "gitmig"
-	if opts.Token != "" {
-		client = client.WithAuthToken(opts.Token)
-	}
 	f := &Forge{
 		client:   client,
 		owner:    opts.Owner,
 		repo:     opts.Repo,
-		token:    opts.Token,
+		redact:   redact.New(opts.Token),
+		hasToken: opts.Token != "",
 		tokenEnv: opts.TokenEnv,
 		now:      opts.Now,
 		window:   opts.ListWindow,
@@ -116,6 +132,27 @@ func New(opts Options) (*Forge, error) {
 		f.window = DefaultListWindow
 	}
 	return f, nil
+}
+
+// authTransport authenticates the requests to the API's host, and no other: a
+// redirect elsewhere goes without the token.
+type authTransport struct {
+	host  string
+	token string
+	next  http.RoundTripper
+}
+
+func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	next := t.next
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	if req.URL.Host != t.host {
+		return next.RoundTrip(req)
+	}
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", "Bearer "+t.token)
+	return next.RoundTrip(req)
 }
 
 // webURL derives the repository's web address from the REST API root: api.github.com
@@ -134,7 +171,7 @@ func (f *Forge) HeadURL(head string) string {
 	return f.web + "/pulls?q=" + url.QueryEscape("is:pr head:"+head)
 }
 
-// List returns the pull requests whose head branch starts with forge.BranchPrefix
+// List returns the pull requests whose head branch starts with step.BranchPrefix
 // and lives in this repository, newest first.
 //
 // It reads the pull requests of all states sorted by creation, newest first, and
@@ -176,7 +213,7 @@ func (f *Forge) List(ctx context.Context) ([]forge.PullRequest, error) {
 // request must not be mistaken for a step (closing it would abort a migration).
 func (f *Forge) ours(p *gh.PullRequest) bool {
 	head := p.GetHead()
-	if !strings.HasPrefix(head.GetRef(), forge.BranchPrefix) {
+	if !strings.HasPrefix(head.GetRef(), step.BranchPrefix) {
 		return false
 	}
 	return strings.EqualFold(head.GetRepo().GetFullName(), f.owner+"/"+f.repo)
@@ -207,6 +244,7 @@ func (f *Forge) Create(ctx context.Context, pr forge.NewPullRequest) (forge.Pull
 		if err != nil {
 			return forge.PullRequest{}, fmt.Errorf("github: %s: GitHub reports one already exists: %w", op, err)
 		}
+		out.Found = true
 	default:
 		return forge.PullRequest{}, f.fail(ctx, op, 0, resp, err)
 	}
@@ -364,8 +402,12 @@ func (f *Forge) lastComment(ctx context.Context, number, count int) (string, err
 // Merge merges a pull request with a merge commit and returns it as merged.
 // A pull request that a previous, interrupted pass already merged is returned as
 // it is, so retrying converges.
-func (f *Forge) Merge(ctx context.Context, number int) (forge.PullRequest, error) {
-	result, resp, mergeErr := f.client.PullRequests.Merge(ctx, f.owner, f.repo, number, "", &gh.PullRequestOptions{MergeMethod: "merge"})
+func (f *Forge) Merge(ctx context.Context, number int, head string) (forge.PullRequest, error) {
+	// GitHub merges only while the head is sha, and answers 409 otherwise.
+	result, resp, mergeErr := f.client.PullRequests.Merge(ctx, f.owner, f.repo, number, "", &gh.PullRequestOptions{MergeMethod: "merge", SHA: head})
+	if mergeErr != nil && isStatus(resp, http.StatusConflict) && head != "" {
+		return forge.PullRequest{}, fmt.Errorf("github: merge pull request #%d at %s: %w", number, head, forge.ErrHeadMoved)
+	}
 	if mergeErr != nil && !isStatus(resp, http.StatusMethodNotAllowed) {
 		return forge.PullRequest{}, f.fail(ctx, "merge", number, resp, mergeErr)
 	}
@@ -401,7 +443,7 @@ func (f *Forge) SetStatus(ctx context.Context, sha string, status forge.Status) 
 		Context: gh.String(status.Context),
 	}
 	if status.Description != "" {
-		s.Description = gh.String(truncate(status.Description, maxDescription))
+		s.Description = gh.String(text.Truncate(status.Description, maxDescription))
 	}
 	if status.TargetURL != "" {
 		s.TargetURL = gh.String(status.TargetURL)
@@ -411,14 +453,6 @@ func (f *Forge) SetStatus(ctx context.Context, sha string, status forge.Status) 
 		return f.fail(ctx, fmt.Sprintf("set commit status %q on %s", status.Context, sha), 0, resp, err)
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }
 
 // convert maps a go-github pull request to gitmig's view of it.

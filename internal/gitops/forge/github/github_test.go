@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gitmig/gitmig/internal/gitops/forge"
+	"github.com/gitmig/gitmig/internal/step"
 )
 
 const (
@@ -409,7 +410,7 @@ func TestListPaginationStopsAtWindow(t *testing.T) {
 		t.Errorf("List returned %d pull requests, want %d (half of each page)", len(got), perPage)
 	}
 	for _, p := range got {
-		if !strings.HasPrefix(p.Head, forge.BranchPrefix) {
+		if !strings.HasPrefix(p.Head, step.BranchPrefix) {
 			t.Errorf("List returned %s", p.Head)
 		}
 	}
@@ -625,7 +626,7 @@ func TestMerge(t *testing.T) {
 	r.on("GET", "/repos/example/fleet/pulls/7").respond(200, pr{number: 7, ref: branch, merged: true, labels: []string{"gitmig"}}.String())
 	f := newForge(t, r)
 
-	got, err := f.Merge(context.Background(), 7)
+	got, err := f.Merge(context.Background(), 7, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -645,12 +646,12 @@ func TestMergeRetryAfterMerged(t *testing.T) {
 	f := newForge(t, r)
 
 	// Merged by an earlier, interrupted pass: converges.
-	got, err := f.Merge(context.Background(), 7)
+	got, err := f.Merge(context.Background(), 7, "")
 	if err != nil || got.State != forge.StateMerged || got.MergeCommit != mergeSHA {
 		t.Errorf("Merge(7) = %+v, %v; want it merged", got, err)
 	}
 	// Open and not mergeable: GitHub's reason.
-	_, err = f.Merge(context.Background(), 8)
+	_, err = f.Merge(context.Background(), 8, "")
 	checkErr(t, err, r.srv)
 	if !strings.Contains(err.Error(), "not mergeable") {
 		t.Errorf("Merge(8): %v", err)
@@ -786,6 +787,30 @@ func TestTokenNeverInErrors(t *testing.T) {
 	checkErr(t, err, r.srv)
 }
 
+// A redirect to another host reaches it without the token, in any form.
+func TestTokenStaysWithTheAPIHost(t *testing.T) {
+	var leaked []string
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		for name, values := range req.Header {
+			for _, v := range values {
+				if strings.Contains(v, testToken) || strings.Contains(v, "Bearer") {
+					leaked = append(leaked, name+": "+v)
+				}
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"message":"moved"}`)
+	}))
+	t.Cleanup(elsewhere.Close)
+	r := newRegistry(t)
+	r.on("POST", "/repos/example/fleet/issues/7/comments").respond(http.StatusTemporaryRedirect, "", "Location", elsewhere.URL+"/collect")
+	f := newForge(t, r)
+	_ = f.Comment(context.Background(), 7, "c")
+	if len(leaked) > 0 {
+		t.Errorf("the other host received %v", leaked)
+	}
+}
+
 func TestNotFound(t *testing.T) {
 	const notFound = `{"message":"Not Found","documentation_url":"https://docs.github.com/rest/pulls/pulls#get-a-pull-request","status":"404"}`
 	r := newRegistry(t)
@@ -806,7 +831,7 @@ func TestNotFound(t *testing.T) {
 		{"Comment", func() error { return f.Comment(ctx, 99, "c") }},
 		{"AddLabels", func() error { return f.AddLabels(ctx, 99, "gitmig") }},
 		{"Close", func() error { return f.Close(ctx, 99, "why") }},
-		{"Merge", func() error { _, err := f.Merge(ctx, 99); return err }},
+		{"Merge", func() error { _, err := f.Merge(ctx, 99, ""); return err }},
 	} {
 		err := c.call()
 		checkErr(t, err, r.srv)

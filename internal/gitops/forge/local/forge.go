@@ -29,9 +29,12 @@ import (
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/go-git/go-git/v5/storage/memory"
 
 	"github.com/gitmig/gitmig/internal/gitops/forge"
+	"github.com/gitmig/gitmig/internal/redact"
+	"github.com/gitmig/gitmig/internal/step"
 )
 
 // ForgeRef is the ref that holds the forge's database.
@@ -65,6 +68,8 @@ type Options struct {
 	AuthorEmail string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// CallTimeout bounds each exchange with the remote; two minutes when zero.
+	CallTimeout time.Duration
 }
 
 // Forge is the local forge. Its methods are safe for concurrent use; separate Forge
@@ -73,6 +78,8 @@ type Forge struct {
 	opts Options
 	// url is the remote as shown in pull request URLs: absolute, without credentials.
 	url string
+	// redact takes the credentials out of the errors of the transport.
+	redact *redact.Redactor
 
 	// mu guards store, a mirror of the remote's branches and refs/gitmig/*, kept
 	// between calls so that fetches are incremental.
@@ -107,6 +114,9 @@ func New(opts Options) (*Forge, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = 2 * time.Minute
+	}
 	transportURL, displayURL, err := endpoint(opts.Remote)
 	if err != nil {
 		return nil, fmt.Errorf("local forge: %w", err)
@@ -117,7 +127,11 @@ func New(opts Options) (*Forge, error) {
 		URLs:  []string{transportURL},
 		Fetch: mirrorSpecs(),
 	})
-	return &Forge{opts: opts, url: displayURL, store: store, remote: remote}, nil
+	var secrets []string
+	if basic, ok := opts.Auth.(*githttp.BasicAuth); ok {
+		secrets = append(secrets, basic.Password)
+	}
+	return &Forge{opts: opts, url: displayURL, redact: redact.New(secrets...), store: store, remote: remote}, nil
 }
 
 // URL returns the URL of pull request n: the remote followed by #pull/<n>.
@@ -154,7 +168,7 @@ func (f *Forge) Read(ctx context.Context) (*Database, error) {
 	return s.db, nil
 }
 
-// List returns the pull requests whose head branch starts with forge.BranchPrefix, by
+// List returns the pull requests whose head branch starts with step.BranchPrefix, by
 // number. It fetches once and changes nothing.
 func (f *Forge) List(ctx context.Context) ([]forge.PullRequest, error) {
 	db, err := f.Read(ctx)
@@ -163,7 +177,7 @@ func (f *Forge) List(ctx context.Context) ([]forge.PullRequest, error) {
 	}
 	prs := []forge.PullRequest{}
 	for _, p := range db.Pulls {
-		if strings.HasPrefix(p.Head, forge.BranchPrefix) {
+		if strings.HasPrefix(p.Head, step.BranchPrefix) {
 			prs = append(prs, p.PullRequest())
 		}
 	}

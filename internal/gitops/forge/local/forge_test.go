@@ -146,7 +146,7 @@ func TestCreateRefusals(t *testing.T) {
 		"AddLabels":  f.AddLabels(ctx, 7, "x"),
 		"Comment":    f.Comment(ctx, 7, "x"),
 		"Close":      f.Close(ctx, 7, ""),
-		"Merge":      second(f.Merge(ctx, 7)),
+		"Merge":      second(f.Merge(ctx, 7, "")),
 	} {
 		if !errors.Is(err, forge.ErrNotFound) {
 			t.Errorf("%s of an unknown number: %v, want forge.ErrNotFound", name, err)
@@ -218,7 +218,7 @@ func TestCloseWithComment(t *testing.T) {
 	if p.State != forge.StateClosed || !p.ClosedAt.Equal(clock) || len(p.Comments) != 1 || p.Comments[0].Body != "cloud is overloaded too" {
 		t.Errorf("closed pull request = %+v", p)
 	}
-	if _, err := f.Merge(ctx, 1); err == nil || !strings.Contains(err.Error(), "closed") {
+	if _, err := f.Merge(ctx, 1, ""); err == nil || !strings.Contains(err.Error(), "closed") {
 		t.Errorf("Merge of a closed pull request: %v", err)
 	}
 	if got := fx.git("rev-list", "--count", "main"); got != "1" {

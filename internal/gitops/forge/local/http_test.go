@@ -77,7 +77,7 @@ func TestOverSmartHTTPWithAToken(t *testing.T) {
 	if want := url + "#pull/1"; pr.URL != want || strings.Contains(pr.URL, "s3cret") {
 		t.Errorf("URL = %q, want %q, without the token", pr.URL, want)
 	}
-	merged, err := f.Merge(ctx, pr.Number)
+	merged, err := f.Merge(ctx, pr.Number, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/gitmig/gitmig/internal/gitops/forge"
+	"github.com/gitmig/gitmig/internal/gitops/gitstore"
 )
 
 // ConflictError reports that a pull request's head and its base changed the same
@@ -35,7 +36,7 @@ func (e *ConflictError) Error() string {
 // moved meanwhile is refetched and the merge made again. A pull request whose head is
 // already in its base (merged by hand, or by a Merge interrupted between its two
 // pushes) is only recorded. Merging a closed pull request is an error.
-func (f *Forge) Merge(ctx context.Context, n int) (forge.PullRequest, error) {
+func (f *Forge) Merge(ctx context.Context, n int, head string) (forge.PullRequest, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for attempt := 1; ; attempt++ {
@@ -55,6 +56,9 @@ func (f *Forge) Merge(ctx context.Context, n int) (forge.PullRequest, error) {
 			return forge.PullRequest{}, fmt.Errorf("merge #%d: it is closed without merge; open a new pull request from %s", n, p.Head)
 		case forge.StateMerged:
 			return f.recordMerge(ctx, n)
+		}
+		if tip := s.headOf(p); head != "" && tip.String() != head {
+			return forge.PullRequest{}, fmt.Errorf("merge #%d at %s: its head is %s: %w", n, head, tip, forge.ErrHeadMoved)
 		}
 		baseTip, ok := s.heads[p.Base]
 		if !ok {
@@ -139,15 +143,15 @@ func (f *Forge) mergeCommit(p *Pull, baseTip, head plumbing.Hash) (plumbing.Hash
 
 // mergeTrees is a three-way merge at file granularity.
 func (f *Forge) mergeTrees(p *Pull, mergeBase, base, head *object.Commit) (plumbing.Hash, error) {
-	var fs [3]files
+	var fs [3]gitstore.Files
 	for i, c := range []*object.Commit{mergeBase, base, head} {
 		var err error
-		if fs[i], err = treeFiles(c); err != nil {
+		if fs[i], err = gitstore.ReadFiles(f.store, c.TreeHash); err != nil {
 			return plumbing.ZeroHash, err
 		}
 	}
 	ours, theirs := changes(fs[0], fs[1]), changes(fs[0], fs[2])
-	result := files{}
+	result := gitstore.Files{}
 	for name, e := range fs[1] {
 		result[name] = e
 	}
@@ -175,13 +179,13 @@ func (f *Forge) mergeTrees(p *Pull, mergeBase, base, head *object.Commit) (plumb
 		slices.Sort(conflicts)
 		return plumbing.ZeroHash, &ConflictError{Number: p.Number, Head: p.Head, Base: p.Base, Paths: slices.Compact(conflicts)}
 	}
-	return f.writeTree(result)
+	return gitstore.WriteFiles(f.store, result)
 }
 
 // changes returns the paths whose entry differs between from and to, with the new
 // entry, nil for a deletion.
-func changes(from, to files) map[string]*entry {
-	out := map[string]*entry{}
+func changes(from, to gitstore.Files) map[string]*gitstore.Entry {
+	out := map[string]*gitstore.Entry{}
 	for name, e := range from {
 		if t, ok := to[name]; !ok {
 			out[name] = nil
@@ -197,7 +201,7 @@ func changes(from, to files) map[string]*entry {
 	return out
 }
 
-func sameChange(a, b *entry) bool {
+func sameChange(a, b *gitstore.Entry) bool {
 	if a == nil || b == nil {
 		return a == b
 	}

@@ -33,7 +33,7 @@ func TestMergeWhenBaseDidNotMove(t *testing.T) {
 	oldMain := fx.git("rev-parse", "main")
 	pr, head := openPR(t, fx, f, deployBranch, map[string]string{"clusters/cloud/gitmig/ns.yaml": "kind: Namespace\n", "base/orc8r/deployment.yaml": ""})
 
-	merged, err := f.Merge(ctx, pr.Number)
+	merged, err := f.Merge(ctx, pr.Number, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestMergeWhenBaseDidNotMove(t *testing.T) {
 	if stored := fx.git("show", string(ForgeRef)+":pulls.json"); !strings.Contains(stored, `"mergeCommit": "`+tip+`"`) {
 		t.Errorf("pulls.json does not record the merge:\n%s", stored)
 	}
-	again, err := fx.forge().Merge(ctx, pr.Number)
+	again, err := fx.forge().Merge(ctx, pr.Number, "")
 	if err != nil || again.MergeCommit != tip {
 		t.Errorf("second Merge = %+v, %v", again, err)
 	}
@@ -85,7 +85,7 @@ func TestMergeAfterBaseMovedKeepsBothSides(t *testing.T) {
 	})
 	moved := fx.commit("main", "", map[string]string{"clusters/edge/kustomization.yaml": "resources: [../../base/orc8r, extra.yaml]\n", "clusters/edge/extra.yaml": "kind: ConfigMap\n"}, "someone else's change")
 
-	merged, err := f.Merge(ctx, pr.Number)
+	merged, err := f.Merge(ctx, pr.Number, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestMergeConflict(t *testing.T) {
 			fx.commit("main", "", tc.base, "a conflicting change")
 			before := fx.git("rev-parse", "main")
 
-			_, err := f.Merge(ctx, pr.Number)
+			_, err := f.Merge(ctx, pr.Number, "")
 			var conflict *ConflictError
 			if !errors.As(err, &conflict) {
 				t.Fatalf("Merge: %v, want a ConflictError", err)
@@ -176,7 +176,7 @@ func TestMergeIdenticalChangesOnBothSides(t *testing.T) {
 	same := map[string]string{"clusters/cloud/kustomization.yaml": "resources: [gitmig/ns.yaml]\n"}
 	pr, _ := openPR(t, fx, f, deployBranch, same)
 	fx.commit("main", "", same, "the same change, cherry-picked")
-	if _, err := f.Merge(context.Background(), pr.Number); err != nil {
+	if _, err := f.Merge(context.Background(), pr.Number, ""); err != nil {
 		t.Fatal(err)
 	}
 	fx.fsck()
@@ -240,7 +240,7 @@ func TestPullRequestMergedByHand(t *testing.T) {
 		t.Errorf("forge commit body does not say what it found: %q", body)
 	}
 	mainTip := fx.git("rev-parse", "main")
-	pr, err := f.Merge(ctx, noff.Number)
+	pr, err := f.Merge(ctx, noff.Number, "")
 	if err != nil || pr.MergeCommit != handMerge {
 		t.Errorf("Merge of a pull request merged by hand = %+v, %v", pr, err)
 	}
@@ -264,14 +264,14 @@ func TestMergeInterruptedBetweenItsPushes(t *testing.T) {
 		}
 		return nil
 	}
-	if _, err := f.Merge(ctx, pr.Number); !errors.Is(err, crash) {
+	if _, err := f.Merge(ctx, pr.Number, ""); !errors.Is(err, crash) {
 		t.Fatalf("Merge: %v, want the simulated crash", err)
 	}
 	mergeCommit := fx.git("rev-parse", "main")
 	if stored := fx.git("show", string(ForgeRef)+":pulls.json"); !strings.Contains(stored, `"state": "open"`) {
 		t.Fatalf("the crash should have left the pull request open in pulls.json:\n%s", stored)
 	}
-	merged, err := fx.forge().Merge(ctx, pr.Number)
+	merged, err := fx.forge().Merge(ctx, pr.Number, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +300,7 @@ func TestMergeRetriesWhenBaseMoves(t *testing.T) {
 		}
 		return nil
 	}
-	if _, err := f.Merge(ctx, pr.Number); err != nil {
+	if _, err := f.Merge(ctx, pr.Number, ""); err != nil {
 		t.Fatal(err)
 	}
 	if first := fx.git("rev-parse", "main^1"); first != moved.String() {

@@ -32,9 +32,10 @@ func (f *Forge) Create(ctx context.Context, pr forge.NewPullRequest) (forge.Pull
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out Pull
+	found := false
 	err := f.update(ctx, func(s *snapshot) (string, error) {
 		if p := s.db.openFor(pr.Head); p != nil {
-			out = *p
+			out, found = *p, true
 			return "", nil
 		}
 		head, ok := s.heads[pr.Head]
@@ -70,7 +71,9 @@ func (f *Forge) Create(ctx context.Context, pr forge.NewPullRequest) (forge.Pull
 	if err != nil {
 		return forge.PullRequest{}, err
 	}
-	return out.PullRequest(), nil
+	created := out.PullRequest()
+	created.Found = found
+	return created, nil
 }
 
 // edit applies fn to pull request n in one forge commit. Callers hold f.mu.

@@ -10,6 +10,8 @@ import (
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/gitmig/gitmig/internal/gitops/gitstore"
 )
 
 // errMoved reports that a push lost a race: the remote ref is no longer the commit the
@@ -51,6 +53,8 @@ func endpoint(remote string) (transportURL, display string, err error) {
 // fetch brings the mirror up to date with the remote, deleting the refs the remote no
 // longer has. Callers hold f.mu.
 func (f *Forge) fetch(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, f.opts.CallTimeout)
+	defer cancel()
 	err := f.remote.FetchContext(ctx, &git.FetchOptions{
 		RefSpecs: mirrorSpecs(),
 		Tags:     git.NoTags,
@@ -64,7 +68,7 @@ func (f *Forge) fetch(ctx context.Context) error {
 	case errors.Is(err, transport.ErrEmptyRemoteRepository):
 		return f.clearRefs()
 	}
-	return fmt.Errorf("fetching from %s: %w", f.url, err)
+	return fmt.Errorf("fetching from %s: %w", f.url, f.redact.Error(err))
 }
 
 func (f *Forge) clearRefs() error {
@@ -113,7 +117,7 @@ func (f *Forge) ref(name plumbing.ReferenceName) (plumbing.Hash, error) {
 	return r.Hash(), nil
 }
 
-// push moves the remote's ref from old (zero: absent) to commit, without force. It
+// push moves the remote's ref from old (zero: absent) to commit, only from old. It
 // returns errMoved when the ref was not old any more, so the caller can refetch and
 // retry. Callers hold f.mu.
 func (f *Forge) push(ctx context.Context, ref plumbing.ReferenceName, old, commit plumbing.Hash) error {
@@ -122,40 +126,14 @@ func (f *Forge) push(ctx context.Context, ref plumbing.ReferenceName, old, commi
 			return err
 		}
 	}
-	spec := gitconfig.RefSpec(commit.String() + ":" + ref.String())
-	err := f.remote.PushContext(ctx, &git.PushOptions{
-		RefSpecs: []gitconfig.RefSpec{spec},
-		Auth:     f.opts.Auth,
-	})
-	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return nil
-	}
-	// The push was refused or its answer lost: what the remote now holds tells a lost
-	// race, to retry, from a failure to report.
-	now, lerr := f.remoteRef(ctx, ref)
-	switch {
-	case lerr != nil:
-	case now == commit:
-		return f.store.SetReference(plumbing.NewHashReference(ref, commit))
-	case now != old:
+	ctx, cancel := context.WithTimeout(ctx, f.opts.CallTimeout)
+	defer cancel()
+	err := gitstore.Push(ctx, f.remote, f.store, f.opts.Auth, gitstore.Update{Ref: ref, New: commit, Lease: &old})
+	if errors.Is(err, gitstore.ErrMoved) {
 		return fmt.Errorf("pushing %s to %s: %w", ref, f.url, errMoved)
 	}
-	return fmt.Errorf("pushing %s to %s: %w", ref, f.url, err)
-}
-
-// remoteRef asks the remote for the current value of name.
-func (f *Forge) remoteRef(ctx context.Context, name plumbing.ReferenceName) (plumbing.Hash, error) {
-	refs, err := f.remote.ListContext(ctx, &git.ListOptions{Auth: f.opts.Auth})
-	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
-		return plumbing.ZeroHash, nil
-	}
 	if err != nil {
-		return plumbing.ZeroHash, err
+		return fmt.Errorf("pushing %s to %s: %w", ref, f.url, f.redact.Error(err))
 	}
-	for _, r := range refs {
-		if r.Name() == name && r.Type() == plumbing.HashReference {
-			return r.Hash(), nil
-		}
-	}
-	return plumbing.ZeroHash, nil
+	return f.store.SetReference(plumbing.NewHashReference(ref, commit))
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+
+	"github.com/gitmig/gitmig/internal/gitops/gitstore"
 )
 
 // snapshot is the remote as one fetch saw it.
@@ -42,7 +44,10 @@ func (f *Forge) load(ctx context.Context) (*snapshot, error) {
 	}
 	db := newDatabase()
 	if !tip.IsZero() {
-		data, err := f.readFile(tip, dbFile)
+		data, ok, err := gitstore.ReadFile(f.store, tip, dbFile)
+		if err == nil && !ok {
+			err = fmt.Errorf("%s is missing", dbFile)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", ForgeRef, err)
 		}
@@ -113,11 +118,11 @@ func (f *Forge) update(ctx context.Context, fn change) error {
 
 // writeDatabase stores a forge commit holding data as pulls.json, child of parent.
 func (f *Forge) writeDatabase(data []byte, parent plumbing.Hash, msg string) (plumbing.Hash, error) {
-	blob, err := f.writeBlob(data)
+	blob, err := gitstore.WriteBlob(f.store, data)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	tree, err := f.writeTree(files{dbFile: {Hash: blob, Mode: filemode.Regular}})
+	tree, err := gitstore.WriteFiles(f.store, gitstore.Files{dbFile: {Hash: blob, Mode: filemode.Regular}})
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}

@@ -1,0 +1,269 @@
+package metrics
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/gitmig/gitmig/internal/config"
+)
+
+// SnapshotKind is the kind of a metrics snapshot document.
+const SnapshotKind = "MetricsSnapshot"
+
+// StateUnknown marks metrics that cannot be trusted; such a cluster never triggers a
+// move and never receives one.
+const StateUnknown = "Unknown"
+
+// Snapshot is what the metrics queries returned at one evaluation time: the numbers a
+// plan is computed from, in a form that can be saved and replayed.
+type Snapshot struct {
+	APIVersion  string    `json:"apiVersion"`
+	Kind        string    `json:"kind"`
+	EvaluatedAt time.Time `json:"evaluatedAt"`
+	// Sustain is the window over which Sustained usage is the minimum.
+	Sustain config.Duration `json:"sustain"`
+	// Source says where the numbers came from, such as the Prometheus URL.
+	Source    string            `json:"source,omitempty"`
+	Queries   []Query           `json:"queries,omitempty"`
+	Clusters  []ClusterMetrics  `json:"clusters"`
+	Workloads []WorkloadMetrics `json:"workloads,omitempty"`
+}
+
+// Query is one PromQL expression the source evaluated.
+type Query struct {
+	Name   string `json:"name"`
+	PromQL string `json:"promql"`
+}
+
+// ClusterMetrics are one cluster's totals.
+type ClusterMetrics struct {
+	Name string `json:"name"`
+	// State is empty when the numbers are usable, Unknown otherwise, with Why.
+	State  string          `json:"state,omitempty"`
+	Why    string          `json:"why,omitempty"`
+	CPU    ResourceMetrics `json:"cpu"`
+	Memory ResourceMetrics `json:"memory"`
+}
+
+// ResourceMetrics are a cluster's totals for one resource, in cores or bytes.
+type ResourceMetrics struct {
+	// Sustained is the minimum of the cluster's total usage over the sustain window:
+	// it exceeds a threshold only if usage did so during the whole window.
+	Sustained float64 `json:"sustained"`
+	// Used is the total usage at the evaluation time.
+	Used float64 `json:"used"`
+	// Requests is the sum of the requests of every workload in the cluster.
+	Requests float64 `json:"requests"`
+	Capacity float64 `json:"capacity"`
+}
+
+// WorkloadMetrics are one workload's usage and requests in one cluster. A workload is
+// a Deployment; gitmig's services are the workloads named like them.
+type WorkloadMetrics struct {
+	Cluster   string        `json:"cluster"`
+	Namespace string        `json:"namespace"`
+	Name      string        `json:"name"`
+	CPU       WorkloadUsage `json:"cpu"`
+	Memory    WorkloadUsage `json:"memory"`
+}
+
+// WorkloadUsage is a workload's usage and requests of one resource.
+type WorkloadUsage struct {
+	Usage    float64 `json:"usage"`
+	Requests float64 `json:"requests"`
+}
+
+// Unknown reports whether the cluster's numbers must not be used.
+func (c ClusterMetrics) Unknown() bool { return c.State == StateUnknown }
+
+// UnknownSnapshot returns a snapshot in which every cluster of cfg is Unknown for the
+// same reason, for callers that keep going when the metrics cannot be read: nothing
+// moves, but migrations in flight can still advance.
+func UnknownSnapshot(cfg *config.Config, at time.Time, why string) *Snapshot {
+	s := &Snapshot{APIVersion: config.APIVersion, Kind: SnapshotKind, EvaluatedAt: at.UTC(), Sustain: cfg.Policy.Sustain}
+	for _, cl := range cfg.Clusters {
+		s.Clusters = append(s.Clusters, ClusterMetrics{Name: cl.Name, State: StateUnknown, Why: why})
+	}
+	return s
+}
+
+// ParseSnapshot decodes and validates a MetricsSnapshot document. Unknown fields are
+// errors, so a typo never silently reads as zero.
+func ParseSnapshot(data []byte) (*Snapshot, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("empty document")
+	}
+	var s Snapshot
+	if err := yaml.UnmarshalStrict(data, &s); err != nil {
+		return nil, fmt.Errorf("decoding: %s", decodeMessage(err))
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// LoadSnapshot reads a MetricsSnapshot file.
+func LoadSnapshot(path string) (*Snapshot, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading metrics snapshot: %w", err)
+	}
+	s, err := ParseSnapshot(data)
+	if err != nil {
+		return nil, fmt.Errorf("metrics snapshot %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Marshal encodes the snapshot as YAML.
+func (s *Snapshot) Marshal() ([]byte, error) {
+	data, err := yaml.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("encoding metrics snapshot: %w", err)
+	}
+	return data, nil
+}
+
+// Save writes the snapshot as YAML to path.
+func (s *Snapshot) Save(path string) error {
+	data, err := s.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return fmt.Errorf("writing metrics snapshot: %w", err)
+	}
+	return nil
+}
+
+// Validate reports every problem of the snapshot, each with its field path.
+func (s *Snapshot) Validate() error {
+	var problems []string
+	add := func(field, format string, args ...any) {
+		problems = append(problems, field+": "+fmt.Sprintf(format, args...))
+	}
+	if s.APIVersion != config.APIVersion {
+		add("apiVersion", "must be %q, got %q", config.APIVersion, s.APIVersion)
+	}
+	if s.Kind != SnapshotKind {
+		add("kind", "must be %q, got %q", SnapshotKind, s.Kind)
+	}
+	if s.EvaluatedAt.IsZero() {
+		add("evaluatedAt", "required (RFC3339)")
+	}
+	if s.Sustain.Duration < 0 {
+		add("sustain", "must not be negative, got %s", s.Sustain.Duration)
+	}
+	seen := map[string]bool{}
+	for i, c := range s.Clusters {
+		f := fmt.Sprintf("clusters[%d]", i)
+		if c.Name == "" {
+			add(f+".name", "required")
+		}
+		if seen[c.Name] {
+			add(f+".name", "duplicate cluster %q", c.Name)
+		}
+		seen[c.Name] = true
+		switch c.State {
+		case "":
+			if c.Why != "" {
+				add(f+".why", "only an Unknown cluster has a why")
+			}
+		case StateUnknown:
+			if c.Why == "" {
+				add(f+".why", "required when state is Unknown: say why the numbers cannot be used")
+			}
+		default:
+			add(f+".state", "must be empty or %q, got %q", StateUnknown, c.State)
+		}
+		for _, r := range []struct {
+			name string
+			m    ResourceMetrics
+		}{{"cpu", c.CPU}, {"memory", c.Memory}} {
+			for _, v := range []struct {
+				name  string
+				value float64
+			}{{"sustained", r.m.Sustained}, {"used", r.m.Used}, {"requests", r.m.Requests}, {"capacity", r.m.Capacity}} {
+				if bad := badNumber(v.value); bad != "" {
+					add(fmt.Sprintf("%s.%s.%s", f, r.name, v.name), "%s", bad)
+				}
+			}
+			if !c.Unknown() && r.m.Capacity == 0 {
+				add(fmt.Sprintf("%s.%s.capacity", f, r.name), "must be positive unless the cluster is Unknown")
+			}
+		}
+	}
+	for i, w := range s.Workloads {
+		f := fmt.Sprintf("workloads[%d]", i)
+		for _, v := range []struct {
+			field, value string
+		}{{"cluster", w.Cluster}, {"namespace", w.Namespace}, {"name", w.Name}} {
+			if v.value == "" {
+				add(f+"."+v.field, "required")
+			}
+		}
+		if w.Cluster != "" && !seen[w.Cluster] {
+			add(f+".cluster", "cluster %q is not listed under clusters", w.Cluster)
+		}
+		for _, v := range []struct {
+			field string
+			value float64
+		}{{"cpu.usage", w.CPU.Usage}, {"cpu.requests", w.CPU.Requests}, {"memory.usage", w.Memory.Usage}, {"memory.requests", w.Memory.Requests}} {
+			if bad := badNumber(v.value); bad != "" {
+				add(f+"."+v.field, "%s", bad)
+			}
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(problems, "\n"))
+}
+
+// decodeMessage drops the layers of wrapping sigs.k8s.io/yaml adds, keeping what names
+// the problem, such as `unknown field "capcity"` or a syntax error's line.
+func decodeMessage(err error) string {
+	msg := err.Error()
+	for _, layer := range []string{"error unmarshaling JSON: ", "while decoding JSON: ", "json: "} {
+		msg = strings.ReplaceAll(msg, layer, "")
+	}
+	return msg
+}
+
+func badNumber(v float64) string {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return fmt.Sprintf("must be a finite number, got %v", v)
+	case v < 0:
+		return fmt.Sprintf("must not be negative, got %v", v)
+	}
+	return ""
+}
+
+// Sort puts clusters and workloads in a fixed order so that a saved snapshot is
+// byte-identical for the same numbers.
+func (s *Snapshot) Sort() {
+	slices.SortFunc(s.Clusters, func(a, b ClusterMetrics) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(s.Workloads, func(a, b WorkloadMetrics) int {
+		return cmpStrings(a.Cluster, b.Cluster, a.Namespace, b.Namespace, a.Name, b.Name)
+	})
+}
+
+// cmpStrings compares pairs of strings in order, the first differing pair deciding.
+func cmpStrings(pairs ...string) int {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if c := strings.Compare(pairs[i], pairs[i+1]); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
