@@ -28,8 +28,11 @@ const searchNdots = 5
 type Record struct {
 	At      time.Time
 	Latency time.Duration
-	// Name is the name the client dialled.
-	Name string
+	// Name is the name the client dialled, Address what it resolved to, and Lookup
+	// how long resolving took.
+	Name    string
+	Address string
+	Lookup  time.Duration
 	// ServedBy is the cluster that answered; empty when the request failed.
 	ServedBy string
 	Err      string
@@ -97,8 +100,9 @@ func (p *Probe) run(ctx context.Context, limit time.Duration) {
 		wg.Go(func() {
 			name := names[i%len(names)]
 			start := time.Now()
-			answer, err := p.request(context.Background(), resolver, name)
-			r := Record{At: start, Latency: time.Since(start), Name: name, ServedBy: clusterOf(answer)}
+			r := Record{At: start, Name: name}
+			answer, err := p.request(context.Background(), resolver, &r)
+			r.Latency, r.ServedBy = time.Since(start), clusterOf(answer)
 			if err != nil {
 				r.Err, r.ServedBy = err.Error(), ""
 			} else if r.ServedBy == "" {
@@ -124,21 +128,24 @@ func (p *Probe) finish(slot int, r Record) {
 	p.records[slot] = r
 }
 
-// request looks name up as a pod in the client's namespace would and makes one call.
-func (p *Probe) request(ctx context.Context, resolver *net.Resolver, name string) (string, error) {
+// request looks r.Name up as a pod in the client's namespace would and makes one
+// call, noting in r the address and how long the lookup took.
+func (p *Probe) request(ctx context.Context, resolver *net.Resolver, r *Record) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	ip, err := p.lookup(ctx, resolver, name)
+	ip, err := p.lookup(ctx, resolver, r.Name)
+	r.Lookup = time.Since(r.At)
 	if err != nil {
 		return "", err
 	}
 	port := strconv.Itoa(int(p.Number))
-	conn, err := p.ns.dial(ctx, "tcp", net.JoinHostPort(ip.String(), port))
+	r.Address = net.JoinHostPort(ip.String(), port)
+	conn, err := p.ns.dial(ctx, "tcp", r.Address)
 	if err != nil {
 		return "", err
 	}
 	defer conn.Close()
-	return call(ctx, conn, p.Protocol, net.JoinHostPort(name, port), p.roots)
+	return call(ctx, conn, p.Protocol, net.JoinHostPort(r.Name, port), p.roots)
 }
 
 // lookup resolves name with the search path of a pod in the client's namespace, as

@@ -42,9 +42,23 @@ type ProbeReport struct {
 	// the destination answered.
 	FromP50Ms float64 `json:"fromP50Ms"`
 	ToP50Ms   float64 `json:"toP50Ms"`
-	// Errors counts the failed requests by error.
-	Errors map[string]int `json:"errors,omitempty"`
+	// Errors counts the failed requests by error; Failures are the first of them.
+	Errors   map[string]int `json:"errors,omitempty"`
+	Failures []Failure      `json:"failures,omitempty"`
 }
+
+// Failure is one failed request.
+type Failure struct {
+	At       time.Time `json:"at"`
+	Name     string    `json:"name"`
+	Address  string    `json:"address,omitempty"`
+	LookupMs float64   `json:"lookupMs"`
+	Ms       float64   `json:"ms"`
+	Err      string    `json:"error"`
+}
+
+// maxFailures is how many failures a ProbeReport lists.
+const maxFailures = 20
 
 // StepReport is one step: when it was merged and applied, and the requests that
 // started from its merge to the next step's (to the end of the migration for the
@@ -106,6 +120,9 @@ func (p *Plane) Report(service, from, to, engine string, steps []StepReport, sta
 			if r.Err != "" {
 				pp.Failed++
 				pp.Errors = countError(pp.Errors, r.Err)
+				if len(pp.Failures) < maxFailures {
+					pp.Failures = append(pp.Failures, Failure{At: r.At, Name: r.Name, Address: r.Address, LookupMs: ms(r.Lookup), Ms: ms(r.Latency), Err: r.Err})
+				}
 				continue
 			}
 			pp.ServedBy[r.ServedBy]++
@@ -165,9 +182,10 @@ func quantileMs(ds []time.Duration, q float64) float64 {
 	}
 	sorted := slices.Clone(ds)
 	slices.Sort(sorted)
-	d := sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
-	return float64(d.Microseconds()) / 1000
+	return ms(sorted[min(len(sorted)-1, int(q*float64(len(sorted))))])
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Table renders the report as the Markdown tables of docs/dataplane.md.
 func (r *Report) Table() string {

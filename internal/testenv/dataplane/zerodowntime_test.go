@@ -136,7 +136,7 @@ func TestZeroDowntime(t *testing.T) {
 	}
 	for _, p := range rep.Probes {
 		if p.Failed > 0 {
-			t.Errorf("%s in %s, port %s (%s): %d of %d requests failed during the migration: %v", p.Client, p.Cluster, p.Port, p.Protocol, p.Failed, p.Requests, p.Errors)
+			t.Errorf("%s in %s, port %s (%s): %d of %d requests failed during the migration: %v; first: %+v", p.Client, p.Cluster, p.Port, p.Protocol, p.Failed, p.Requests, p.Errors, p.Failures)
 		}
 		if p.ServedBy[to] == 0 {
 			t.Errorf("%s in %s, port %s: no request answered by %s after the migration", p.Client, p.Cluster, p.Port, to)
