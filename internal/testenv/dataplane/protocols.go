@@ -182,8 +182,13 @@ func callHTTP(ctx context.Context, conn net.Conn, p Protocol, host string) (stri
 			used = true
 			return conn, nil
 		},
-		DisableKeepAlives: true,
 	}
+	// The client closes the connection, not the server: after a keep-alive response
+	// the connection goes idle and this closes it. The side that closes first keeps
+	// the connection in TIME_WAIT, and here client and servers share one kernel
+	// through kube-proxy's DNAT, where the client's choice of a source port cannot
+	// see a server's TIME_WAIT for the same four-tuple after translation: a new SYN
+	// that hits one is not answered, and the connection times out.
 	defer transport.CloseIdleConnections()
 	var req *http.Request
 	var err error
