@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/fleet"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/record"
@@ -49,17 +50,7 @@ type stepWork struct {
 // rendered on the fleet at base, and the record at that step. It is the only commit
 // gitmig puts on the step's branch.
 func (p *passCtx) stepCommit(ctx context.Context, m *migration, s step.Step, base string) (*stepWork, error) {
-	mig, err := render.NewMigration(p.st.cfg, m.id(), m.rec.Spec.Service, m.rec.Spec.From, m.rec.Spec.To)
-	if err != nil {
-		return nil, err
-	}
-	// Argo CD shows this link on every object the step writes.
-	mig.PullRequest = p.r.Forge.HeadURL(step.BranchOf(m.id(), s))
 	model, err := p.modelAt(ctx, base)
-	if err != nil {
-		return nil, err
-	}
-	change, err := render.Render(model, mig, s)
 	if err != nil {
 		return nil, err
 	}
@@ -67,23 +58,48 @@ func (p *passCtx) stepCommit(ctx context.Context, m *migration, s step.Step, bas
 	if err != nil {
 		return nil, err
 	}
+	var earlier []record.PullRequestRef
+	for e := step.Deploy; e < s; e++ {
+		if pr, ok := m.prs[e]; ok {
+			earlier = append(earlier, record.PullRequestRef{Step: int(e), Number: pr.Number, URL: pr.URL})
+		}
+	}
+	work, edits, err := stepEdits(p.st.cfg, model, rec, s, p.r.Forge.HeadURL(step.BranchOf(m.id(), s)), earlier)
+	if err != nil {
+		return nil, err
+	}
+	if work.sha, err = p.ws.Commit(base, edits, commitMessage(&work.rec, s)); err != nil {
+		return nil, err
+	}
+	return work, nil
+}
+
+// stepEdits is what gitmig writes for step s of the migration rec records, on a fleet:
+// the step's edits and the record at step s, which lists the pull requests of the
+// earlier steps. prURL is the step's pull request, which Argo CD shows on every object
+// the step writes. A pass and verify --step-branch both compute a step here, so that
+// what one writes is what the other expects.
+func stepEdits(cfg *config.Config, model *fleet.Model, rec record.Record, s step.Step, prURL string, earlier []record.PullRequestRef) (*stepWork, []tree.Edit, error) {
+	mig, err := render.NewMigration(cfg, rec.ID(), rec.Spec.Service, rec.Spec.From, rec.Spec.To)
+	if err != nil {
+		return nil, nil, err
+	}
+	mig.PullRequest = prURL
+	change, err := render.Render(model, mig, s)
+	if err != nil {
+		return nil, nil, err
+	}
 	rec.Status.Step = int(s)
 	rec.Status.PullRequests = slices.Clone(rec.Status.PullRequests)
-	for earlier := step.Deploy; earlier < s; earlier++ {
-		if pr, ok := m.prs[earlier]; ok {
-			rec.SetPullRequest(record.PullRequestRef{Step: int(earlier), Number: pr.Number, URL: pr.URL})
-		}
+	for _, pr := range earlier {
+		rec.SetPullRequest(pr)
 	}
 	data, err := rec.Marshal()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	edits := append(slices.Clone(change.Edits), tree.Edit{Path: record.Path(m.id()), Content: data})
-	sha, err := p.ws.Commit(base, edits, commitMessage(&rec, s))
-	if err != nil {
-		return nil, err
-	}
-	return &stepWork{sha: sha, change: change, rec: rec}, nil
+	edits := append(slices.Clone(change.Edits), tree.Edit{Path: record.Path(rec.ID()), Content: data})
+	return &stepWork{change: change, rec: rec}, edits, nil
 }
 
 // modelAt is the fleet at commit base: the pass's own model at its head, else one
@@ -102,13 +118,9 @@ func (p *passCtx) modelAt(ctx context.Context, base string) (*fleet.Model, error
 // recordAt is m's record as commit base holds it, or as the base branch does when
 // base has none.
 func (p *passCtx) recordAt(base string, m *migration) (record.Record, error) {
-	data, ok, err := p.ws.ReadFile(base, record.Path(m.id()))
-	if err != nil || !ok {
+	rec, err := readRecord(p.ws, base, record.Path(m.id()))
+	if err != nil || rec == nil {
 		return *m.rec, err
-	}
-	rec, err := record.Parse(data)
-	if err != nil {
-		return record.Record{}, fmt.Errorf("%s at %s: %w", record.Path(m.id()), short(base), err)
 	}
 	return *rec, nil
 }

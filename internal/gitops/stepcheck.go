@@ -2,8 +2,8 @@ package gitops
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/gitmig/gitmig/internal/fleet"
@@ -11,7 +11,6 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
 	"github.com/gitmig/gitmig/internal/render"
 	"github.com/gitmig/gitmig/internal/step"
-	"github.com/gitmig/gitmig/internal/tree"
 )
 
 // StepCheck is how a step branch compares with the step gitmig writes.
@@ -103,34 +102,25 @@ func CheckStepBranch(ctx context.Context, ws *workspace.Workspace, builder *flee
 		check.Problems = append(check.Problems, fmt.Sprintf("%s at %s says step %d is merged: the next step is %d, not %d", path, short(base), rec.Status.Step, rec.Status.Step+1, b.Step))
 		return check, nil
 	}
-	mig, err := render.NewMigration(cfg, b.ID, rec.Spec.Service, rec.Spec.From, rec.Spec.To)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	mig.PullRequest = headURL(branch)
-	change, err := render.Render(model, mig, b.Step)
-	if err != nil {
-		check.Problems = append(check.Problems, fmt.Sprintf("gitmig cannot write step %s on %s: %v", b.Step, short(base), err))
-		return check, nil
-	}
-
-	// openStep writes the record with this step, adding the pull requests of the
-	// earlier steps it knows from the forge; the branch's own record says which.
-	want := *rec
-	want.Status.Step = int(b.Step)
-	want.Status.PullRequests = slices.Clone(rec.Status.PullRequests)
+	// A pass writes the record with the pull requests of the earlier steps it knows
+	// from the forge; the branch's own record says which.
+	var earlier []record.PullRequestRef
 	if onBranch, err := readRecord(ws, head, path); err == nil && onBranch != nil {
 		for _, pr := range onBranch.Status.PullRequests {
 			if pr.Step < int(b.Step) {
-				want.SetPullRequest(pr)
+				earlier = append(earlier, pr)
 			}
 		}
 	}
-	data, err := want.Marshal()
-	if err != nil {
-		return nil, err
+	_, edits, err := stepEdits(cfg, model, *rec, b.Step, headURL(branch), earlier)
+	var state *render.StateError
+	if errors.As(err, &state) {
+		check.Problems = append(check.Problems, fmt.Sprintf("gitmig cannot write step %s on %s: %v", b.Step, short(base), err))
+		return check, nil
 	}
-	edits := append(slices.Clone(change.Edits), tree.Edit{Path: path, Content: data})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	diffs, err := ws.Differences(base, edits, head)
 	if err != nil {
 		return nil, err

@@ -156,18 +156,32 @@ func TestRevisionSHA(t *testing.T) {
 }
 
 func TestEvaluateDeployment(t *testing.T) {
+	const (
+		complete    = "{type: Progressing, status: 'True', reason: NewReplicaSetAvailable}"
+		available   = "{type: Available, status: 'True', reason: MinimumReplicasAvailable}"
+		unavailable = "{type: Available, status: 'False', reason: MinimumReplicasUnavailable}"
+		deadline    = "{type: Progressing, status: 'False', reason: ProgressDeadlineExceeded, message: 'ReplicaSet \"orc8r-5d\" has timed out progressing.'}"
+	)
 	for _, tt := range []struct {
-		status  string
-		verdict Verdict
-		reason  string
+		name, status string
+		verdict      Verdict
+		reason       string
 	}{
-		{"{observedGeneration: 2, updatedReplicas: 2, availableReplicas: 2}", Pass, "available in cloud (2/2)"},
-		{"{observedGeneration: 2, updatedReplicas: 2, availableReplicas: 1}", Wait, "1 of 2 replicas available"},
-		{"{observedGeneration: 1, updatedReplicas: 2, availableReplicas: 2}", Wait, "generation 2 not observed yet"},
+		{"rolled out", "{observedGeneration: 2, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2, conditions: [" + complete + ", " + available + "]}",
+			Pass, "Deployment orc8r-ns/orc8r in cloud: Deployment is available. Replicas: 2"},
+		{"one replica not available", "{observedGeneration: 2, replicas: 2, updatedReplicas: 2, readyReplicas: 1, availableReplicas: 1, conditions: [" + unavailable + "]}",
+			Wait, "Available: 1/2"},
+		{"generation not observed", "{observedGeneration: 1, replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2, conditions: [" + complete + ", " + available + "]}",
+			Wait, "Deployment generation is 2, but latest observed generation is 1"},
+		{"old pods still terminating", "{observedGeneration: 2, replicas: 3, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2, conditions: [" + available + "]}",
+			Wait, "Pending termination: 1"},
+		{"progress deadline exceeded", "{observedGeneration: 2, replicas: 2, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1, conditions: [" + deadline + ", " + available + "]}",
+			Fail, `Progress deadline exceeded: ReplicaSet "orc8r-5d" has timed out progressing.`},
+		{"no status yet", "{}", Wait, "Deployment orc8r-ns/orc8r in cloud: "},
 	} {
-		d := object(t, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: orc8r, namespace: orc8r-ns, generation: 2}\nspec: {replicas: 2}\nstatus: "+tt.status)
+		d := object(t, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: orc8r, namespace: orc8r-ns, generation: 2}\nspec: {replicas: 2, progressDeadlineSeconds: 600}\nstatus: "+tt.status)
 		if res := EvaluateDeployment(d, "cloud"); res.Verdict != tt.verdict || !strings.Contains(res.Reason, tt.reason) {
-			t.Errorf("%s: got %s %q, want %s %q", tt.status, res.Verdict, res.Reason, tt.verdict, tt.reason)
+			t.Errorf("%s: got %s %q, want %s %q", tt.name, res.Verdict, res.Reason, tt.verdict, tt.reason)
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/step"
@@ -70,23 +71,38 @@ func deploymentAvailable(ctx context.Context, client dynamic.Interface, req Requ
 	return EvaluateDeployment(d, req.Cluster), nil
 }
 
-// EvaluateDeployment passes a Deployment that has rolled out all its replicas.
+// EvaluateDeployment judges a Deployment as kubectl rollout status and Argo CD do,
+// by kstatus: it passes when the rollout is complete (every replica updated, ready
+// and available, no old pod left terminating, the generation observed), fails when
+// the Deployment's progress deadline is exceeded (it will not roll out by waiting),
+// and waits otherwise, saying on what.
 func EvaluateDeployment(d *unstructured.Unstructured, cluster string) Result {
-	want, found, _ := unstructured.NestedInt64(d.Object, "spec", "replicas")
-	if !found {
-		want = 1
-	}
-	observed, _, _ := unstructured.NestedInt64(d.Object, "status", "observedGeneration")
-	updated, _, _ := unstructured.NestedInt64(d.Object, "status", "updatedReplicas")
-	available, _, _ := unstructured.NestedInt64(d.Object, "status", "availableReplicas")
 	ref := d.GetNamespace() + "/" + d.GetName()
-	switch {
-	case observed < d.GetGeneration():
-		return Waiting("Deployment %s in %s: generation %d not observed yet", ref, cluster, d.GetGeneration())
-	case updated < want || available < want:
-		return Waiting("Deployment %s in %s: %d of %d replicas available", ref, cluster, available, want)
+	res, err := kstatus.Compute(d)
+	if err != nil {
+		return Failed("Deployment %s in %s: %v", ref, cluster, err)
 	}
-	return Passed("Deployment %s available in %s (%d/%d)", ref, cluster, available, want)
+	switch res.Status {
+	case kstatus.CurrentStatus:
+		return Passed("Deployment %s in %s: %s", ref, cluster, res.Message)
+	case kstatus.FailedStatus:
+		return Failed("Deployment %s in %s: %s%s", ref, cluster, res.Message, conditionMessage(res.Conditions))
+	}
+	return Waiting("Deployment %s in %s: %s", ref, cluster, res.Message)
+}
+
+// conditionMessage is what the conditions kstatus found say, after ": ".
+func conditionMessage(conditions []kstatus.Condition) string {
+	var msgs []string
+	for _, c := range conditions {
+		if c.Message != "" {
+			msgs = append(msgs, c.Message)
+		}
+	}
+	if len(msgs) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(msgs, "; ")
 }
 
 func routesInPlace(ctx context.Context, client dynamic.Interface, req Request) (Result, error) {

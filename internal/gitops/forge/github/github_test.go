@@ -635,6 +635,26 @@ func TestMerge(t *testing.T) {
 	}
 }
 
+// TestMergeOnlyTheCheckedHead: gitmig merges the head it checked, never a commit
+// pushed after it; GitHub's merge takes the sha and answers 409 when the head moved.
+func TestMergeOnlyTheCheckedHead(t *testing.T) {
+	r := newRegistry(t)
+	r.on("PUT", "/repos/example/fleet/pulls/7/merge").withBody(`{"merge_method":"merge","sha":"`+headSHA+`"}`).
+		respond(200, `{"sha":"`+mergeSHA+`","merged":true,"message":"Pull Request successfully merged"}`)
+	r.on("GET", "/repos/example/fleet/pulls/7").respond(200, pr{number: 7, ref: branch, merged: true}.String())
+	r.on("PUT", "/repos/example/fleet/pulls/8/merge").withBody(`{"merge_method":"merge","sha":"`+headSHA+`"}`).
+		respond(409, `{"message":"Head branch was modified. Review and try the merge again.","documentation_url":"https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"}`)
+	f := newForge(t, r)
+
+	if got, err := f.Merge(context.Background(), 7, headSHA); err != nil || got.State != forge.StateMerged {
+		t.Errorf("Merge(7, head) = %+v, %v; want it merged", got, err)
+	}
+	_, err := f.Merge(context.Background(), 8, headSHA)
+	if !errors.Is(err, forge.ErrHeadMoved) {
+		t.Errorf("Merge(8) after the head moved: %v; want ErrHeadMoved", err)
+	}
+}
+
 func TestMergeRetryAfterMerged(t *testing.T) {
 	r := newRegistry(t)
 	r.on("PUT", "/repos/example/fleet/pulls/7/merge").respond(405,
