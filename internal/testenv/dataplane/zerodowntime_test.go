@@ -221,9 +221,16 @@ func negativeControl(t *testing.T, f *engines.Fleet, plane *dataplane.Plane, ser
 		for _, p := range plane.Probes {
 			records := p.Records()
 			ok := 0
-			for i := len(records) - 1; i >= 0 && records[i].At.After(since); i-- {
-				if !records[i].At.IsZero() && records[i].Err != "" {
-					return fmt.Errorf("%s in %s, port %s: %s", p.Client, p.Cluster, p.Port, records[i].Err)
+			for i := len(records) - 1; i >= 0; i-- {
+				r := records[i]
+				if r.At.IsZero() {
+					continue // still in flight
+				}
+				if !r.At.After(since) {
+					break
+				}
+				if r.Err != "" {
+					return fmt.Errorf("%s in %s, port %s: %s", p.Client, p.Cluster, p.Port, r.Err)
 				}
 				ok++
 			}
