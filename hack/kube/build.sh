@@ -10,8 +10,8 @@
 #
 # Usage: bash hack/kube/build.sh [all | BINARY...]
 #   no argument   kube-apiserver
-#   all           kube-apiserver, kube-controller-manager and kube-scheduler
-#   BINARY...     any of those three
+#   all           kube-apiserver, kube-controller-manager, kube-scheduler and kube-proxy
+#   BINARY...     any of those four
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -19,7 +19,7 @@ binaries=("$@")
 if [ ${#binaries[@]} -eq 0 ]; then
 	binaries=(kube-apiserver)
 elif [ "${binaries[0]}" = all ]; then
-	binaries=(kube-apiserver kube-controller-manager kube-scheduler)
+	binaries=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy)
 fi
 
 version=$(go list -m -f '{{.Version}}' k8s.io/kubernetes)
@@ -38,8 +38,8 @@ ldflags="-s -w
 
 for bin in "${binaries[@]}"; do
 	case "$bin" in
-	kube-apiserver | kube-controller-manager | kube-scheduler) ;;
-	*) echo "build.sh: unknown binary $bin (want kube-apiserver, kube-controller-manager, kube-scheduler or all)" >&2; exit 2 ;;
+	kube-apiserver | kube-controller-manager | kube-scheduler | kube-proxy) ;;
+	*) echo "build.sh: unknown binary $bin (want kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy or all)" >&2; exit 2 ;;
 	esac
 	if [ -x "$out/$bin" ]; then
 		echo "$bin $version: cached"

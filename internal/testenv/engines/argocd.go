@@ -60,11 +60,11 @@ func StartArgoCD(t testing.TB, mgmt *kubeenv.Cluster, opts ArgoCDOptions) *ArgoC
 	t.Helper()
 	argocd := tool(t, "argocd", ArgoCDVersion, "argocd")
 	kustomize := tool(t, "kustomize", KustomizeVersion, "kustomize")
-	redis := command(t, "redis-server", "install Debian's redis-server (`apt-get install redis-server`)")
-	command(t, "git", "install git")
+	redis := Command(t, "redis-server", "install Debian's redis-server (`apt-get install redis-server`)")
+	Command(t, "git", "install git")
 	ctx := t.Context()
 	dir := filepath.Join(mgmt.Dir, "argocd")
-	if err := mkdir(filepath.Join(dir, "tmp")); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if err := createNamespace(ctx, mgmt, ArgoCDNamespace); err != nil {
@@ -124,17 +124,17 @@ func StartArgoCD(t testing.TB, mgmt *kubeenv.Cluster, opts ArgoCDOptions) *ArgoC
 		}
 	}
 
-	ports, err := freePorts(4)
+	ports, err := kubeenv.FreePorts(4)
 	if err != nil {
 		t.Fatal(err)
 	}
 	redisAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	redisProc, err := start(t, "redis-server", filepath.Join(dir, "redis.log"), nil, redis,
+	redisProc, err := kubeenv.StartProcess(t, "redis-server", filepath.Join(dir, "redis.log"), nil, redis,
 		"--port", strconv.Itoa(ports[0]), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := redisProc.waitFor(readyTimeout, "redis listening", func() error { return listening(redisAddr) }); err != nil {
+	if err := redisProc.WaitFor(readyTimeout, "redis listening", func() error { return kubeenv.Listening(redisAddr) }); err != nil {
 		t.Fatal(err)
 	}
 
@@ -146,7 +146,7 @@ func StartArgoCD(t testing.TB, mgmt *kubeenv.Cluster, opts ArgoCDOptions) *ArgoC
 		"PATH=" + filepath.Dir(kustomize) + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"TMPDIR=" + filepath.Join(dir, "tmp"),
 	}
-	repoServer, err := start(t, "argocd-repo-server", filepath.Join(dir, "repo-server.log"),
+	repoServer, err := kubeenv.StartProcess(t, "argocd-repo-server", filepath.Join(dir, "repo-server.log"),
 		append(env, "ARGOCD_BINARY_NAME=argocd-repo-server"), argocd,
 		"--address=127.0.0.1", "--port="+strconv.Itoa(ports[1]),
 		"--metrics-address=127.0.0.1", "--metrics-port="+strconv.Itoa(ports[2]),
@@ -155,7 +155,7 @@ func StartArgoCD(t testing.TB, mgmt *kubeenv.Cluster, opts ArgoCDOptions) *ArgoC
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := repoServer.waitFor(readyTimeout, "repo-server listening", func() error { return listening(repoServerAddr) }); err != nil {
+	if err := repoServer.WaitFor(readyTimeout, "repo-server listening", func() error { return kubeenv.Listening(repoServerAddr) }); err != nil {
 		t.Fatal(err)
 	}
 	// The settings go in before the controller starts, which reads them once.
@@ -166,7 +166,7 @@ func StartArgoCD(t testing.TB, mgmt *kubeenv.Cluster, opts ArgoCDOptions) *ArgoC
 	if err := kubeconfigInNamespace(mgmt, ArgoCDNamespace, kubeconfig); err != nil {
 		t.Fatal(err)
 	}
-	controller, err := start(t, "argocd-application-controller", filepath.Join(dir, "application-controller.log"),
+	controller, err := kubeenv.StartProcess(t, "argocd-application-controller", filepath.Join(dir, "application-controller.log"),
 		append(env, "ARGOCD_BINARY_NAME=argocd-application-controller"), argocd,
 		"--kubeconfig="+kubeconfig,
 		"--repo-server="+repoServerAddr, "--repo-server-plaintext",
@@ -178,7 +178,7 @@ func StartArgoCD(t testing.TB, mgmt *kubeenv.Cluster, opts ArgoCDOptions) *ArgoC
 		t.Fatal(err)
 	}
 	for _, name := range a.Applications {
-		err := controller.waitFor(readyTimeout, "Application "+name+" Synced and Healthy", func() error {
+		err := controller.WaitFor(readyTimeout, "Application "+name+" Synced and Healthy", func() error {
 			app, err := mgmt.Dynamic.Resource(applicationResource).Namespace(ArgoCDNamespace).Get(ctx, name, metav1.GetOptions{})
 			if err != nil {
 				return err

@@ -24,6 +24,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/gitmig/gitmig/internal/testenv/kubeenv"
 )
 
 // Versions of the tools hack/engines/build.sh builds; they name the cache folders.
@@ -46,35 +48,32 @@ func cacheDir(t testing.TB) string {
 	return filepath.Join(home, ".cache", "gitmig-e2e")
 }
 
-// tool returns the path of a file that `hack/engines/build.sh target` puts in
+// tool returns the path of a file that `bash hack/engines/build.sh target` puts in
 // <cache>/<target>-<version>/, skipping the test (failing it in CI) when it is missing.
 func tool(t testing.TB, target, version, name string) string {
 	t.Helper()
+	return CachedTool(t, "hack/engines/build.sh", target, version, name)
+}
+
+// CachedTool returns the path of a file that `bash <script> target` puts in
+// <cache>/<target>-<version>/, skipping the test (failing it in CI) when it is missing.
+func CachedTool(t testing.TB, script, target, version, name string) string {
+	t.Helper()
 	path := filepath.Join(cacheDir(t), target+"-"+version, name)
 	if info, err := os.Stat(path); err != nil || info.IsDir() || info.Size() == 0 {
-		unavailable(t, "%s %s not found at %s: build it with `bash hack/engines/build.sh %s` (minutes the first time, cached after)",
-			name, version, path, target)
+		kubeenv.Unavailable(t, "%s %s not found at %s: build it with `bash %s %s` (minutes the first time, cached after)",
+			name, version, path, script, target)
 	}
 	return path
 }
 
-// command returns the path of a program in PATH, skipping the test (failing it in CI)
+// Command returns the path of a program in PATH, skipping the test (failing it in CI)
 // when it is missing.
-func command(t testing.TB, name, how string) string {
+func Command(t testing.TB, name, how string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
-		unavailable(t, "%s not found in PATH: %s", name, how)
+		kubeenv.Unavailable(t, "%s not found in PATH: %s", name, how)
 	}
 	return path
-}
-
-// unavailable skips the test for want of a component, or fails it in CI, where
-// .ci/run must have provided everything.
-func unavailable(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format+" (CI=true: failing instead of skipping)", args...)
-	}
-	t.Skipf(format, args...)
 }

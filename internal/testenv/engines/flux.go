@@ -56,28 +56,22 @@ func StartFlux(t testing.TB, mgmt *kubeenv.Cluster, opts FluxOptions) *Flux {
 	kustomizeController := tool(t, "flux", FluxVersion, "kustomize-controller")
 	ctx := t.Context()
 	dir := filepath.Join(mgmt.Dir, "flux")
-	if err := mkdir(filepath.Join(dir, "storage")); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "storage"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 
-	src, err := moduleDir(ctx, "github.com/fluxcd/source-controller@"+FluxVersion)
-	if err != nil {
-		t.Fatal(err)
+	var files []string
+	for _, kind := range []string{"gitrepositories", "buckets", "helmrepositories", "helmcharts", "ocirepositories", "externalartifacts"} {
+		files = append(files, "config/crd/bases/source.toolkit.fluxcd.io_"+kind+".yaml")
 	}
-	crds, err := readManifests(filepath.Join(src, "config", "crd", "bases"),
-		"source.toolkit.fluxcd.io_gitrepositories.yaml", "source.toolkit.fluxcd.io_buckets.yaml",
-		"source.toolkit.fluxcd.io_helmrepositories.yaml", "source.toolkit.fluxcd.io_helmcharts.yaml",
-		"source.toolkit.fluxcd.io_ocirepositories.yaml", "source.toolkit.fluxcd.io_externalartifacts.yaml")
+	crds, err := kubeenv.ModuleCRDs(ctx, "github.com/fluxcd/source-controller@"+FluxVersion, files...)
 	if err != nil {
 		t.Fatalf("source-controller's CRDs: %v", err)
 	}
+	if err := kubeenv.InstallCRDs(ctx, mgmt, crds); err != nil {
+		t.Fatal(err)
+	}
 	apply := mgmt.Applier(fieldManager)
-	if err := apply.Apply(ctx, crds); err != nil {
-		t.Fatal(err)
-	}
-	if err := served(ctx, mgmt, GitRepositoryResource.GroupVersion().WithKind("GitRepository")); err != nil {
-		t.Fatal(err)
-	}
 	if err := createNamespace(ctx, mgmt, FluxNamespace); err != nil {
 		t.Fatal(err)
 	}
@@ -109,13 +103,13 @@ func StartFlux(t testing.TB, mgmt *kubeenv.Cluster, opts FluxOptions) *Flux {
 		t.Fatalf("applying %s: %v", opts.Bootstrap, err)
 	}
 
-	ports, err := freePorts(5)
+	ports, err := kubeenv.FreePorts(5)
 	if err != nil {
 		t.Fatal(err)
 	}
 	env := []string{"KUBECONFIG=" + mgmt.Kubeconfig, "RUNTIME_NAMESPACE=" + FluxNamespace}
 	storage := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	sc, err := start(t, "source-controller", filepath.Join(dir, "source-controller.log"), env, sourceController,
+	sc, err := kubeenv.StartProcess(t, "source-controller", filepath.Join(dir, "source-controller.log"), env, sourceController,
 		"--storage-path="+filepath.Join(dir, "storage"),
 		"--storage-addr="+storage, "--storage-adv-addr="+storage,
 		fmt.Sprintf("--metrics-addr=127.0.0.1:%d", ports[1]),
@@ -126,7 +120,7 @@ func StartFlux(t testing.TB, mgmt *kubeenv.Cluster, opts FluxOptions) *Flux {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kc, err := start(t, "kustomize-controller", filepath.Join(dir, "kustomize-controller.log"), env, kustomizeController,
+	kc, err := kubeenv.StartProcess(t, "kustomize-controller", filepath.Join(dir, "kustomize-controller.log"), env, kustomizeController,
 		fmt.Sprintf("--metrics-addr=127.0.0.1:%d", ports[3]),
 		fmt.Sprintf("--health-addr=127.0.0.1:%d", ports[4]),
 		"--enable-leader-election=false",
@@ -139,9 +133,9 @@ func StartFlux(t testing.TB, mgmt *kubeenv.Cluster, opts FluxOptions) *Flux {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, p := range []*process{sc, kc} {
+	for i, p := range []*kubeenv.Process{sc, kc} {
 		url := fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[2+2*i])
-		if err := p.waitFor(readyTimeout, "ready answer on "+url, func() error { return httpOK(url) }); err != nil {
+		if err := p.WaitFor(readyTimeout, "ready answer on "+url, func() error { return kubeenv.HTTPOK(http.DefaultClient, url) }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -153,7 +147,7 @@ func StartFlux(t testing.TB, mgmt *kubeenv.Cluster, opts FluxOptions) *Flux {
 		})
 	}
 	for _, name := range kustomizations {
-		err := kc.waitFor(readyTimeout, "Kustomization "+name+" Ready", func() error {
+		err := kc.WaitFor(readyTimeout, "Kustomization "+name+" Ready", func() error {
 			ks, err := mgmt.Dynamic.Resource(kustomizationResource).Namespace(FluxNamespace).Get(ctx, name, metav1.GetOptions{})
 			if err != nil {
 				return err
@@ -197,16 +191,4 @@ func conditionTrue(obj *unstructured.Unstructured, typ string) error {
 		}
 	}
 	return fmt.Errorf("%s has no %s condition yet", obj.GetName(), typ)
-}
-
-func httpOK(url string) error {
-	resp, err := http.Get(url)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", url, resp.Status)
-	}
-	return nil
 }

@@ -9,36 +9,25 @@ import (
 	"io/fs"
 	"log"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/gitmig/gitmig"
-	"github.com/gitmig/gitmig/internal/cmd/reconcile"
-	"github.com/gitmig/gitmig/internal/cmdutil"
 	"github.com/gitmig/gitmig/internal/config"
-	"github.com/gitmig/gitmig/internal/gitops/forge"
-	"github.com/gitmig/gitmig/internal/gitops/forge/local"
 	"github.com/gitmig/gitmig/internal/gitops/gate"
 	"github.com/gitmig/gitmig/internal/gitops/record"
-	"github.com/gitmig/gitmig/internal/gitops/workspace"
 	gitmigstep "github.com/gitmig/gitmig/internal/step"
 	"github.com/gitmig/gitmig/internal/testenv/engines"
-	"github.com/gitmig/gitmig/internal/testenv/kubeenv"
 )
 
 // The scenarios move orc8r from the overloaded edge to cloud, as the example's metrics
@@ -51,17 +40,9 @@ import (
 // on their own with a longer one.
 const optIn = "GITMIG_ENGINES_E2E"
 
-// reconcileInterval is the --interval of gitmig's loop: how long at most a gate's
-// answer waits to be seen, beyond the pass itself.
-const reconcileInterval = time.Second
-
 // drain is policy.drain in the scenarios: long enough to be seen in the timeline,
 // short enough not to dominate it.
 const drain = 5 * time.Second
-
-// stepWait bounds each wait of a scenario: an engine applying a merge, gitmig opening
-// the next pull request. Two shared cores make it generous.
-const stepWait = 4 * time.Minute
 
 var (
 	deployments   = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
@@ -97,28 +78,28 @@ func TestRollbackWithFlux(t *testing.T)    { testRollback(t, config.EngineFlux) 
 func testMigration(t *testing.T, engine string) {
 	s := newScenario(t, engine, "30m", nil, false)
 	baseline := s.fingerprints()
-	s.reconcileLoop()
+	s.Reconcile()
 	var timeline []stepTiming
 	for step := 1; step <= 4; step++ {
 		name := gitmigstep.Step(step).Name()
 		title := fmt.Sprintf("gitmig: move orc8r edge→cloud [%d/4 %s]", step, name)
-		pr := s.waitForPR(title)
+		pr := s.WaitForPR(title)
 		if step > 1 {
-			timeline[step-2].GateSeen = s.log.seen(s.t, timeline[step-2].Merged, "create-pr ", title)
+			timeline[step-2].GateSeen = s.Log.Seen(s.t, timeline[step-2].Merged, "create-pr ", title)
 		}
 		cluster := "cloud"
 		if step >= 3 {
 			cluster = "edge"
 		}
-		merged := s.merge(pr)
+		merged := s.Merge(pr)
 		// The forge keeps whole seconds; the merge is on the remote once Merge returns.
 		mergedAt := time.Now()
-		applied := s.waitApplied(cluster, merged.MergeCommit)
+		applied := s.WaitApplied(cluster, merged.MergeCommit)
 		timeline = append(timeline, stepTiming{Step: step, Name: name, Cluster: cluster, Merged: mergedAt, Applied: applied})
 		s.assertLive(step, baseline)
 	}
-	s.waitForPhase(record.Completed)
-	timeline[3].GateSeen = s.log.seen(s.t, timeline[3].Merged, "record ", ": gitmig: complete ")
+	s.WaitForPhase(record.Completed)
+	timeline[3].GateSeen = s.Log.Seen(s.t, timeline[3].Merged, "record ", ": gitmig: complete ")
 	s.report(timeline)
 }
 
@@ -130,21 +111,21 @@ func testRollback(t *testing.T, engine string) {
 	small := &engines.Node{Name: "cloud-0", CPU: "1", Memory: "4Gi"}
 	s := newScenario(t, engine, stepTimeout.String(), small, argoAllowsEmpty(t))
 	baseline := s.fingerprints()
-	s.reconcileLoop()
-	pr := s.waitForPR("gitmig: move orc8r edge→cloud [1/4 deploy]")
-	merged := s.merge(pr)
-	if err := s.eventually(stepWait, func() error { return s.pending("cloud") }); err != nil {
+	s.Reconcile()
+	pr := s.WaitForPR("gitmig: move orc8r edge→cloud [1/4 deploy]")
+	merged := s.Merge(pr)
+	if err := s.Eventually(engines.StepWait, func() error { return s.pending("cloud") }); err != nil {
 		t.Fatalf("step 1 in cloud: %v", err)
 	}
 	s.assertEdgeServes("step 1 merged")
-	undo := s.waitForPR("gitmig: rollback move orc8r edge→cloud [undo 1/4 deploy]")
+	undo := s.WaitForPR("gitmig: rollback move orc8r edge→cloud [undo 1/4 deploy]")
 	if wait := undo.CreatedAt.Sub(merged.MergedAt); wait < stepTimeout {
 		t.Errorf("the rollback opened %s after the merge, before stepTimeout %s", wait, stepTimeout)
 	}
-	undone := s.merge(undo)
-	s.waitApplied("cloud", undone.MergeCommit)
-	s.waitForPhase(record.RolledBack)
-	err := s.eventually(stepWait, func() error {
+	undone := s.Merge(undo)
+	s.WaitApplied("cloud", undone.MergeCommit)
+	s.WaitForPhase(record.RolledBack)
+	err := s.Eventually(engines.StepWait, func() error {
 		if s.get("cloud", deployments, "orc8r-ns", "orc8r") != nil {
 			return fmt.Errorf("orc8r still in cloud")
 		}
@@ -181,334 +162,49 @@ func argoAllowsEmpty(t *testing.T) bool {
 
 // scenario is the example fleet on simulated clusters with one engine.
 type scenario struct {
-	t       *testing.T
-	engine  string
-	env     *kubeenv.Env
-	git     *engines.GitServer
-	forge   *local.Forge
-	repo    string // a checkout of the repository, where gitmig reconcile runs
-	cfgPath string
-	snap    string
-	dir     string
-	log     *lineLog
-	// noReceiver is set when Flux runs without the push webhook.
-	noReceiver bool
+	*engines.Fleet
+	t *testing.T
 }
 
-// newScenario starts the management cluster and edge, fog and cloud with nodes of
-// gitmig.yaml's capacity (cloud's replaced by cloudNode when set), serves the example
-// repository over HTTP with a gitmig.yaml for this engine, and starts the engine.
+// newScenario runs the example fleet with nodes of gitmig.yaml's capacity (cloud's
+// replaced by cloudNode when set) and the engine.
 func newScenario(t *testing.T, engine, stepTimeout string, cloudNode *engines.Node, allowEmpty bool) *scenario {
 	if os.Getenv(optIn) == "" {
 		t.Skipf("real-engine scenario: set %s=1 to run it; it takes minutes (README, Real-engine tests)", optIn)
 	}
 	started := time.Now()
-	s := &scenario{t: t, engine: engine, dir: t.TempDir()}
-	s.env = kubeenv.Start(t, "mgmt", "edge", "fog", "cloud")
-	example, err := config.Parse(mustRead(t, gitmig.Example, "gitmig.yaml"))
+	timeout, err := time.ParseDuration(stepTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var workloads []engines.Workload
-	for _, cl := range example.Clusters {
-		node := engines.Node{Name: cl.Name + "-0", CPU: cl.Capacity.CPU, Memory: cl.Capacity.Memory}
-		if cl.Name == "cloud" && cloudNode != nil {
-			node = *cloudNode
-		}
-		workloads = append(workloads, engines.Workload{Cluster: s.env.Cluster(cl.Name), Nodes: []engines.Node{node}})
-	}
-	engines.Workers(t, workloads...)
-
-	s.git = engines.NewGitServer(t, "fleet", func(dir, url string) error {
-		data, err := s.gitmigYAML(url, stepTimeout)
-		if err != nil {
-			return err
-		}
-		files := fstest.MapFS{}
-		err = fs.WalkDir(gitmig.Example, ".", func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
+	fleet := engines.NewFleet(t, engines.FleetOptions{
+		Engine:      engine,
+		Files:       gitmig.Example,
+		Bootstrap:   filepath.Join("..", "..", "..", engine),
+		Drain:       drain,
+		StepTimeout: timeout,
+		Metrics:     gitmig.ExampleMetrics,
+		Node: func(c config.Cluster) engines.Node {
+			if c.Name == "cloud" && cloudNode != nil {
+				return *cloudNode
 			}
-			b, err := fs.ReadFile(gitmig.Example, p)
-			files[p] = &fstest.MapFile{Data: b}
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		files["gitmig.yaml"] = &fstest.MapFile{Data: data}
-		_, err = workspace.Seed(dir, "main", files, "gitmig", "gitmig@localhost", time.Now())
-		return err
+			return engines.Node{Name: c.Name + "-0", CPU: c.Capacity.CPU, Memory: c.Capacity.Memory}
+		},
+		AllowEmpty: allowEmpty,
 	})
-	// The scheduled job runs in a checkout of the fleet repository, with its gitmig.yaml.
-	checkout := filepath.Join(s.dir, "fleet")
-	if out, err := exec.Command("git", "clone", "--quiet", s.git.URL, checkout).CombinedOutput(); err != nil {
-		t.Fatalf("git clone %s: %v\n%s", s.git.URL, err, out)
-	}
-	s.repo, s.cfgPath = checkout, filepath.Join(checkout, "gitmig.yaml")
-	s.snap = filepath.Join(s.dir, "metrics.yaml")
-	if err := os.WriteFile(s.snap, gitmig.ExampleMetrics, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if s.forge, err = local.New(local.Options{Remote: s.git.URL, Base: "main", AuthorName: "reviewer", AuthorEmail: "reviewer@localhost"}); err != nil {
-		t.Fatal(err)
-	}
-
-	mgmt := s.env.Cluster("mgmt")
-	clusters := []*kubeenv.Cluster{s.env.Cluster("edge"), s.env.Cluster("fog"), s.env.Cluster("cloud")}
-	root := filepath.Join("..", "..", "..")
-	switch engine {
-	case config.EngineArgoCD:
-		engines.StartArgoCD(t, mgmt, engines.ArgoCDOptions{Bootstrap: filepath.Join(root, "argocd"), RepoURL: s.git.URL, Clusters: clusters, AllowEmpty: allowEmpty})
-	case config.EngineFlux:
-		// A webhook Receiver, as docs/adopting.md recommends, has source-controller
-		// fetch on every push. GITMIG_ENGINES_FLUX_RECEIVER=off measures without it:
-		// Flux then sees a merge at the GitRepository's interval (1m in flux/).
-		receiver := s.git
-		if os.Getenv("GITMIG_ENGINES_FLUX_RECEIVER") == "off" {
-			receiver, s.noReceiver = nil, true
-			t.Log("no webhook Receiver: source-controller fetches at the GitRepository's interval")
-		}
-		engines.StartFlux(t, mgmt, engines.FluxOptions{Bootstrap: filepath.Join(root, "flux"), RepoURL: s.git.URL, Clusters: clusters, Receiver: receiver})
-	}
 	t.Logf("%s: clusters, git server and engine up in %s", engine, time.Since(started).Round(time.Second))
-	return s
-}
-
-// gitmigYAML is the example's gitmig.yaml with the scenario's policy timings, and a
-// gitops section for this repository, the local forge, the engine on mgmt and the
-// workload clusters.
-func (s *scenario) gitmigYAML(url, stepTimeout string) ([]byte, error) {
-	data := string(mustRead(s.t, gitmig.Example, "gitmig.yaml"))
-	for _, r := range []struct{ key, value string }{{"drain", drain.String()}, {"stepTimeout", stepTimeout}} {
-		re := regexp.MustCompile(`(?m)^(  ` + r.key + `:) \S+$`)
-		if !re.MatchString(data) {
-			return nil, fmt.Errorf("example gitmig.yaml has no policy.%s", r.key)
-		}
-		data = re.ReplaceAllString(data, "$1 "+r.value)
-	}
-	i := strings.Index(data, "\ngitops:\n")
-	if i < 0 {
-		return nil, fmt.Errorf("example gitmig.yaml has no gitops section")
-	}
-	kube := func(name string) string {
-		return fmt.Sprintf("{kubeconfig: %q, context: %s}", s.env.Cluster(name).Kubeconfig, name)
-	}
-	var b strings.Builder
-	b.WriteString(data[:i+1])
-	fmt.Fprintf(&b, "gitops:\n  remote: %s\n  branch: main\n  engine: %s\n  forge: local\n  dns: externalname\n", url, s.engine)
-	mgmt := s.env.Cluster("mgmt")
-	switch s.engine {
-	case config.EngineArgoCD:
-		fmt.Fprintf(&b, "  argocd:\n    kubeconfig: %q\n    context: mgmt\n    namespace: %s\n    applications: {edge: edge, fog: fog, cloud: cloud}\n", mgmt.Kubeconfig, engines.ArgoCDNamespace)
-	case config.EngineFlux:
-		fmt.Fprintf(&b, "  flux:\n    kubeconfig: %q\n    context: mgmt\n    namespace: %s\n    kustomizations: {edge: edge, fog: fog, cloud: cloud}\n", mgmt.Kubeconfig, engines.FluxNamespace)
-	}
-	fmt.Fprintf(&b, "  workloads:\n    edge: %s\n    fog: %s\n    cloud: %s\n", kube("edge"), kube("fog"), kube("cloud"))
-	out := []byte(b.String())
-	if _, err := config.Parse(out); err != nil {
-		return nil, fmt.Errorf("the scenario's gitmig.yaml: %w", err)
-	}
-	return out, nil
-}
-
-// reconcileLoop runs `gitmig reconcile --interval 1s --metrics <snapshot>` with the
-// scenario's gitmig.yaml until the test ends.
-func (s *scenario) reconcileLoop() {
-	s.log = &lineLog{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- reconcile.Run(ctx, &reconcile.Options{
-			Globals:  &cmdutil.Globals{Repo: s.repo, Config: s.cfgPath},
-			Streams:  cmdutil.Streams{Out: s.log, Err: s.log},
-			Metrics:  cmdutil.MetricsFlags{Metrics: s.snap},
-			Interval: reconcileInterval,
-			Env:      func(string) string { return "" },
-			Now:      time.Now,
-		})
-	}()
-	s.t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			s.t.Errorf("gitmig reconcile: %v", err)
-		}
-		if s.t.Failed() {
-			s.t.Logf("gitmig reconcile's last output:\n%s", s.log.tail(40))
-		}
-	})
-}
-
-// waitForPR waits for gitmig to open the pull request of that title.
-func (s *scenario) waitForPR(title string) forge.PullRequest {
-	s.t.Helper()
-	var found forge.PullRequest
-	err := s.eventually(stepWait, func() error {
-		prs, err := s.forge.List(context.Background())
-		if err != nil {
-			return err
-		}
-		var titles []string
-		for _, pr := range prs {
-			if pr.Title == title && pr.State == forge.StateOpen {
-				found = pr
-				return nil
-			}
-			titles = append(titles, fmt.Sprintf("#%d %s %q", pr.Number, pr.State, pr.Title))
-		}
-		return fmt.Errorf("pull requests: %s", strings.Join(titles, ", "))
-	})
-	if err != nil {
-		s.t.Fatalf("waiting for %q: %v\ngitmig reconcile's last output:\n%s", title, err, s.log.tail(30))
-	}
-	return found
-}
-
-// merge merges a pull request as a reviewer would.
-func (s *scenario) merge(pr forge.PullRequest) forge.PullRequest {
-	s.t.Helper()
-	merged, err := s.forge.Merge(context.Background(), pr.Number, "")
-	if err != nil {
-		s.t.Fatalf("merging #%d: %v", pr.Number, err)
-	}
-	return merged
-}
-
-// waitApplied waits until the engine reports the cluster applied at the merge commit or
-// a later one, and healthy, and returns when the test saw it: it watches the engine's
-// object, so that it sees the status as soon as the engine writes it.
-func (s *scenario) waitApplied(cluster, merge string) time.Time {
-	s.t.Helper()
-	var res schema.GroupVersionResource
-	var ns string
-	if s.engine == config.EngineArgoCD {
-		res, ns = gate.ApplicationResource, engines.ArgoCDNamespace
-	} else {
-		res, ns = gate.KustomizationResource, engines.FluxNamespace
-	}
-	client := s.env.Cluster("mgmt").Dynamic.Resource(res).Namespace(ns)
-	check := func(obj *unstructured.Unstructured) error {
-		if s.engine == config.EngineArgoCD {
-			return s.argoApplied(obj, merge)
-		}
-		return s.fluxApplied(obj, merge)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), stepWait)
-	defer cancel()
-	// A plain watch from a get, not an informer: client-go's informers ask for
-	// streamed lists, which kubeenv's etcd cannot serve, and fall back to relisting
-	// late.
-	var last error
-	for ctx.Err() == nil {
-		obj, err := client.Get(ctx, cluster, metav1.GetOptions{})
-		if err != nil {
-			last = err
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		if last = check(obj); last == nil {
-			return time.Now()
-		}
-		w, err := client.Watch(ctx, metav1.ListOptions{
-			FieldSelector:   fields.OneTermEqualSelector("metadata.name", cluster).String(),
-			ResourceVersion: obj.GetResourceVersion(),
-		})
-		if err != nil {
-			last = err
-			continue
-		}
-		for ev := range w.ResultChan() {
-			if obj, ok := ev.Object.(*unstructured.Unstructured); ok && ev.Type != watch.Deleted {
-				if last = check(obj); last == nil {
-					w.Stop()
-					return time.Now()
-				}
-			}
-		}
-		w.Stop()
-	}
-	s.t.Fatalf("%s applying %.7s in %s: %v (%v)", s.engine, merge, cluster, ctx.Err(), last)
-	return time.Time{}
-}
-
-func (s *scenario) argoApplied(app *unstructured.Unstructured, merge string) error {
-	revision, _, _ := unstructured.NestedString(app.Object, "status", "sync", "revision")
-	sync, _, _ := unstructured.NestedString(app.Object, "status", "sync", "status")
-	health, _, _ := unstructured.NestedString(app.Object, "status", "health", "status")
-	phase, _, _ := unstructured.NestedString(app.Object, "status", "operationState", "phase")
-	synced, _, _ := unstructured.NestedString(app.Object, "status", "operationState", "syncResult", "revision")
-	if !s.descends(revision, merge) || !s.descends(synced, merge) || sync != "Synced" || health != "Healthy" || phase != "Succeeded" {
-		return fmt.Errorf("Application %s at %.7s (operation %s at %.7s), %s, %s", app.GetName(), revision, phase, synced, sync, health)
-	}
-	return nil
-}
-
-func (s *scenario) fluxApplied(ks *unstructured.Unstructured, merge string) error {
-	applied, _, _ := unstructured.NestedString(ks.Object, "status", "lastAppliedRevision")
-	observed, _, _ := unstructured.NestedInt64(ks.Object, "status", "observedGeneration")
-	ready := "no Ready condition"
-	conditions, _, _ := unstructured.NestedSlice(ks.Object, "status", "conditions")
-	for _, c := range conditions {
-		if m, _ := c.(map[string]any); m["type"] == "Ready" {
-			ready = fmt.Sprintf("Ready %v %v", m["status"], m["reason"])
-		}
-	}
-	if !s.descends(gate.RevisionSHA(applied), merge) || observed != ks.GetGeneration() || !strings.HasPrefix(ready, "Ready True") {
-		return fmt.Errorf("Kustomization %s applied %s, %s", ks.GetName(), applied, ready)
-	}
-	return nil
-}
-
-// descends reports whether commit is merge or one of its descendants in the served
-// repository.
-func (s *scenario) descends(commit, merge string) bool {
-	if commit == "" {
-		return false
-	}
-	return exec.Command("git", "-C", s.git.Dir, "merge-base", "--is-ancestor", merge, commit).Run() == nil
-}
-
-// waitForPhase waits for the migration record on main to reach phase, and returns when
-// the test first saw it.
-func (s *scenario) waitForPhase(phase record.Phase) time.Time {
-	s.t.Helper()
-	err := s.eventuallyEvery(100*time.Millisecond, stepWait, func() error {
-		out, err := exec.Command("git", "-C", s.git.Dir, "ls-tree", "--name-only", "main", "migrations/").Output()
-		if err != nil {
-			return err
-		}
-		names := strings.Fields(string(out))
-		if len(names) != 1 {
-			return fmt.Errorf("migration records: %q", names)
-		}
-		data, err := exec.Command("git", "-C", s.git.Dir, "show", "main:"+names[0]).Output()
-		if err != nil {
-			return err
-		}
-		rec, err := record.Parse(data)
-		if err != nil {
-			return err
-		}
-		if rec.Status.Phase != phase {
-			return fmt.Errorf("%s is %s at step %d", rec.Metadata.Name, rec.Status.Phase, rec.Status.Step)
-		}
-		return nil
-	})
-	if err != nil {
-		s.t.Fatalf("waiting for the migration to be %s: %v\ngitmig reconcile's last output:\n%s", phase, err, s.log.tail(30))
-	}
-	return time.Now()
+	return &scenario{Fleet: fleet, t: t}
 }
 
 // assertLive checks the clusters once the engine has applied step.
 func (s *scenario) assertLive(step int, baseline map[string]map[string]string) {
 	s.t.Helper()
 	// Before the flip orc8r must serve in cloud; and it must stay there.
-	if err := s.eventually(time.Minute, func() error { return s.available("cloud") }); err != nil {
+	if err := s.Eventually(time.Minute, func() error { return s.available("cloud") }); err != nil {
 		s.t.Errorf("after step %d: %v", step, err)
 	}
 	if step >= 2 {
-		routes, err := s.env.Cluster("cloud").Dynamic.Resource(ingressRoutes).Namespace("orc8r-ns").List(context.Background(), metav1.ListOptions{})
+		routes, err := s.Env.Cluster("cloud").Dynamic.Resource(ingressRoutes).Namespace("orc8r-ns").List(context.Background(), metav1.ListOptions{})
 		if err != nil || len(routes.Items) == 0 {
 			s.t.Errorf("after step %d: no IngressRoute for orc8r in cloud (%v)", step, err)
 		}
@@ -528,7 +224,7 @@ func (s *scenario) assertLive(step int, baseline map[string]map[string]string) {
 			s.t.Errorf("after step %d: %v", step, err)
 		}
 	} else {
-		err := s.eventually(time.Minute, func() error {
+		err := s.Eventually(time.Minute, func() error {
 			if s.get("edge", deployments, "orc8r-ns", "orc8r") != nil {
 				return fmt.Errorf("Deployment orc8r still in edge")
 			}
@@ -609,7 +305,7 @@ func (s *scenario) pending(cluster string) error {
 }
 
 func (s *scenario) podsOf(cluster string) []unstructured.Unstructured {
-	list, err := s.env.Cluster(cluster).Dynamic.Resource(pods).Namespace("orc8r-ns").List(context.Background(),
+	list, err := s.Env.Cluster(cluster).Dynamic.Resource(pods).Namespace("orc8r-ns").List(context.Background(),
 		metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=orc8r"})
 	if err != nil {
 		s.t.Fatalf("listing orc8r's pods in %s: %v", cluster, err)
@@ -619,7 +315,7 @@ func (s *scenario) podsOf(cluster string) []unstructured.Unstructured {
 
 func (s *scenario) get(cluster string, res schema.GroupVersionResource, namespace, name string) *unstructured.Unstructured {
 	s.t.Helper()
-	c := s.env.Cluster(cluster).Dynamic.Resource(res)
+	c := s.Env.Cluster(cluster).Dynamic.Resource(res)
 	var obj *unstructured.Unstructured
 	var err error
 	if namespace == "" {
@@ -645,7 +341,7 @@ func (s *scenario) fingerprints() map[string]map[string]string {
 	for _, cluster := range []string{"edge", "fog", "cloud"} {
 		prints := map[string]string{}
 		for _, res := range []schema.GroupVersionResource{namespaces, deployments, services, pods, ingressRoutes} {
-			list, err := s.env.Cluster(cluster).Dynamic.Resource(res).List(context.Background(), metav1.ListOptions{})
+			list, err := s.Env.Cluster(cluster).Dynamic.Resource(res).List(context.Background(), metav1.ListOptions{})
 			if err != nil {
 				s.t.Fatalf("listing %s in %s: %v", res.Resource, cluster, err)
 			}
@@ -702,24 +398,6 @@ func diffFingerprints(before, after map[string]map[string]string, except string)
 	return strings.Join(lines, "\n")
 }
 
-func (s *scenario) eventually(timeout time.Duration, check func() error) error {
-	return s.eventuallyEvery(200*time.Millisecond, timeout, check)
-}
-
-func (s *scenario) eventuallyEvery(every, timeout time.Duration, check func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("still after %s: %w", timeout, err)
-		}
-		time.Sleep(every)
-	}
-}
-
 // stepTiming is when one step was merged, seen applied and healthy in the engine's
 // status, and seen by gitmig's gate: the end of the pass that opened the next pull
 // request, or, after step 4, recorded the migration Completed.
@@ -747,9 +425,9 @@ type timelineRecord struct {
 // report logs the timeline and appends it, as one JSON line, to the file named by
 // GITMIG_ENGINES_TIMELINE when set (docs/performance.md is made from such lines).
 func (s *scenario) report(steps []stepTiming) {
-	rec := timelineRecord{Engine: s.engine, NoReceiver: s.noReceiver, Interval: reconcileInterval, Drain: drain, Steps: steps, Passes: s.log.passes(reconcileInterval)}
+	rec := timelineRecord{Engine: s.Engine, NoReceiver: s.NoReceiver, Interval: engines.ReconcileInterval, Drain: drain, Steps: steps, Passes: s.Log.Passes(engines.ReconcileInterval)}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s timeline (reconcile --interval %s, drain %s):\n", s.engine, reconcileInterval, drain)
+	fmt.Fprintf(&b, "%s timeline (reconcile --interval %s, drain %s):\n", s.Engine, engines.ReconcileInterval, drain)
 	var total time.Duration
 	for _, st := range steps {
 		fmt.Fprintf(&b, "  step %d %-7s %-5s merge→applied %6.1fs  applied→gate %6.1fs  total %6.1fs\n", st.Step, st.Name, st.Cluster,
@@ -783,93 +461,6 @@ func median(ds []time.Duration) time.Duration {
 	sorted := slices.Clone(ds)
 	slices.Sort(sorted)
 	return sorted[len(sorted)/2].Round(time.Millisecond)
-}
-
-// lineLog keeps gitmig reconcile's output lines with the time each was written.
-type lineLog struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	lines []timedLine
-}
-
-type timedLine struct {
-	at   time.Time
-	text string
-}
-
-func (l *lineLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	l.buf.Write(p)
-	for {
-		line, err := l.buf.ReadString('\n')
-		if err != nil {
-			// An incomplete line waits for its end.
-			l.buf.Reset()
-			l.buf.WriteString(line)
-			return len(p), nil
-		}
-		l.lines = append(l.lines, timedLine{now, strings.TrimSuffix(line, "\n")})
-	}
-}
-
-func (l *lineLog) tail(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for _, line := range l.lines[max(0, len(l.lines)-n):] {
-		out = append(out, line.at.Format("15:04:05.000")+" "+line.text)
-	}
-	return strings.Join(out, "\n")
-}
-
-// seen returns when gitmig reconcile first printed, after since, a line holding every
-// one of parts: the end of the pass that took that action. It waits a little for the
-// pass to print.
-func (l *lineLog) seen(t *testing.T, since time.Time, parts ...string) time.Time {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
-		l.mu.Lock()
-		for _, line := range l.lines {
-			if line.at.After(since) && containsAll(line.text, parts) {
-				l.mu.Unlock()
-				return line.at
-			}
-		}
-		l.mu.Unlock()
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("gitmig reconcile printed no line with %q after %s", parts, since.Format(time.RFC3339Nano))
-	return time.Time{}
-}
-
-func containsAll(s string, parts []string) bool {
-	for _, p := range parts {
-		if !strings.Contains(s, p) {
-			return false
-		}
-	}
-	return true
-}
-
-// passes estimates the durations of the passes: each prints "Pass at" when it ends and
-// the next starts interval later.
-func (l *lineLog) passes(interval time.Duration) []time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var ends []time.Time
-	for _, line := range l.lines {
-		if strings.HasPrefix(line.text, "Pass at ") {
-			ends = append(ends, line.at)
-		}
-	}
-	var out []time.Duration
-	for i := 1; i < len(ends); i++ {
-		out = append(out, ends[i].Sub(ends[i-1])-interval)
-	}
-	return out
 }
 
 func mustRead(t *testing.T, fsys fs.FS, name string) []byte {

@@ -1,9 +1,9 @@
 package engines
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -21,6 +21,9 @@ type Node struct {
 	Name string
 	// CPU and Memory are the node's allocatable, as resource quantities ("8", "16Gi").
 	CPU, Memory string
+	// PodCIDR, when set, is the node's spec.podCIDR, which kwok gives its pods'
+	// addresses from (by default it takes them from 10.0.0.0/24).
+	PodCIDR string
 }
 
 // FakeNodeAnnotation marks the nodes kwok manages; kwok ignores every other node.
@@ -69,10 +72,10 @@ func startWorkers(t testing.TB, bins workerBinaries, w Workload) error {
 		return fmt.Errorf("cluster %s: no nodes", c.Name)
 	}
 	dir := filepath.Join(c.Dir, "workers")
-	if err := mkdir(dir); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	_, err := start(t, "kube-controller-manager "+c.Name, filepath.Join(dir, "kube-controller-manager.log"), nil, bins.kcm,
+	_, err := kubeenv.StartProcess(t, "kube-controller-manager "+c.Name, filepath.Join(dir, "kube-controller-manager.log"), nil, bins.kcm,
 		"--kubeconfig="+c.Kubeconfig,
 		// The node lifecycle controller lifts the not-ready taint once kwok reports
 		// a node Ready; nodeipam needs a cluster CIDR these clusters do not have, and
@@ -91,7 +94,7 @@ func startWorkers(t testing.TB, bins workerBinaries, w Workload) error {
 	if err != nil {
 		return err
 	}
-	if _, err := start(t, "kube-scheduler "+c.Name, filepath.Join(dir, "kube-scheduler.log"), nil, bins.scheduler,
+	if _, err := kubeenv.StartProcess(t, "kube-scheduler "+c.Name, filepath.Join(dir, "kube-scheduler.log"), nil, bins.scheduler,
 		"--kubeconfig="+c.Kubeconfig,
 		"--leader-elect=false",
 		"--secure-port=0",
@@ -99,7 +102,7 @@ func startWorkers(t testing.TB, bins workerBinaries, w Workload) error {
 	); err != nil {
 		return err
 	}
-	kwok, err := start(t, "kwok "+c.Name, filepath.Join(dir, "kwok.log"), nil, bins.kwok,
+	kwok, err := kubeenv.StartProcess(t, "kwok "+c.Name, filepath.Join(dir, "kwok.log"), nil, bins.kwok,
 		"--kubeconfig="+c.Kubeconfig,
 		"--config="+bins.stages,
 		"--manage-all-nodes=false",
@@ -118,7 +121,7 @@ func startWorkers(t testing.TB, bins workerBinaries, w Workload) error {
 		}
 	}
 	for _, n := range w.Nodes {
-		err := kwok.waitFor(readyTimeout, "node "+n.Name+" Ready and schedulable", func() error {
+		err := kwok.WaitFor(readyTimeout, "node "+n.Name+" Ready and schedulable", func() error {
 			obj, err := c.Dynamic.Resource(nodeResource).Get(ctx, n.Name, metav1.GetOptions{})
 			if err != nil {
 				return err
@@ -136,7 +139,7 @@ func startWorkers(t testing.TB, bins workerBinaries, w Workload) error {
 // created with its status, and kwok keeps what it finds there.
 func fakeNode(n Node) *unstructured.Unstructured {
 	resources := map[string]any{"cpu": n.CPU, "memory": n.Memory, "pods": "110"}
-	return &unstructured.Unstructured{Object: map[string]any{
+	node := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1",
 		"kind":       "Node",
 		"metadata": map[string]any{
@@ -151,6 +154,10 @@ func fakeNode(n Node) *unstructured.Unstructured {
 		},
 		"status": map[string]any{"allocatable": resources, "capacity": resources},
 	}}
+	if n.PodCIDR != "" {
+		node.Object["spec"] = map[string]any{"podCIDR": n.PodCIDR, "podCIDRs": []any{n.PodCIDR}}
+	}
+	return node
 }
 
 // nodeSchedulable returns nil once the node is Ready and carries no NoSchedule or
@@ -175,23 +182,4 @@ func nodeSchedulable(node *unstructured.Unstructured) error {
 		}
 	}
 	return nil
-}
-
-// waitUntil polls check every 200 ms until it returns nil or the timeout passes.
-func waitUntil(ctx context.Context, timeout time.Duration, what string, check func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no %s after %s: %w", what, timeout, err)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }

@@ -33,7 +33,7 @@ func TestWorkersRunDeploymentsWithinCapacity(t *testing.T) {
 	if err := c.Applier("test").Apply(ctx, objs); err != nil {
 		t.Fatal(err)
 	}
-	err = waitUntil(ctx, 2*time.Minute, "Deployment fits available", func() error {
+	err = kubeenv.Poll(ctx, 200*time.Millisecond, 2*time.Minute, "Deployment fits available", func() error {
 		d, err := c.Dynamic.Resource(deploymentResource).Namespace("default").Get(ctx, "fits", metav1.GetOptions{})
 		if err != nil {
 			return err

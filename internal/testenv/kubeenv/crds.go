@@ -49,9 +49,9 @@ func bootstrapCRDSources() []crdSource {
 // bootstrap folders need beyond those Start installs.
 func InstallBootstrapCRDs(t testing.TB, c *Cluster) {
 	t.Helper()
-	crds, err := readCRDs(t.Context(), t.TempDir(), bootstrapCRDSources())
+	crds, err := readCRDs(t.Context(), bootstrapCRDSources())
 	if err == nil {
-		err = installCRDs(t.Context(), c, crds)
+		err = InstallCRDs(t.Context(), c, crds)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -59,44 +59,56 @@ func InstallBootstrapCRDs(t testing.TB, c *Cluster) {
 }
 
 // upstreamCRDs reads the CRDs of crdSources from the module cache, downloading the
-// modules when needed. work is an empty folder to run the go command in, outside any
-// module.
-func upstreamCRDs(ctx context.Context, work string) ([]*unstructured.Unstructured, error) {
-	return readCRDs(ctx, work, crdSources())
+// modules when needed.
+func upstreamCRDs(ctx context.Context) ([]*unstructured.Unstructured, error) {
+	return readCRDs(ctx, crdSources())
 }
 
-func readCRDs(ctx context.Context, work string, sources []crdSource) ([]*unstructured.Unstructured, error) {
+func readCRDs(ctx context.Context, sources []crdSource) ([]*unstructured.Unstructured, error) {
 	var crds []*unstructured.Unstructured
 	for _, src := range sources {
-		dir, err := moduleDir(ctx, work, src.module+"@"+src.version)
+		objs, err := ModuleCRDs(ctx, src.module+"@"+src.version, src.files...)
 		if err != nil {
 			return nil, err
 		}
-		for _, f := range src.files {
-			data, err := os.ReadFile(filepath.Join(dir, f))
-			if err != nil {
-				return nil, fmt.Errorf("CRDs of %s@%s: %w", src.module, src.version, err)
-			}
-			objs, err := ParseYAML(data)
-			if err != nil {
-				return nil, fmt.Errorf("CRDs of %s@%s, %s: %w", src.module, src.version, f, err)
-			}
-			for _, o := range objs {
-				if o.GetKind() != "CustomResourceDefinition" {
-					return nil, fmt.Errorf("CRDs of %s@%s, %s: %s %s is not a CustomResourceDefinition", src.module, src.version, f, o.GetKind(), o.GetName())
-				}
-			}
-			crds = append(crds, objs...)
-		}
+		crds = append(crds, objs...)
 	}
 	return crds, nil
 }
 
-// moduleDir returns the folder of a module version in the module cache, as
-// `go mod download -json` reports it.
-func moduleDir(ctx context.Context, work, moduleVersion string) (string, error) {
+// ModuleCRDs reads the CRDs in files of a module version (module@version), downloading
+// it when needed; any other kind in them is an error.
+func ModuleCRDs(ctx context.Context, moduleVersion string, files ...string) ([]*unstructured.Unstructured, error) {
+	dir, err := ModuleDir(ctx, moduleVersion)
+	if err != nil {
+		return nil, err
+	}
+	var crds []*unstructured.Unstructured
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			return nil, fmt.Errorf("CRDs of %s: %w", moduleVersion, err)
+		}
+		objs, err := ParseYAML(data)
+		if err != nil {
+			return nil, fmt.Errorf("CRDs of %s, %s: %w", moduleVersion, f, err)
+		}
+		for _, o := range objs {
+			if o.GetKind() != "CustomResourceDefinition" {
+				return nil, fmt.Errorf("CRDs of %s, %s: %s %s is not a CustomResourceDefinition", moduleVersion, f, o.GetKind(), o.GetName())
+			}
+		}
+		crds = append(crds, objs...)
+	}
+	return crds, nil
+}
+
+// ModuleDir returns the folder of a module version (module@version) in the module
+// cache, downloading it when needed, as `go mod download -json` reports it.
+func ModuleDir(ctx context.Context, moduleVersion string) (string, error) {
 	cmd := exec.CommandContext(ctx, "go", "mod", "download", "-json", moduleVersion)
-	cmd.Dir = work
+	// Outside any module, so that no go.mod plays a part.
+	cmd.Dir = os.TempDir()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -117,30 +129,35 @@ func moduleDir(ctx context.Context, work, moduleVersion string) (string, error) 
 
 var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
-// installCRDs applies the CRDs, waits until the API server serves every one of them,
-// and resets the cluster's mapper so that it sees their kinds.
-func installCRDs(ctx context.Context, c *Cluster, crds []*unstructured.Unstructured) error {
+// InstallCRDs applies the CRDs in c and returns once the API server serves every one
+// of them and the cluster's mapper knows their kinds.
+func InstallCRDs(ctx context.Context, c *Cluster, crds []*unstructured.Unstructured) error {
 	if err := c.Applier("kubeenv").Apply(ctx, crds); err != nil {
 		return fmt.Errorf("cluster %s: installing CRDs: %w", c.Name, err)
 	}
-	deadline := time.Now().Add(startTimeout)
-	for _, crd := range crds {
-		for {
-			live, err := c.Dynamic.Resource(crdResource).Get(ctx, crd.GetName(), metav1.GetOptions{})
-			if err == nil && established(live) {
-				break
+	crdClient := c.Dynamic.Resource(crdResource)
+	err := Poll(ctx, 100*time.Millisecond, startTimeout, "CRDs established and served", func() error {
+		for _, crd := range crds {
+			live, err := crdClient.Get(ctx, crd.GetName(), metav1.GetOptions{})
+			if err != nil {
+				return err
 			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("cluster %s: CRD %s not Established after %s (%v)", c.Name, crd.GetName(), startTimeout, err)
+			if !established(live) {
+				return fmt.Errorf("CRD %s not Established", crd.GetName())
 			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(100 * time.Millisecond):
+			// Discovery lags a little behind Established.
+			group, _, _ := unstructured.NestedString(live.Object, "spec", "group")
+			kind, _, _ := unstructured.NestedString(live.Object, "spec", "names", "kind")
+			if _, err := c.Mapper.RESTMapping(schema.GroupKind{Group: group, Kind: kind}); err != nil {
+				c.Mapper.Reset()
+				return err
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cluster %s: %w", c.Name, err)
 	}
-	c.Mapper.Reset()
 	return nil
 }
 

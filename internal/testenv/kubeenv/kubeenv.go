@@ -91,6 +91,9 @@ type Cluster struct {
 	Mapper *restmapper.DeferredDiscoveryRESTMapper
 	// Dir holds the cluster's certificates, keys, token file and server log.
 	Dir string
+	// ServiceCIDR is the cluster's service range, 10.<96+i>.0.0/16 for the i-th
+	// cluster given to Start, so that no two clusters share ClusterIPs.
+	ServiceCIDR string
 	// ServiceAccountKey is the PEM file of the key that signs service account tokens;
 	// a kube-controller-manager needs it as --service-account-private-key-file.
 	ServiceAccountKey string
@@ -123,7 +126,7 @@ func Start(t testing.TB, clusters ...string) *Env {
 	}
 	etcd := etcdBinary(t)
 	apiserver := Binary(t, "kube-apiserver")
-	crds, err := upstreamCRDs(t.Context(), t.TempDir())
+	crds, err := upstreamCRDs(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,9 +143,9 @@ func Start(t testing.TB, clusters ...string) *Env {
 	var wg sync.WaitGroup
 	for i, name := range clusters {
 		wg.Go(func() {
-			c, err := startAPIServer(t, apiserver, etcdURL, name, filepath.Join(dir, name))
+			c, err := startAPIServer(t, apiserver, etcdURL, name, fmt.Sprintf("10.%d.0.0/16", 96+i), filepath.Join(dir, name))
 			if err == nil {
-				err = installCRDs(t.Context(), c, crds)
+				err = InstallCRDs(t.Context(), c, crds)
 			}
 			env.Clusters[i], errs[i] = c, err
 		})
@@ -175,7 +178,7 @@ func Binary(t testing.TB, name string) string {
 		path = filepath.Join(cache, "kubernetes-"+KubernetesVersion, name)
 	}
 	if info, err := os.Stat(path); err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
-		unavailable(t, "%s %s not found at %s: build it with `bash hack/kube/build.sh %s` (minutes the first time, cached after), or set %s to its path",
+		Unavailable(t, "%s %s not found at %s: build it with `bash hack/kube/build.sh %s` (minutes the first time, cached after), or set %s to its path",
 			name, KubernetesVersion, path, name, env)
 	}
 	return path
@@ -185,14 +188,14 @@ func etcdBinary(t testing.TB) string {
 	t.Helper()
 	path, err := exec.LookPath("etcd")
 	if err != nil {
-		unavailable(t, "etcd not found in PATH: install Debian's etcd-server (`apt-get install etcd-server`)")
+		Unavailable(t, "etcd not found in PATH: install Debian's etcd-server (`apt-get install etcd-server`)")
 	}
 	return path
 }
 
-// unavailable skips the test for want of a component, or fails it in CI, where
+// Unavailable skips the test for want of a component, or fails it in CI, where
 // .ci/run must have provided everything.
-func unavailable(t testing.TB, format string, args ...any) {
+func Unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatalf(format+" (CI=true: failing instead of skipping)", args...)
@@ -207,13 +210,13 @@ func startEtcd(t testing.TB, bin, dir string) (string, error) {
 		return "", err
 	}
 	for attempt := 1; ; attempt++ {
-		ports, err := freePorts(2)
+		ports, err := FreePorts(2)
 		if err != nil {
 			return "", err
 		}
 		client := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
 		peer := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
-		p, err := startProcess(t, "etcd", filepath.Join(dir, fmt.Sprintf("etcd-%d.log", attempt)), bin,
+		p, err := StartProcess(t, "etcd", filepath.Join(dir, fmt.Sprintf("etcd-%d.log", attempt)), nil, bin,
 			"--name=kubeenv",
 			"--data-dir="+filepath.Join(dir, "data"),
 			"--listen-client-urls="+client, "--advertise-client-urls="+client,
@@ -225,15 +228,8 @@ func startEtcd(t testing.TB, bin, dir string) (string, error) {
 			return "", err
 		}
 		probe := &http.Client{Timeout: probeTimeout}
-		err = waitFor(p, startTimeout, "health", func() (bool, error) {
-			resp, err := probe.Get(client + "/health")
-			if err != nil {
-				return false, err
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK, fmt.Errorf("/health: %s", resp.Status)
-		})
-		if err != nil && p.portInUse() && attempt < 3 {
+		err = p.WaitFor(startTimeout, "health", func() error { return HTTPOK(probe, client+"/health") })
+		if err != nil && p.PortInUse() && attempt < 3 {
 			continue
 		}
 		return client, err
@@ -242,8 +238,8 @@ func startEtcd(t testing.TB, bin, dir string) (string, error) {
 
 // startAPIServer starts one kube-apiserver for a cluster, writes its kubeconfig and
 // returns once /readyz answers ok and the system namespaces exist.
-func startAPIServer(t testing.TB, bin, etcdURL, name, dir string) (*Cluster, error) {
-	c := &Cluster{Name: name, Dir: dir, ServiceAccountKey: filepath.Join(dir, "service-account.key")}
+func startAPIServer(t testing.TB, bin, etcdURL, name, serviceCIDR, dir string) (*Cluster, error) {
+	c := &Cluster{Name: name, Dir: dir, ServiceCIDR: serviceCIDR, ServiceAccountKey: filepath.Join(dir, "service-account.key")}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -261,12 +257,12 @@ func startAPIServer(t testing.TB, bin, etcdURL, name, dir string) (*Cluster, err
 	}
 	certDir := filepath.Join(dir, "pki")
 	for attempt := 1; ; attempt++ {
-		ports, err := freePorts(1)
+		ports, err := FreePorts(1)
 		if err != nil {
 			return nil, err
 		}
 		c.URL = fmt.Sprintf("https://127.0.0.1:%d", ports[0])
-		p, err := startProcess(t, "kube-apiserver "+name, filepath.Join(dir, fmt.Sprintf("kube-apiserver-%d.log", attempt)), bin,
+		p, err := StartProcess(t, "kube-apiserver "+name, filepath.Join(dir, fmt.Sprintf("kube-apiserver-%d.log", attempt)), nil, bin,
 			"--etcd-servers="+etcdURL,
 			"--etcd-prefix=/"+name,
 			"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
@@ -282,7 +278,7 @@ func startAPIServer(t testing.TB, bin, etcdURL, name, dir string) (*Cluster, err
 			"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 			"--service-account-key-file="+c.ServiceAccountKey,
 			"--service-account-signing-key-file="+c.ServiceAccountKey,
-			"--service-cluster-ip-range=10.96.0.0/16",
+			"--service-cluster-ip-range="+serviceCIDR,
 			// Fewer background loops on two shared cores; no test relies on them.
 			"--enable-priority-and-fairness=false",
 			"--profiling=false",
@@ -291,7 +287,7 @@ func startAPIServer(t testing.TB, bin, etcdURL, name, dir string) (*Cluster, err
 			return nil, err
 		}
 		err = c.connect(p, certDir, admin)
-		if err != nil && p.portInUse() && attempt < 3 {
+		if err != nil && p.PortInUse() && attempt < 3 {
 			continue
 		}
 		if err != nil {
@@ -303,12 +299,12 @@ func startAPIServer(t testing.TB, bin, etcdURL, name, dir string) (*Cluster, err
 
 // connect waits for the self-signed certificate, builds the clients and the
 // kubeconfig on it, and waits until the server is ready.
-func (c *Cluster) connect(p *process, certDir, token string) error {
+func (c *Cluster) connect(p *Process, certDir, token string) error {
 	var caData []byte
-	err := waitFor(p, startTimeout, "serving certificate", func() (bool, error) {
+	err := p.WaitFor(startTimeout, "serving certificate", func() error {
 		data, err := os.ReadFile(filepath.Join(certDir, "apiserver.crt"))
 		if err != nil {
-			return false, err
+			return err
 		}
 		// The file holds the serving certificate and the CA that signed it, which
 		// clients are to trust; a file still being written lacks the CA.
@@ -321,15 +317,15 @@ func (c *Cluster) connect(p *process, certDir, token string) error {
 			}
 			cert, err := x509.ParseCertificate(block.Bytes)
 			if err != nil {
-				return false, err
+				return err
 			}
 			hasCA = hasCA || cert.IsCA
 		}
 		if !hasCA {
-			return false, errors.New("no CA certificate yet")
+			return errors.New("no CA certificate yet")
 		}
 		caData = data
-		return true, nil
+		return nil
 	})
 	if err != nil {
 		return err
@@ -350,14 +346,7 @@ func (c *Cluster) connect(p *process, certDir, token string) error {
 		return err
 	}
 	httpClient.Timeout = probeTimeout
-	err = waitFor(p, startTimeout, "ready answer on /readyz", func() (bool, error) {
-		resp, err := httpClient.Get(c.URL + "/readyz")
-		if err != nil {
-			return false, err
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, fmt.Errorf("/readyz: %s", resp.Status)
-	})
+	err = p.WaitFor(startTimeout, "ready answer on /readyz", func() error { return HTTPOK(httpClient, c.URL+"/readyz") })
 	if err != nil {
 		return err
 	}
@@ -372,16 +361,29 @@ func (c *Cluster) connect(p *process, certDir, token string) error {
 	c.Mapper = restmapper.NewDeferredDiscoveryRESTMapper(c.discovery)
 	// /readyz does not wait for the namespaces the server creates for itself.
 	namespaces := c.Dynamic.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
-	return waitFor(p, startTimeout, "system namespaces", func() (bool, error) {
+	return p.WaitFor(startTimeout, "system namespaces", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 		defer cancel()
 		for _, ns := range []string{metav1.NamespaceDefault, metav1.NamespaceSystem} {
 			if _, err := namespaces.Get(ctx, ns, metav1.GetOptions{}); err != nil {
-				return false, err
+				return err
 			}
 		}
-		return true, nil
+		return nil
 	})
+}
+
+// HTTPOK returns nil when a GET of url answers 200 OK.
+func HTTPOK(client *http.Client, url string) error {
+	resp, err := client.Get(url)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return nil
 }
 
 // writeKubeconfig writes the admin's kubeconfig with a context named after the cluster.

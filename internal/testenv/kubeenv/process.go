@@ -2,6 +2,7 @@ package kubeenv
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -11,35 +12,44 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
-// process is a server started for a test, in its own process group so that stopping
-// it also stops whatever it started.
-type process struct {
-	name   string
+// pollInterval is how often Poll and Process.WaitFor check.
+const pollInterval = 200 * time.Millisecond
+
+// Process is a program started for a test, in its own process group so that stopping
+// it also stops whatever it started (the git and kustomize children of Argo CD's
+// repo-server, for one).
+type Process struct {
+	Name string
+	// Log is the file the program's output goes to.
+	Log    string
 	cmd    *exec.Cmd
-	log    string
-	exited chan struct{} // closed when the process has exited
+	exited chan struct{} // closed once the process has exited
 	err    error         // its exit status, once exited is closed
 }
 
-// startProcess starts bin with args, its output going to logFile, and stops it when
-// the test ends. When the test has failed, the end of the log goes to the test log.
-func startProcess(t testing.TB, name, logFile, bin string, args ...string) (*process, error) {
+// StartProcess runs bin with args and env (added to the test's environment), its
+// output going to logFile, and stops it when the test ends. When the test has failed,
+// the end of the log goes to the test log.
+func StartProcess(t testing.TB, name, logFile string, env []string, bin string, args ...string) (*Process, error) {
 	out, err := os.Create(logFile)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = out, out
-	// Pdeathsig also ends the server when the test binary dies without cleaning up,
-	// for example on a test timeout.
+	cmd.Env = append(os.Environ(), env...)
+	// Pdeathsig ends the program when the test binary dies without cleaning up, for
+	// example on a test timeout.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		out.Close()
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
-	p := &process{name: name, cmd: cmd, log: logFile, exited: make(chan struct{})}
+	p := &Process{Name: name, Log: logFile, cmd: cmd, exited: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		out.Close()
@@ -48,16 +58,16 @@ func startProcess(t testing.TB, name, logFile, bin string, args ...string) (*pro
 	t.Cleanup(func() {
 		// The log's end before the shutdown is what may explain a failure.
 		if t.Failed() {
-			t.Logf("last lines of %s's log %s:\n%s", name, logFile, p.tail(15))
+			t.Logf("last lines of %s's log %s:\n%s", name, logFile, p.Tail(20))
 		}
-		p.stop()
+		p.Stop()
 	})
 	return p, nil
 }
 
-// stop ends the process group: SIGTERM first, so that servers shut down cleanly, and
-// SIGKILL if it is still there after a few seconds.
-func (p *process) stop() {
+// Stop ends the process group: SIGTERM first, so that servers shut down cleanly, and
+// SIGKILL if it is still there after a few seconds. It may be called more than once.
+func (p *Process) Stop() {
 	pgid := -p.cmd.Process.Pid
 	_ = syscall.Kill(pgid, syscall.SIGTERM)
 	select {
@@ -70,8 +80,8 @@ func (p *process) stop() {
 	_ = syscall.Kill(pgid, syscall.SIGKILL)
 }
 
-// done reports whether the process has exited, and with what error.
-func (p *process) done() (bool, error) {
+// Done reports whether the process has exited, and how.
+func (p *Process) Done() (bool, error) {
 	select {
 	case <-p.exited:
 		if p.err == nil {
@@ -83,9 +93,9 @@ func (p *process) done() (bool, error) {
 	}
 }
 
-// tail returns the last n lines of the process's log.
-func (p *process) tail(n int) string {
-	data, err := os.ReadFile(p.log)
+// Tail returns the last n lines of the process's log.
+func (p *Process) Tail(n int) string {
+	data, err := os.ReadFile(p.Log)
 	if err != nil {
 		return err.Error()
 	}
@@ -96,15 +106,51 @@ func (p *process) tail(n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// portInUse reports whether the process died because a port was taken between
-// freePorts and its start.
-func (p *process) portInUse() bool {
-	data, _ := os.ReadFile(p.log)
+// PortInUse reports whether the process died because a port was taken between
+// FreePorts and its start.
+func (p *Process) PortInUse() bool {
+	data, _ := os.ReadFile(p.Log)
 	return bytes.Contains(data, []byte("address already in use"))
 }
 
-// freePorts returns n distinct loopback ports that were free a moment ago.
-func freePorts(n int) ([]int, error) {
+// WaitFor polls check until it returns nil, the process exits, or the timeout passes;
+// the error then carries the end of the process's log.
+func (p *Process) WaitFor(timeout time.Duration, what string, check func() error) error {
+	var last error
+	err := wait.PollUntilContextTimeout(context.Background(), pollInterval, timeout, true, func(context.Context) (bool, error) {
+		if last = check(); last == nil {
+			return true, nil
+		}
+		if exited, why := p.Done(); exited {
+			return false, fmt.Errorf("%s exited before %s: %v; last lines of %s:\n%s", p.Name, what, why, p.Log, p.Tail(20))
+		}
+		return false, nil
+	})
+	if err != nil && last != nil && wait.Interrupted(err) {
+		return fmt.Errorf("%s: no %s after %s (last error: %v); last lines of %s:\n%s", p.Name, what, timeout, last, p.Log, p.Tail(20))
+	}
+	return err
+}
+
+// Poll calls check every interval until it returns nil, ctx ends or the timeout
+// passes, and then says what it waited for and check's last error.
+func Poll(ctx context.Context, interval, timeout time.Duration, what string, check func() error) error {
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, interval, timeout, true, func(context.Context) (bool, error) {
+		last = check()
+		return last == nil, nil
+	})
+	if err != nil && last != nil {
+		return fmt.Errorf("no %s after %s: %w", what, timeout, last)
+	}
+	if err != nil {
+		return fmt.Errorf("waiting for %s: %w", what, err)
+	}
+	return nil
+}
+
+// FreePorts returns n distinct loopback ports that were free a moment ago.
+func FreePorts(n int) ([]int, error) {
 	var ports []int
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -117,22 +163,11 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-// waitFor polls check until it returns true, the process exits, or the timeout passes.
-func waitFor(p *process, timeout time.Duration, what string, check func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	var last error
-	for {
-		ok, err := check()
-		if ok {
-			return nil
-		}
-		last = err
-		if exited, err := p.done(); exited {
-			return fmt.Errorf("%s exited before %s: %v; last lines of %s:\n%s", p.name, what, err, p.log, p.tail(20))
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: no %s after %s (last error: %v); last lines of %s:\n%s", p.name, what, timeout, last, p.log, p.tail(20))
-		}
-		time.Sleep(200 * time.Millisecond)
+// Listening returns nil once something accepts connections on addr.
+func Listening(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
 	}
+	return c.Close()
 }
