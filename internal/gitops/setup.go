@@ -120,13 +120,13 @@ func Gate(cfg *config.Config, env Env) (gate.Gate, error) {
 	case config.EngineNone:
 		gates = append(gates, gate.Merged{})
 	case config.EngineArgoCD:
-		client, err := gate.DynamicClient(g.ArgoCD.KubeTarget)
+		client, err := gate.DynamicClient(g.ArgoCD.KubeTarget, gate.RequestTimeout)
 		if err != nil {
 			return nil, fmt.Errorf("gitops.argocd: %w", err)
 		}
 		gates = append(gates, gate.ArgoCD{Client: client, Namespace: g.ArgoCD.Namespace, Applications: g.ArgoCD.Applications})
 	case config.EngineFlux:
-		client, err := gate.DynamicClient(g.Flux.KubeTarget)
+		client, err := gate.DynamicClient(g.Flux.KubeTarget, gate.RequestTimeout)
 		if err != nil {
 			return nil, fmt.Errorf("gitops.flux: %w", err)
 		}
@@ -141,7 +141,7 @@ func Gate(cfg *config.Config, env Env) (gate.Gate, error) {
 			viaPrometheus[cluster] = true
 			continue
 		}
-		client, err := gate.DynamicClient(access.KubeTarget)
+		client, err := gate.DynamicClient(access.KubeTarget, gate.RequestTimeout)
 		if err != nil {
 			return nil, fmt.Errorf("gitops.workloads.%s: %w", cluster, err)
 		}

@@ -189,18 +189,19 @@ func RESTConfig(target config.KubeTarget) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// requestTimeout bounds one request of a gate to an API server, so that a server that
+// RequestTimeout bounds one request of a gate to an API server, so that a server that
 // accepts and never answers fails the gate's check instead of holding the pass.
-const requestTimeout = 30 * time.Second
+const RequestTimeout = 30 * time.Second
 
-// DynamicClient is a dynamic client for a kubeconfig target.
-func DynamicClient(target config.KubeTarget) (dynamic.Interface, error) {
+// DynamicClient is a dynamic client for a kubeconfig target whose every request ends
+// within timeout (or the kubeconfig's own, shorter, timeout).
+func DynamicClient(target config.KubeTarget, timeout time.Duration) (dynamic.Interface, error) {
 	cfg, err := RESTConfig(target)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Timeout == 0 || cfg.Timeout > requestTimeout {
-		cfg.Timeout = requestTimeout
+	if cfg.Timeout == 0 || cfg.Timeout > timeout {
+		cfg.Timeout = timeout
 	}
 	return dynamic.NewForConfig(cfg)
 }
