@@ -352,7 +352,7 @@ func phaseVerb(phase record.Phase) string {
 // pushRecord commits a record alone to the base branch. Records are not in any overlay,
 // so these commits change no cluster; a rejected push restarts the pass.
 func (p *passCtx) pushRecord(ctx context.Context, rec *record.Record, message string) error {
-	data, err := rec.Marshal()
+	data, err := rec.File()
 	if err != nil {
 		return err
 	}

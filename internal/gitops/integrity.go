@@ -20,8 +20,8 @@ import (
 	"github.com/gitmig/gitmig/internal/tree"
 )
 
-// gitmig puts on a step branch one commit and nothing else: the step's edits and the
-// record, on a commit of the base branch. Anyone who can push a branch could put
+// gitmig puts on a step branch one commit and nothing else: the step's edits and its
+// step file, on a commit of the base branch. Anyone who can push a branch could put
 // something else there, before gitmig (a branch squatted under a predictable name)
 // or after it (a commit pushed onto an open pull request). gitmig opens, adopts,
 // replaces and merges only branches that hold its own commit, recomputed from the
@@ -47,24 +47,14 @@ type stepWork struct {
 }
 
 // stepCommit writes the commit of step s of m on commit base: the step's edits,
-// rendered on the fleet at base, and the record at that step. It is the only commit
-// gitmig puts on the step's branch.
+// rendered on the fleet at base, and the step file. It is the only commit gitmig puts
+// on the step's branch.
 func (p *passCtx) stepCommit(ctx context.Context, m *migration, s step.Step, base string) (*stepWork, error) {
 	model, err := p.modelAt(ctx, base)
 	if err != nil {
 		return nil, err
 	}
-	rec, err := p.recordAt(base, m)
-	if err != nil {
-		return nil, err
-	}
-	var earlier []record.PullRequestRef
-	for e := step.Deploy; e < s; e++ {
-		if pr, ok := m.prs[e]; ok {
-			earlier = append(earlier, record.PullRequestRef{Step: int(e), Number: pr.Number, URL: pr.URL})
-		}
-	}
-	work, edits, err := stepEdits(p.st.cfg, model, rec, s, p.r.Forge.HeadURL(step.BranchOf(m.id(), s)), earlier)
+	work, edits, err := stepEdits(p.st.cfg, model, *m.rec, s, p.r.Forge.HeadURL(step.BranchOf(m.id(), s)))
 	if err != nil {
 		return nil, err
 	}
@@ -75,11 +65,13 @@ func (p *passCtx) stepCommit(ctx context.Context, m *migration, s step.Step, bas
 }
 
 // stepEdits is what gitmig writes for step s of the migration rec records, on a fleet:
-// the step's edits and the record at step s, which lists the pull requests of the
-// earlier steps. prURL is the step's pull request, which Argo CD shows on every object
-// the step writes. A pass and verify --step-branch both compute a step here, so that
-// what one writes is what the other expects.
-func stepEdits(cfg *config.Config, model *fleet.Model, rec record.Record, s step.Step, prURL string, earlier []record.PullRequestRef) (*stepWork, []tree.Edit, error) {
+// the step's edits and its step file (record.StepPath), which says the step is merged
+// once the commit is. The record itself is left alone, so that reverting the step's
+// merge by hand never conflicts with a later record commit. prURL is the step's pull
+// request, which Argo CD shows on every object the step writes. A pass and verify
+// --step-branch both compute a step here, so that what one writes is what the other
+// expects.
+func stepEdits(cfg *config.Config, model *fleet.Model, rec record.Record, s step.Step, prURL string) (*stepWork, []tree.Edit, error) {
 	mig, err := render.NewMigration(cfg, rec.ID(), rec.Spec.Service, rec.Spec.From, rec.Spec.To)
 	if err != nil {
 		return nil, nil, err
@@ -89,16 +81,11 @@ func stepEdits(cfg *config.Config, model *fleet.Model, rec record.Record, s step
 	if err != nil {
 		return nil, nil, err
 	}
-	rec.Status.Step = int(s)
-	rec.Status.PullRequests = slices.Clone(rec.Status.PullRequests)
-	for _, pr := range earlier {
-		rec.SetPullRequest(pr)
-	}
-	data, err := rec.Marshal()
+	marker, err := record.StepFileFor(rec.ID(), s, prURL)
 	if err != nil {
 		return nil, nil, err
 	}
-	edits := append(slices.Clone(change.Edits), tree.Edit{Path: record.Path(rec.ID()), Content: data})
+	edits := append(slices.Clone(change.Edits), tree.Edit{Path: record.StepPath(rec.ID(), s), Content: marker})
 	return &stepWork{change: change, rec: rec}, edits, nil
 }
 
@@ -113,16 +100,6 @@ func (p *passCtx) modelAt(ctx context.Context, base string) (*fleet.Model, error
 		return nil, err
 	}
 	return p.st.builder.Load(ctx, files, p.st.cfg)
-}
-
-// recordAt is m's record as commit base holds it, or as the base branch does when
-// base has none.
-func (p *passCtx) recordAt(base string, m *migration) (record.Record, error) {
-	rec, err := readRecord(p.ws, base, record.Path(m.id()))
-	if err != nil || rec == nil {
-		return *m.rec, err
-	}
-	return *rec, nil
 }
 
 // notOwn says why commit sha, the tip of branch key, is not gitmig's own commit for
@@ -220,7 +197,7 @@ func (p *passCtx) undoCommitFor(m *migration, k step.Step, sha, base string) (wh
 	if !ok || merged.MergeCommit == "" {
 		return fmt.Sprintf("step %s has no merged pull request to undo", k), "", nil
 	}
-	edits, err := p.ws.Revert(merged.MergeCommit, base, func(path string) bool { return !strings.HasPrefix(path, record.Dir+"/") })
+	edits, err := p.ws.Revert(merged.MergeCommit, base, undoes(m.id(), k))
 	if err != nil {
 		return fmt.Sprintf("reverting #%d on %s: %v", merged.Number, short(base), err), "", nil
 	}
@@ -232,7 +209,7 @@ func (p *passCtx) undoCommitFor(m *migration, k step.Step, sha, base string) (wh
 		return "it lacks the migration's record", "", nil
 	}
 	rec, err := record.Parse(data)
-	if err != nil || rec.Spec != m.rec.Spec || rec.Status.Step != int(k)-1 || rec.Status.Rollback == nil {
+	if err != nil || rec.Spec != m.rec.Spec || rec.Status.Rollback == nil {
 		return "its record is not this rollback's", "", nil
 	}
 	edits = append(edits, tree.Edit{Path: record.Path(m.id()), Content: data})

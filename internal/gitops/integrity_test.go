@@ -201,7 +201,7 @@ func TestForcePushedBaseEndsTheMigration(t *testing.T) {
 	}
 }
 
-// recordAtStep1 is the migration's record at step 1, as the first step commit wrote it.
+// recordAtStep1 is the migration's record saying, by its own status.step, that step 1 is merged.
 func recordAtStep1(t *testing.T, f *testFleet) string {
 	t.Helper()
 	rec := record.New(f.migrationID(), record.Spec{Service: "orc8r", Namespace: "orc8r-ns", From: "edge", To: "cloud", DecidedAt: f.snap.EvaluatedAt, DecidedBy: "gitmig plan", Reason: "test"})

@@ -149,9 +149,7 @@ func (p *passCtx) openUndo(ctx context.Context, m *migration, status *report.Mig
 	if _, err := p.ws.Descends(ctx, merged.MergeCommit, merged.MergeCommit); err != nil {
 		return err
 	}
-	edits, err := p.ws.Revert(merged.MergeCommit, p.ws.Head(), func(path string) bool {
-		return !strings.HasPrefix(path, record.Dir+"/")
-	})
+	edits, err := p.ws.Revert(merged.MergeCommit, p.ws.Head(), undoes(m.id(), k))
 	var conflict *workspace.ConflictError
 	if errors.As(err, &conflict) {
 		status.WaitingFor = fmt.Sprintf("cannot roll back step %d automatically (%v); revert #%d by hand", int(k), err, merged.Number)
@@ -177,7 +175,7 @@ func (p *passCtx) openUndo(ctx context.Context, m *migration, status *report.Mig
 	if rec.Status.Rollback == nil {
 		rec.Status.Rollback = &record.Rollback{Reason: reason, Since: p.now, FromStep: int(k)}
 	}
-	data, err := rec.Marshal()
+	data, err := rec.File()
 	if err != nil {
 		return err
 	}
@@ -209,6 +207,15 @@ func (p *passCtx) openUndo(ctx context.Context, m *migration, status *report.Mig
 		status.PullRequests = append(status.PullRequests, prStatus(k, created))
 	}
 	return nil
+}
+
+// undoes selects what undoing step k of migration id reverts: the step's overlay
+// edits and its step file, and none of the records.
+func undoes(id string, k step.Step) func(path string) bool {
+	stepFile := record.StepPath(id, k)
+	return func(path string) bool {
+		return path == stepFile || !strings.HasPrefix(path, record.Dir+"/")
+	}
 }
 
 // UndoTitle is a rollback pull request's title.

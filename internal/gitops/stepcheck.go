@@ -84,13 +84,7 @@ func CheckStepBranch(ctx context.Context, ws *workspace.Workspace, builder *flee
 		return nil, fmt.Errorf("building the overlays at %s: %w", short(base), err)
 	}
 	path := record.Path(b.ID)
-	rec, err := readRecord(ws, base, path)
-	if err == nil && rec == nil && b.Step == step.Deploy {
-		// A step 1 that brings its record along: the branch's record, as decided.
-		if rec, err = readRecord(ws, head, path); rec != nil {
-			rec.Status.Step = 0
-		}
-	}
+	rec, err := readRecord(ws, base, b.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -99,20 +93,10 @@ func CheckStepBranch(ctx context.Context, ws *workspace.Workspace, builder *flee
 		return check, nil
 	}
 	if rec.Status.Step != int(b.Step)-1 {
-		check.Problems = append(check.Problems, fmt.Sprintf("%s at %s says step %d is merged: the next step is %d, not %d", path, short(base), rec.Status.Step, rec.Status.Step+1, b.Step))
+		check.Problems = append(check.Problems, fmt.Sprintf("%s at %s says step %d is merged: the next step is %d, not %d", record.StepDir(b.ID), short(base), rec.Status.Step, rec.Status.Step+1, b.Step))
 		return check, nil
 	}
-	// A pass writes the record with the pull requests of the earlier steps it knows
-	// from the forge; the branch's own record says which.
-	var earlier []record.PullRequestRef
-	if onBranch, err := readRecord(ws, head, path); err == nil && onBranch != nil {
-		for _, pr := range onBranch.Status.PullRequests {
-			if pr.Step < int(b.Step) {
-				earlier = append(earlier, pr)
-			}
-		}
-	}
-	_, edits, err := stepEdits(cfg, model, *rec, b.Step, headURL(branch), earlier)
+	_, edits, err := stepEdits(cfg, model, *rec, b.Step, headURL(branch))
 	var state *render.StateError
 	if errors.As(err, &state) {
 		check.Problems = append(check.Problems, fmt.Sprintf("gitmig cannot write step %s on %s: %v", b.Step, short(base), err))
@@ -136,15 +120,16 @@ func CheckStepBranch(ctx context.Context, ws *workspace.Workspace, builder *flee
 	return check, nil
 }
 
-// readRecord reads and parses a migration record at a commit; nil when it is absent.
-func readRecord(ws *workspace.Workspace, sha, path string) (*record.Record, error) {
-	data, ok, err := ws.ReadFile(sha, path)
-	if err != nil || !ok {
+// readRecord reads migration id's record and step files at a commit; nil when the
+// record is absent.
+func readRecord(ws *workspace.Workspace, sha, id string) (*record.Record, error) {
+	files, err := ws.Tree(sha)
+	if err != nil {
 		return nil, err
 	}
-	rec, err := record.Parse(data)
+	rec, err := record.Read(files, id)
 	if err != nil {
-		return nil, fmt.Errorf("%s at %s: %w", path, short(sha), err)
+		return nil, fmt.Errorf("at %s: %w", short(sha), err)
 	}
 	return rec, nil
 }

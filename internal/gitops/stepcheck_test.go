@@ -107,7 +107,7 @@ func TestCheckStepBranchNamesWhatDiffers(t *testing.T) {
 		t.Fatalf("step 2 does not write %s: %v", route, changes)
 	}
 	recordPath := record.Path(strings.Split(pr.Head, "/")[1])
-	rec, err := readRecord(ws, head, recordPath)
+	rec, err := readRecord(ws, head, strings.Split(pr.Head, "/")[1])
 	if err != nil || rec == nil {
 		t.Fatalf("no record on the branch: %v", err)
 	}

@@ -1,5 +1,10 @@
 // Package record reads and writes migration records, migrations/<id>.yaml: what was
-// decided and why, which step is on the base branch, and how the migration ended.
+// decided and why, and how the migration ended; and the step files under
+// migrations/<id>/, one per merged step, which say which steps are on the base branch.
+//
+// A step's commit adds its step file and touches no other file under migrations/: so
+// reverting a step's merge, as GitHub's Revert button does, deletes its step file and
+// never conflicts with the record commits gitmig made since (see LoadAll).
 package record
 
 import (
@@ -72,9 +77,13 @@ type Spec struct {
 // Status is how far the migration went.
 type Status struct {
 	Phase Phase `json:"phase"`
-	// Step is the last step whose commit carries this record: on the base branch, the
-	// last merged step; 0 when only decided.
-	Step int `json:"step"`
+	// Step is the last merged step: the highest step file on the tree (see LoadAll);
+	// 0 when only decided. gitmig leaves it out of the file it writes (see File), since
+	// the step files say it; a record with no step files takes the file's value.
+	Step int `json:"step,omitempty"`
+	// Steps are the steps whose step files are on the tree, in order. A step missing
+	// below Step was reverted out of order.
+	Steps []step.Step `json:"-"`
 	// PullRequests are the step pull requests known when this record was written.
 	PullRequests []PullRequestRef `json:"pullRequests,omitempty"`
 	// Message says why the migration ended, for Aborted and RolledBack.
@@ -134,16 +143,132 @@ func (r *Record) Marshal() ([]byte, error) {
 	return yaml.Marshal(r)
 }
 
+// File encodes the record as gitmig writes it to Path: without status.step, which
+// the step files say. A record commit thus never changes with the steps, and a revert
+// of a step's merge never meets it.
+func (r *Record) File() ([]byte, error) {
+	c := *r
+	c.Status.Step = 0
+	return c.Marshal()
+}
+
+// StepKind is the kind of a step file.
+const StepKind = "MigrationStep"
+
+// StepFile is the file a step's commit adds, StepPath: which migration and step it
+// belongs to, and the step's pull request.
+type StepFile struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Migration  string `json:"migration"`
+	Step       int    `json:"step"`
+	Name       string `json:"name"`
+	// PullRequest leads to the step's pull request (the forge's link by head branch).
+	PullRequest string `json:"pullRequest,omitempty"`
+}
+
+// StepDir holds a migration's step files.
+func StepDir(id string) string { return path.Join(Dir, id) }
+
+// StepPath is step s's file: migrations/<id>/<n>-<name>.yaml.
+func StepPath(id string, s step.Step) string { return path.Join(Dir, id, s.String()+".yaml") }
+
+// StepFileFor returns the content of step s's file for migration id, with a comment
+// that tells a reader what deleting it means.
+func StepFileFor(id string, s step.Step, pullRequest string) ([]byte, error) {
+	data, err := yaml.Marshal(StepFile{APIVersion: APIVersion, Kind: StepKind, Migration: id, Step: int(s), Name: s.Name(), PullRequest: pullRequest})
+	if err != nil {
+		return nil, err
+	}
+	header := fmt.Sprintf("# Step %s (%s) of migration %s is merged. Reverting the step's merge deletes\n# this file; gitmig then rolls back the steps still merged, newest first.\n", s.Of(), s.Name(), id)
+	return append([]byte(header), data...), nil
+}
+
+// parseStepFile checks that data is step s's file of migration id.
+func parseStepFile(data []byte, id string, s step.Step) error {
+	var f StepFile
+	if err := yaml.UnmarshalStrict(data, &f); err != nil {
+		return errors.New(cleanDecodeError(err))
+	}
+	if f.APIVersion != APIVersion || f.Kind != StepKind {
+		return fmt.Errorf("not a %s %s (apiVersion %q, kind %q)", APIVersion, StepKind, f.APIVersion, f.Kind)
+	}
+	if f.Migration != id || f.Step != int(s) || f.Name != s.Name() {
+		return fmt.Errorf("says migration %q step %d %q, not %s step %s", f.Migration, f.Step, f.Name, id, s)
+	}
+	return nil
+}
+
+// readSteps sets r's Steps and Step from its step files in fsys. Anything in the step
+// folder that is not one of the migration's step files is an error naming it: gitmig
+// never guesses which steps are merged.
+func (r *Record) readSteps(fsys fs.FS) error {
+	dir := StepDir(r.ID())
+	entries, err := fs.ReadDir(fsys, dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	r.Status.Steps = nil
+	for _, e := range entries {
+		p := path.Join(dir, e.Name())
+		s, ok := stepOfFile(e.Name())
+		if !ok || e.IsDir() {
+			return fmt.Errorf("%s is not a step file (%s/<n>-<step>.yaml)", p, dir)
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		if err := parseStepFile(data, r.ID(), s); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		r.Status.Steps = append(r.Status.Steps, s)
+	}
+	slices.Sort(r.Status.Steps)
+	if n := len(r.Status.Steps); n > 0 {
+		r.Status.Step = int(r.Status.Steps[n-1])
+	}
+	return nil
+}
+
+// stepOfFile is the step a step file's name says.
+func stepOfFile(name string) (step.Step, bool) {
+	for _, s := range step.All() {
+		if name == s.String()+".yaml" {
+			return s, true
+		}
+	}
+	return 0, false
+}
+
+// Read reads migration id's record and its step files from fsys; nil when the record
+// is absent.
+func Read(fsys fs.FS, id string) (*Record, error) {
+	data, err := fs.ReadFile(fsys, Path(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	r, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", Path(id), err)
+	}
+	if err := r.readSteps(fsys); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
 // Parse decodes and checks one record.
 func Parse(data []byte) (*Record, error) {
 	var r Record
 	if err := yaml.UnmarshalStrict(data, &r); err != nil {
-		// The decoder's own layers of wrapping say nothing to a reader of the record.
-		msg := err.Error()
-		for _, layer := range []string{"error unmarshaling JSON: ", "while decoding JSON: ", "json: "} {
-			msg = strings.ReplaceAll(msg, layer, "")
-		}
-		return nil, errors.New(msg)
+		return nil, errors.New(cleanDecodeError(err))
 	}
 	if r.APIVersion != APIVersion || r.Kind != Kind {
 		return nil, fmt.Errorf("not a %s %s (apiVersion %q, kind %q)", APIVersion, Kind, r.APIVersion, r.Kind)
@@ -158,6 +283,16 @@ func Parse(data []byte) (*Record, error) {
 		return nil, fmt.Errorf("status.step %d is not 0-%d", r.Status.Step, step.Count)
 	}
 	return &r, nil
+}
+
+// cleanDecodeError drops the decoder's own layers of wrapping, which say nothing to a
+// reader of the file.
+func cleanDecodeError(err error) string {
+	msg := err.Error()
+	for _, layer := range []string{"error unmarshaling JSON: ", "while decoding JSON: ", "json: "} {
+		msg = strings.ReplaceAll(msg, layer, "")
+	}
+	return msg
 }
 
 // Invalid is a record file gitmig cannot use, and why. It is shown, and holds no slot
@@ -199,8 +334,8 @@ func (r *Record) Validate(cfg *config.Config) error {
 	return errors.New(strings.Join(problems, "; "))
 }
 
-// LoadAll reads every record under Dir in fsys, sorted by id, and checks each against
-// cfg. A record that does not parse or does not fit gitmig.yaml is returned among the
+// LoadAll reads every record under Dir in fsys, sorted by id, with its step files
+// (Status.Steps, and Status.Step the highest of them), and checks each against cfg. A record that does not parse or does not fit gitmig.yaml is returned among the
 // invalid ones, by its file: gitmig never guesses at a migration's state, and one bad
 // file does not stop the others. The error is for a folder that cannot be read.
 func LoadAll(fsys fs.FS, cfg *config.Config) ([]*Record, []Invalid, error) {
@@ -229,6 +364,11 @@ func LoadAll(fsys fs.FS, cfg *config.Config) ([]*Record, []Invalid, error) {
 			err = fmt.Errorf("metadata.name %q does not match the file name", r.ID())
 		default:
 			err = r.Validate(cfg)
+		}
+		if err == nil {
+			if err = r.readSteps(fsys); err != nil {
+				p = StepDir(r.ID())
+			}
 		}
 		if err != nil {
 			invalid = append(invalid, Invalid{File: p, Problem: err.Error()})
