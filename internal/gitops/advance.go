@@ -32,6 +32,9 @@ func (p *passCtx) advance(ctx context.Context, m *migration) error {
 	if why != "" {
 		return p.endRewritten(ctx, m, status, why)
 	}
+	if err := p.findHandReverts(m); err != nil {
+		return err
+	}
 	if m.rollingBack() {
 		return p.rollBack(ctx, m, status)
 	}

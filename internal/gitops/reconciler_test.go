@@ -62,6 +62,8 @@ type testFleet struct {
 	snap   *metrics.Snapshot
 	forge  *local.Forge
 	seed   string
+	// fixture is the fleet the remote was seeded with.
+	fixture fs.FS
 }
 
 func newFleet(t *testing.T) *testFleet {
@@ -70,7 +72,7 @@ func newFleet(t *testing.T) *testFleet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &testFleet{t: t, remote: filepath.Join(t.TempDir(), "fleet.git"), clock: &testClock{now: snap.EvaluatedAt}, snap: snap}
+	f := &testFleet{t: t, remote: filepath.Join(t.TempDir(), "fleet.git"), clock: &testClock{now: snap.EvaluatedAt}, snap: snap, fixture: gitmig.Example}
 	if f.seed, err = workspace.Seed(f.remote, "main", gitmig.Example, "gitmig", "gitmig@localhost", f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -99,15 +101,17 @@ func (f *testFleet) reconciler() *Reconciler {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return &Reconciler{
-		Clone:   setup.Clone(f.clock.Now),
-		Forge:   f.forge,
-		Gate:    gate.Drain{Inner: gate.Merged{}, Duration: f.cfg.Policy.Drain.Duration},
-		Metrics: staticSource{f.snap},
-		Config:  f.cfg,
-		Now:     f.clock.Now,
-		At:      f.snap.EvaluatedAt,
+	r := &Reconciler{
+		Clone:  setup.Clone(f.clock.Now),
+		Forge:  f.forge,
+		Gate:   gate.Drain{Inner: gate.Merged{}, Duration: f.cfg.Policy.Drain.Duration},
+		Config: f.cfg,
+		Now:    f.clock.Now,
 	}
+	if f.snap != nil {
+		r.Metrics, r.At = staticSource{f.snap}, f.snap.EvaluatedAt
+	}
+	return r
 }
 
 func (f *testFleet) prs() []forge.PullRequest {

@@ -18,9 +18,10 @@ import (
 )
 
 // rollingBack reports whether the migration has begun to roll back: its record says so
-// on the base branch, or a rollback pull request or branch exists.
+// on the base branch, a rollback pull request or branch exists, or a step was reverted
+// by hand.
 func (m *migration) rollingBack() bool {
-	if m.rec.Status.Rollback != nil || len(m.undos) > 0 {
+	if m.rec.Status.Rollback != nil || len(m.undos) > 0 || len(m.reverted) > 0 {
 		return true
 	}
 	for b := range m.branches {
@@ -49,27 +50,16 @@ func (p *passCtx) timedOut(m *migration, s step.Step, res gate.Result) string {
 
 // rollBack undoes the merged steps one pull request at a time, newest first, each
 // after the previous undo is applied. Undoing the flip first puts the source's Service
-// back on its own pods, which are still running until cleanup.
+// back on its own pods, which are still running until cleanup. A step reverted by hand
+// counts as undone once its revert is applied. When nothing had merged (an abort before
+// step 1 merged), the migration ends Aborted; otherwise RolledBack.
 func (p *passCtx) rollBack(ctx context.Context, m *migration, status *report.MigrationStatus) error {
 	status.Status = report.StatusRollingBack
-	inEffect := m.merged()
-	if inEffect == 0 {
-		res, err := p.checkUndo(ctx, m, step.Deploy)
-		if err != nil {
-			return err
-		}
-		if res.Verdict != gate.Pass {
-			status.WaitingFor = "rollback of step 1 to be applied: " + res.Reason
-			return nil
-		}
-		reason := "rolled back"
-		if m.rec.Status.Rollback != nil {
-			reason = "rolled back: " + m.rec.Status.Rollback.Reason
-		}
-		status.Status, status.WaitingFor, status.Message = string(record.RolledBack), "", reason
-		return p.end(ctx, m, record.RolledBack, reason)
+	if err := p.closeStale(ctx, m); err != nil {
+		return err
 	}
-	if pr, ok := m.undos[inEffect]; ok {
+	inEffect := m.merged()
+	if pr, ok := m.undos[inEffect]; ok && inEffect > 0 {
 		switch pr.State {
 		case forge.StateOpen:
 			status.WaitingFor = fmt.Sprintf("review and merge of rollback pull request #%d (undo step %d)", pr.Number, int(inEffect))
@@ -82,13 +72,14 @@ func (p *passCtx) rollBack(ctx context.Context, m *migration, status *report.Mig
 		}
 		return nil
 	}
-	if rb := m.rec.Status.Rollback; rb != nil && int(inEffect) < rb.FromStep {
-		res, err := p.checkUndo(ctx, m, inEffect+1)
+	from := m.rollbackFrom()
+	for s := inEffect + 1; s <= from; s++ {
+		res, err := p.checkUndo(ctx, m, s)
 		if err != nil {
 			return err
 		}
 		if res.Verdict != gate.Pass {
-			status.WaitingFor = fmt.Sprintf("rollback of step %d to be applied: %s", int(inEffect)+1, res.Reason)
+			status.WaitingFor = fmt.Sprintf("rollback of step %d to be applied: %s", int(s), res.Reason)
 			return nil
 		}
 	}
@@ -96,14 +87,26 @@ func (p *passCtx) rollBack(ctx context.Context, m *migration, status *report.Mig
 	if err != nil {
 		return err
 	}
-	return p.openUndo(ctx, m, status, inEffect, reason)
+	if inEffect > 0 {
+		return p.openUndo(ctx, m, status, inEffect, reason)
+	}
+	phase, message := record.RolledBack, "rolled back: "+reason
+	if from == 0 {
+		phase, message = record.Aborted, reason
+	}
+	status.Status, status.WaitingFor, status.Message = string(phase), "", message
+	return p.end(ctx, m, phase, message)
 }
 
 // rollbackReason recovers why the rollback began: from the record on the base branch,
-// or from the first rollback branch when its pull request was never opened.
+// from the steps reverted by hand, or from the first rollback branch when its pull
+// request was never opened.
 func (p *passCtx) rollbackReason(ctx context.Context, m *migration) (string, error) {
 	if m.rec.Status.Rollback != nil {
 		return m.rec.Status.Rollback.Reason, nil
+	}
+	if why := m.handRevertReason(p.ws.Branch()); why != "" {
+		return why, nil
 	}
 	for b := range m.branches {
 		if !b.Undo {
@@ -129,10 +132,11 @@ func (p *passCtx) rollbackReason(ctx context.Context, m *migration) (string, err
 	return "rollback resumed", nil
 }
 
-// checkUndo asks the engine whether the rollback of a step is applied.
+// checkUndo asks the engine whether the rollback of a step, or its revert by hand, is
+// applied.
 func (p *passCtx) checkUndo(ctx context.Context, m *migration, s step.Step) (gate.Result, error) {
-	pr, ok := m.undos[s]
-	if !ok || pr.State != forge.StateMerged {
+	pr, ok := m.undoOf(s)
+	if !ok {
 		return gate.Waiting("no merged rollback pull request for step %d", int(s)), nil
 	}
 	return p.askGate(ctx, m, s, pr, true)
@@ -173,7 +177,7 @@ func (p *passCtx) openUndo(ctx context.Context, m *migration, status *report.Mig
 		rec.SetPullRequest(record.PullRequestRef{Step: int(s), Number: pr.Number, URL: pr.URL})
 	}
 	if rec.Status.Rollback == nil {
-		rec.Status.Rollback = &record.Rollback{Reason: reason, Since: p.now, FromStep: int(k)}
+		rec.Status.Rollback = &record.Rollback{Reason: reason, Since: p.now, FromStep: int(max(k, m.rollbackFrom()))}
 	}
 	data, err := rec.File()
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gitmig/gitmig"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/gate"
 	"github.com/gitmig/gitmig/internal/gitops/record"
@@ -114,11 +113,11 @@ func mustPass(t *testing.T, r *Reconciler) *report.Report {
 	return rep
 }
 
-// assertBuildsEqualExample checks that the remote's overlays build as the example did
-// before the migration.
+// assertBuildsEqualExample checks that the remote's overlays build as the fleet's
+// fixture did before the migration.
 func assertBuildsEqualExample(t *testing.T, f *testFleet) {
 	t.Helper()
-	now, before := headTree(t, f.remote), tree.FromFS(gitmig.Example)
+	now, before := headTree(t, f.remote), tree.FromFS(f.fixture)
 	for _, cl := range f.cfg.Clusters {
 		a, b := buildYAML(t, now, f.cfg, cl.Name), buildYAML(t, before, f.cfg, cl.Name)
 		if a != b {

@@ -69,15 +69,19 @@ type migration struct {
 	prs      map[step.Step]forge.PullRequest
 	undos    map[step.Step]forge.PullRequest
 	branches map[step.Branch]string
+	// reverted holds the merged steps reverted by hand on the base branch, each as the
+	// commit that did it, in the place of a rollback pull request's merge (see
+	// findHandReverts).
+	reverted map[step.Step]forge.PullRequest
 }
 
 func newMigration(rec *record.Record) *migration {
-	return &migration{rec: rec, prs: map[step.Step]forge.PullRequest{}, undos: map[step.Step]forge.PullRequest{}, branches: map[step.Branch]string{}}
+	return &migration{rec: rec, prs: map[step.Step]forge.PullRequest{}, undos: map[step.Step]forge.PullRequest{}, branches: map[step.Branch]string{}, reverted: map[step.Step]forge.PullRequest{}}
 }
 
 func (m *migration) id() string { return m.rec.ID() }
 
-// merged is the last step merged on the base branch, 0 when none is.
+// merged is the last step merged on the base branch and not undone, 0 when none is.
 func (m *migration) merged() step.Step { return step.Step(m.rec.Status.Step) }
 
 // load reads the base branch at the workspace's head, the forge and the remote branches.

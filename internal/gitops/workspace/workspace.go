@@ -184,6 +184,43 @@ func (w *Workspace) tree(sha string) (*object.Tree, error) {
 	return c.Tree()
 }
 
+// maxRemovedWalk bounds how far back Removed walks the base branch.
+const maxRemovedWalk = 10000
+
+// Removed finds the commit of the base branch, walking first parents back from head,
+// that removed path: the newest commit that lacks it while its first parent has it.
+// It returns that commit and when it was committed.
+func (w *Workspace) Removed(head, path string) (string, time.Time, error) {
+	c, err := w.repo.CommitObject(plumbing.NewHash(head))
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("reading commit %s: %w", head, err)
+	}
+	var child *object.Commit
+	for range maxRemovedWalk {
+		t, err := c.Tree()
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		_, err = t.FindEntry(path)
+		switch {
+		case err == nil && child == nil:
+			return "", time.Time{}, fmt.Errorf("%s is still on %s", path, head)
+		case err == nil:
+			return child.Hash.String(), child.Committer.When, nil
+		case !errors.Is(err, object.ErrEntryNotFound) && !errors.Is(err, object.ErrDirectoryNotFound):
+			return "", time.Time{}, err
+		}
+		if c.NumParents() == 0 {
+			break
+		}
+		child = c
+		if c, err = c.Parent(0); err != nil {
+			return "", time.Time{}, err
+		}
+	}
+	return "", time.Time{}, fmt.Errorf("no commit within %d first parents of %s removed %s", maxRemovedWalk, head, path)
+}
+
 // Author names who made a commit: "name <email>".
 func (w *Workspace) Author(sha string) (string, error) {
 	c, err := w.repo.CommitObject(plumbing.NewHash(sha))
