@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gitmig/gitmig/internal/cmd/abort"
 	"github.com/gitmig/gitmig/internal/cmd/build"
 	"github.com/gitmig/gitmig/internal/cmd/demo"
 	"github.com/gitmig/gitmig/internal/cmd/migrate"
@@ -44,6 +45,7 @@ pull request each, waiting for Argo CD or Flux to apply every step.`,
 	cmd.SetErr(streams.Err)
 	g.AddFlags(cmd)
 	cmd.AddCommand(
+		abort.NewCmd(streams, g),
 		build.NewCmd(streams, g),
 		demo.NewCmd(streams),
 		migrate.NewCmd(streams, g),

@@ -1,0 +1,209 @@
+package gitops
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitmig/gitmig/internal/gitops/forge"
+	"github.com/gitmig/gitmig/internal/gitops/record"
+	"github.com/gitmig/gitmig/internal/report"
+)
+
+// toStep runs passes and merges until steps 1..merged are merged and the next step's
+// pull request is open, and returns the migration's id.
+func (f *testFleet) toStep(r *Reconciler, merged int) string {
+	f.t.Helper()
+	for range merged {
+		mustPass(f.t, r)
+		f.mergeOpen()
+	}
+	rep := mustPass(f.t, r)
+	if m := rep.Migrations[0]; m.Step != merged {
+		f.t.Fatalf("driving to step %d: %+v", merged, m)
+	}
+	return rep.Migrations[0].ID
+}
+
+// comments are the comments on pull request n of the local forge.
+func (f *testFleet) comments(n int) string {
+	f.t.Helper()
+	db, err := f.forge.Read(context.Background())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var bodies []string
+	for _, p := range db.Pulls {
+		if p.Number == n {
+			for _, c := range p.Comments {
+				bodies = append(bodies, c.Body)
+			}
+		}
+	}
+	return strings.Join(bodies, "\n")
+}
+
+func TestAbortRollsBackTheMergedStepsByPullRequest(t *testing.T) {
+	f := newFleet(t)
+	r := f.reconciler()
+	id := f.toStep(r, 2)
+	why := "aborted by hand by alice (gitmig abort): p99 latency doubled"
+	rep, err := r.Abort(context.Background(), id, "alice", "p99 latency doubled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prs := f.prs()
+	if len(prs) != 4 || prs[2].State != forge.StateClosed || prs[3].State != forge.StateOpen || undoTitles(prs) != "[undo 2/4 route]" {
+		t.Fatalf("after the abort: %+v", prs)
+	}
+	if c := f.comments(prs[2].Number); !strings.Contains(c, why) {
+		t.Errorf("the closed step pull request does not say why: %q", c)
+	}
+	if !strings.Contains(prs[3].Body, "Why: "+why) {
+		t.Errorf("the rollback pull request does not say why:\n%s", prs[3].Body)
+	}
+	if m := rep.Migrations[0]; m.Status != report.StatusRollingBack || !strings.Contains(m.WaitingFor, fmt.Sprintf("rollback pull request #%d (undo step 2)", prs[3].Number)) {
+		t.Errorf("status: %+v", m)
+	}
+	rec := f.records()[0]
+	if rb := rec.Status.Rollback; rb == nil || rb.Reason != why || rb.FromStep != 2 || rec.Status.Phase != record.InProgress {
+		t.Fatalf("record after the abort: %+v", rec.Status)
+	}
+	if msg := f.git("log", "-1", "--format=%B", "main"); !strings.HasPrefix(msg, "gitmig: abort "+id+"\n\n"+why) {
+		t.Errorf("the abort's commit message: %q", msg)
+	}
+
+	// Aborting again, or a pass, carries on without a second pull request or record.
+	head := f.git("rev-parse", "main")
+	rep, err = r.Abort(context.Background(), id, "bob", "again")
+	if err != nil || len(rep.Actions) != 0 || !strings.Contains(strings.Join(rep.Notes, "\n"), "already rolling back") {
+		t.Fatalf("second abort: %v, actions %+v, notes %q", err, rep.Actions, rep.Notes)
+	}
+	if rep := mustPass(t, r); len(rep.Actions) != 0 || len(f.prs()) != 4 || f.git("rev-parse", "main") != head {
+		t.Fatalf("pass after the abort: %+v", rep.Actions)
+	}
+
+	rep = f.rollBackToTheEnd(r)
+	if got := undoTitles(f.prs()); got != "[undo 2/4 route] [undo 1/4 deploy]" {
+		t.Errorf("rollback pull requests: %q", got)
+	}
+	rec = f.records()[0]
+	if rec.Status.Phase != record.RolledBack || rec.Status.Message != "rolled back: "+why || rep.Migrations[0].Status != string(record.RolledBack) {
+		t.Fatalf("record at the end: %+v", rec.Status)
+	}
+	assertBuildsEqualExample(t, f)
+	if _, err := r.Abort(context.Background(), id, "alice", ""); err == nil || !strings.Contains(err.Error(), "already ended RolledBack") {
+		t.Errorf("aborting an ended migration: %v", err)
+	}
+	f.git("fsck", "--strict")
+}
+
+func TestAbortBeforeAnyMergeEndsAborted(t *testing.T) {
+	f := newFleet(t)
+	r := f.reconciler()
+	id := f.toStep(r, 0)
+	rep, err := r.Abort(context.Background(), id, "alice", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	why := "aborted by hand by alice (gitmig abort)"
+	prs := f.prs()
+	if len(prs) != 1 || prs[0].State != forge.StateClosed {
+		t.Fatalf("pull requests: %+v", prs)
+	}
+	rec := f.records()[0]
+	if rec.Status.Phase != record.Aborted || rec.Status.Message != why || rep.Migrations[0].Status != string(record.Aborted) {
+		t.Fatalf("record: %+v; status %+v", rec.Status, rep.Migrations[0])
+	}
+	// The pair cools down: the same overloaded metrics start nothing.
+	if rep := mustPass(t, r); len(rep.Actions) != 0 || len(f.prs()) != 1 {
+		t.Errorf("pass after the abort: %+v", rep.Actions)
+	}
+	if _, err := r.Abort(context.Background(), id, "alice", ""); err == nil || !strings.Contains(err.Error(), "already ended Aborted") {
+		t.Errorf("second abort: %v", err)
+	}
+	f.git("fsck", "--strict")
+}
+
+func TestAbortRefusesAnUnknownID(t *testing.T) {
+	f := newFleet(t)
+	r := f.reconciler()
+	id := f.toStep(r, 0)
+	head := f.git("rev-parse", "main")
+	_, err := r.Abort(context.Background(), "orc8r-edge-to-fog-20260504-0900", "alice", "")
+	if err == nil || !strings.Contains(err.Error(), `no migration "orc8r-edge-to-fog-20260504-0900"`) || !strings.Contains(err.Error(), "in progress: "+id) {
+		t.Fatalf("unknown id: %v", err)
+	}
+	if f.git("rev-parse", "main") != head || f.prs()[0].State != forge.StateOpen {
+		t.Error("a refused abort changed the remote or the forge")
+	}
+}
+
+// An abort killed after any of its actions is carried on by the next abort or pass,
+// to the same end as an uninterrupted one.
+func TestAbortConvergesAfterACrashAtEveryAction(t *testing.T) {
+	run := func(t *testing.T, crashAt int) (string, []report.ActionKind) {
+		f := newFleet(t)
+		r := f.reconciler()
+		id := f.toStep(r, 2)
+		var kinds []report.ActionKind
+		r.AfterAction = func(a report.Action) error {
+			kinds = append(kinds, a.Kind)
+			if len(kinds) == crashAt {
+				return errCrash
+			}
+			return nil
+		}
+		_, err := r.Abort(context.Background(), id, "alice", "crash test")
+		r.AfterAction = nil
+		if crashAt > 0 {
+			if err == nil {
+				t.Fatalf("the abort took fewer than %d actions", crashAt)
+			}
+			// Every other crash is followed by the abort again, the others by a pass.
+			if crashAt%2 == 0 {
+				_, err = r.Abort(context.Background(), id, "alice", "crash test")
+			} else {
+				_, err = r.Pass(context.Background())
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.rollBackToTheEnd(r)
+		f.git("fsck", "--strict")
+		rec := f.records()[0]
+		return fmt.Sprintf("%s\n%s: %s", f.endState(), rec.Status.Phase, rec.Status.Message), kinds
+	}
+	want, kinds := run(t, 0)
+	if !strings.Contains(want, "RolledBack: rolled back: aborted by hand by alice (gitmig abort): crash test") {
+		t.Fatalf("uninterrupted abort ends as\n%s", want)
+	}
+	for crashAt := 1; crashAt <= len(kinds); crashAt++ {
+		t.Run(fmt.Sprintf("after action %d %s", crashAt, kinds[crashAt-1]), func(t *testing.T) {
+			if got, _ := run(t, crashAt); got != want {
+				t.Errorf("end state after a crash differs:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+// The rollback an abort records keeps when the abort was made and the step it started
+// from, however long the rollback takes.
+func TestAbortRecordsWhen(t *testing.T) {
+	f := newFleet(t)
+	r := f.reconciler()
+	id := f.toStep(r, 1)
+	at := f.clock.Now().UTC()
+	if _, err := r.Abort(context.Background(), id, "alice", ""); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(time.Hour)
+	f.rollBackToTheEnd(r)
+	rec := f.records()[0]
+	if rb := rec.Status.Rollback; rb == nil || !rb.Since.Equal(at) || rb.FromStep != 1 {
+		t.Errorf("rollback: %+v, want since %s from step 1", rb, at)
+	}
+}
