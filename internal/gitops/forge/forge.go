@@ -76,10 +76,18 @@ const (
 
 // Status is a commit status: gitmig reports each step's gate on the step's commit.
 type Status struct {
-	State       StatusState
-	Context     string
-	Description string
-	TargetURL   string
+	State       StatusState `json:"state"`
+	Context     string      `json:"context"`
+	Description string      `json:"description,omitempty"`
+	TargetURL   string      `json:"targetUrl,omitempty"`
+}
+
+// Comment is a comment on a pull request.
+type Comment struct {
+	// Author is the commenter's login; empty where the forge keeps none.
+	Author    string    `json:"author,omitempty"`
+	Body      string    `json:"body"`
+	CreatedAt time.Time `json:"createdAt"`
 }
 
 // Forge opens, reads and closes gitmig's pull requests.
@@ -105,6 +113,11 @@ type Forge interface {
 	Merge(ctx context.Context, number int, head string) (PullRequest, error)
 	// SetStatus sets a commit status on a commit.
 	SetStatus(ctx context.Context, sha string, status Status) error
+	// Statuses returns the latest commit status of each context on a commit, by
+	// context.
+	Statuses(ctx context.Context, sha string) ([]Status, error)
+	// Comments returns a pull request's comments, oldest first.
+	Comments(ctx context.Context, number int) ([]Comment, error)
 	// HeadURL is a web address that leads to the pull request of a head branch, known
 	// before the pull request exists, so that the commit opening it can link to it.
 	HeadURL(head string) string

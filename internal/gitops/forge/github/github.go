@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -453,6 +454,56 @@ func (f *Forge) SetStatus(ctx context.Context, sha string, status forge.Status) 
 		return f.fail(ctx, fmt.Sprintf("set commit status %q on %s", status.Context, sha), 0, resp, err)
 	}
 	return nil
+}
+
+// Statuses returns the latest commit status of each context on sha, from GitHub's
+// combined status, following its pages.
+func (f *Forge) Statuses(ctx context.Context, sha string) ([]forge.Status, error) {
+	if sha == "" {
+		return nil, errors.New("github: read commit statuses: no commit")
+	}
+	opts := &gh.ListOptions{PerPage: perPage}
+	out := []forge.Status{}
+	for {
+		combined, resp, err := f.client.Repositories.GetCombinedStatus(ctx, f.owner, f.repo, sha, opts)
+		if err != nil {
+			return nil, f.fail(ctx, fmt.Sprintf("read the commit statuses of %s", sha), 0, resp, err)
+		}
+		for _, st := range combined.Statuses {
+			out = append(out, forge.Status{
+				State:       forge.StatusState(st.GetState()),
+				Context:     st.GetContext(),
+				Description: st.GetDescription(),
+				TargetURL:   st.GetTargetURL(),
+			})
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	slices.SortFunc(out, func(a, b forge.Status) int { return strings.Compare(a.Context, b.Context) })
+	return out, nil
+}
+
+// Comments returns a pull request's comments (its issue comments, not review
+// comments on lines), oldest first, following their pages.
+func (f *Forge) Comments(ctx context.Context, number int) ([]forge.Comment, error) {
+	opts := &gh.IssueListCommentsOptions{ListOptions: gh.ListOptions{PerPage: perPage}}
+	out := []forge.Comment{}
+	for {
+		page, resp, err := f.client.Issues.ListComments(ctx, f.owner, f.repo, number, opts)
+		if err != nil {
+			return nil, f.fail(ctx, "read the comments of", number, resp, err)
+		}
+		for _, c := range page {
+			out = append(out, forge.Comment{Author: c.GetUser().GetLogin(), Body: c.GetBody(), CreatedAt: c.GetCreatedAt().Time})
+		}
+		if resp.NextPage == 0 {
+			return out, nil
+		}
+		opts.Page = resp.NextPage
+	}
 }
 
 // convert maps a go-github pull request to gitmig's view of it.

@@ -945,3 +945,102 @@ func TestHeadURLFindsThePullRequestOfABranch(t *testing.T) {
 		}
 	}
 }
+
+// status renders a commit status as GitHub documents it in a combined status.
+func status(id int, state, context, description string) map[string]any {
+	return map[string]any{
+		"url":         "https://api.github.com/repos/example/fleet/statuses/" + headSHA,
+		"avatar_url":  "https://github.com/images/error/hubot_happy.gif",
+		"id":          id,
+		"node_id":     "MDY6U3RhdHVzMQ==",
+		"state":       state,
+		"description": description,
+		"target_url":  "https://argocd.example/applications/cloud",
+		"context":     context,
+		"created_at":  ts(now.Add(-time.Minute)),
+		"updated_at":  ts(now.Add(-time.Minute)),
+	}
+}
+
+func TestStatusesFollowsPagesOfTheCombinedStatus(t *testing.T) {
+	combined := func(statuses ...any) string {
+		return encode(map[string]any{
+			"state": "pending", "statuses": statuses, "sha": headSHA, "total_count": 3,
+			"commit_url": "https://api.github.com/repos/example/fleet/commits/" + headSHA,
+			"url":        "https://api.github.com/repos/example/fleet/commits/" + headSHA + "/status",
+		})
+	}
+	r := newRegistry(t)
+	r.on("GET", "/repos/example/fleet/commits/"+headSHA+"/status").withQuery("per_page=100").
+		respond(200, combined(status(2, "pending", "gitmig/gate", "cloud: 0 of 2 replicas available"), status(1, "success", "fleet-ci/verify", "verified")),
+			"Link", `<`+r.srv.URL+`/repositories/1296269/commits/`+headSHA+`/status?per_page=100&page=2>; rel="next", <`+r.srv.URL+`/repositories/1296269/commits/`+headSHA+`/status?per_page=100&page=2>; rel="last"`)
+	r.on("GET", "/repos/example/fleet/commits/"+headSHA+"/status").withQuery("per_page=100&page=2").
+		respond(200, combined(status(3, "failure", "another/check", "red")))
+	f := newForge(t, r)
+
+	got, err := f.Statuses(context.Background(), headSHA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []forge.Status{
+		{State: forge.StatusFailure, Context: "another/check", Description: "red", TargetURL: "https://argocd.example/applications/cloud"},
+		{State: forge.StatusSuccess, Context: "fleet-ci/verify", Description: "verified", TargetURL: "https://argocd.example/applications/cloud"},
+		{State: forge.StatusPending, Context: "gitmig/gate", Description: "cloud: 0 of 2 replicas available", TargetURL: "https://argocd.example/applications/cloud"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("statuses:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestCommentsReadsEveryPage(t *testing.T) {
+	comment := func(id int, login, body string) map[string]any {
+		return map[string]any{
+			"id": id, "node_id": "MDEyOklzc3VlQ29tbWVudDE=",
+			"url":        "https://api.github.com/repos/example/fleet/issues/comments/" + strconv.Itoa(id),
+			"html_url":   "https://github.com/example/fleet/pull/7#issuecomment-" + strconv.Itoa(id),
+			"body":       body,
+			"user":       map[string]any{"login": login, "id": id, "type": "User"},
+			"created_at": ts(now.Add(time.Duration(id) * time.Minute)), "updated_at": ts(now.Add(time.Duration(id) * time.Minute)),
+			"issue_url":          "https://api.github.com/repos/example/fleet/issues/7",
+			"author_association": "COLLABORATOR",
+		}
+	}
+	r := newRegistry(t)
+	r.on("GET", "/repos/example/fleet/issues/7/comments").withQuery("per_page=100").
+		respond(200, encode([]any{comment(1, "alice", "LGTM")}),
+			"Link", `<`+r.srv.URL+`/repositories/1296269/issues/7/comments?per_page=100&page=2>; rel="next"`)
+	r.on("GET", "/repos/example/fleet/issues/7/comments").withQuery("per_page=100&page=2").
+		respond(200, encode([]any{comment(2, "gitmig-bot", "gitmig: closing: the migration is rolling back")}))
+	f := newForge(t, r)
+
+	got, err := f.Comments(context.Background(), 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []forge.Comment{
+		{Author: "alice", Body: "LGTM", CreatedAt: now.Add(time.Minute)},
+		{Author: "gitmig-bot", Body: "gitmig: closing: the migration is rolling back", CreatedAt: now.Add(2 * time.Minute)},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("comments:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestReadsOfAnUnknownPullRequestOrCommit(t *testing.T) {
+	const notFound = `{"message":"Not Found","documentation_url":"https://docs.github.com/rest/issues/comments#list-issue-comments","status":"404"}`
+	r := newRegistry(t)
+	r.on("GET", "/repos/example/fleet/issues/99/comments").respond(404, notFound)
+	r.on("GET", "/repos/example/fleet/commits/"+mergeSHA+"/status").respond(422, `{"message":"No commit found for SHA: `+mergeSHA+`","documentation_url":"https://docs.github.com/rest/commits/statuses#get-the-combined-status-for-a-specific-reference","status":"422"}`)
+	f := newForge(t, r)
+
+	_, err := f.Comments(context.Background(), 99)
+	checkErr(t, err, r.srv)
+	if !errors.Is(err, forge.ErrNotFound) || !strings.Contains(err.Error(), "#99") {
+		t.Errorf("comments of #99: %v, want forge.ErrNotFound naming #99", err)
+	}
+	_, err = f.Statuses(context.Background(), mergeSHA)
+	checkErr(t, err, r.srv)
+	if !strings.Contains(err.Error(), "No commit found for SHA") {
+		t.Errorf("statuses of an unknown commit: %v, want GitHub's message", err)
+	}
+}

@@ -99,6 +99,19 @@ func TestCreateListAndEditRoundTrip(t *testing.T) {
 	if st := db.Statuses[head.String()]; len(st) != 1 || st[0] != wantStatus {
 		t.Errorf("statuses of %s = %+v, want [%+v]", head, st, wantStatus)
 	}
+	// The forge interface's reads see the same, from a fresh forge.
+	if st, err := fx.forge().Statuses(ctx, strings.ToUpper(head.String())); err != nil || len(st) != 1 || st[0] != status {
+		t.Errorf("Statuses(%s) = %+v, %v; want [%+v]", head, st, err, status)
+	}
+	if st, err := fx.forge().Statuses(ctx, plumbing.ZeroHash.String()); err != nil || len(st) != 0 {
+		t.Errorf("Statuses of a commit without any = %+v, %v", st, err)
+	}
+	if c, err := fx.forge().Comments(ctx, 1); err != nil || len(c) != 1 || c[0] != (forge.Comment{Body: "waiting for Argo CD", CreatedAt: clock.UTC()}) {
+		t.Errorf("Comments(1) = %+v, %v", c, err)
+	}
+	if _, err := fx.forge().Comments(ctx, 9); !errors.Is(err, forge.ErrNotFound) {
+		t.Errorf("Comments(9) = %v, want forge.ErrNotFound", err)
+	}
 
 	// The git CLI reads the same database, and the ref's history is the audit log.
 	var onDisk Database

@@ -197,3 +197,40 @@ func (f *Forge) SetStatus(ctx context.Context, sha string, status forge.Status) 
 		return fmt.Sprintf("status %s for %s on %s", st.State, st.Context, sha[:12]), nil
 	})
 }
+
+// Statuses returns the latest status of each context on commit sha, by context.
+func (f *Forge) Statuses(ctx context.Context, sha string) ([]forge.Status, error) {
+	db, err := f.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return db.StatusesOf(sha), nil
+}
+
+// StatusesOf returns the latest status of each context on commit sha, by context.
+func (db *Database) StatusesOf(sha string) []forge.Status {
+	out := []forge.Status{}
+	for _, st := range db.Statuses[strings.ToLower(sha)] {
+		out = append(out, forge.Status{State: st.State, Context: st.Context, Description: st.Description, TargetURL: st.TargetURL})
+	}
+	slices.SortFunc(out, func(a, b forge.Status) int { return strings.Compare(a.Context, b.Context) })
+	return out
+}
+
+// Comments returns pull request n's comments, oldest first. The local forge keeps no
+// author.
+func (f *Forge) Comments(ctx context.Context, n int) ([]forge.Comment, error) {
+	db, err := f.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := db.pull(n)
+	if err != nil {
+		return nil, err
+	}
+	out := []forge.Comment{}
+	for _, c := range p.Comments {
+		out = append(out, forge.Comment{Body: c.Body, CreatedAt: c.CreatedAt})
+	}
+	return out, nil
+}
