@@ -168,9 +168,9 @@ func TestListMergeClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantTable := "NUMBER  STATE   TITLE                                     HEAD\n" +
-		"1       merged  gitmig: move orc8r edge→cloud [1-deploy]  gitmig/orc8r-edge-to-cloud/1-deploy\n" +
-		"2       closed  gitmig: move orc8r edge→cloud [2-route]   gitmig/orc8r-edge-to-cloud/2-route\n"
+	wantTable := "NUMBER  STATE   CHECKS  TITLE                                     HEAD\n" +
+		"1       merged  -       gitmig: move orc8r edge→cloud [1-deploy]  gitmig/orc8r-edge-to-cloud/1-deploy\n" +
+		"2       closed  -       gitmig: move orc8r edge→cloud [2-route]   gitmig/orc8r-edge-to-cloud/2-route\n"
 	if out != wantTable {
 		t.Errorf("list table:\n%s\nwant:\n%s", out, wantTable)
 	}
@@ -219,8 +219,8 @@ func gitOut(t *testing.T, dir string, args ...string) string {
 // A title written by anyone can neither rewrite the terminal nor break the table.
 func TestListTableDropsControlSequences(t *testing.T) {
 	var out strings.Builder
-	pulls := []local.Pull{{Number: 3, State: forge.StateOpen, Title: "gitmig: move x [1/4 deploy]\x1b]0;pwned\x07\x1b[2J\nforged row", Head: "gitmig/x/1-deploy"}}
-	if err := writeTable(&out, pulls, "fleet.git"); err != nil {
+	db := &local.Database{Pulls: []local.Pull{{Number: 3, State: forge.StateOpen, Title: "gitmig: move x [1/4 deploy]\x1b]0;pwned\x07\x1b[2J\nforged row", Head: "gitmig/x/1-deploy"}}}
+	if err := writeTable(&out, db, "fleet.git"); err != nil {
 		t.Fatal(err)
 	}
 	if strings.ContainsAny(out.String(), "\x1b\x07") || strings.Count(out.String(), "\n") != 2 {

@@ -184,6 +184,57 @@ func (w *Workspace) tree(sha string) (*object.Tree, error) {
 	return c.Tree()
 }
 
+// FirstParent returns the first parent of a commit: for a merge commit, the base it
+// was merged into.
+func (w *Workspace) FirstParent(sha string) (string, error) {
+	c, err := w.repo.CommitObject(plumbing.NewHash(sha))
+	if err != nil {
+		return "", fmt.Errorf("reading commit %s: %w", sha, err)
+	}
+	if c.NumParents() == 0 {
+		return "", fmt.Errorf("commit %s has no parent", short(sha))
+	}
+	return c.ParentHashes[0].String(), nil
+}
+
+// MergeBase returns the best common ancestor of commits a and b.
+func (w *Workspace) MergeBase(a, b string) (string, error) {
+	ca, err := w.repo.CommitObject(plumbing.NewHash(a))
+	if err != nil {
+		return "", fmt.Errorf("reading commit %s: %w", a, err)
+	}
+	cb, err := w.repo.CommitObject(plumbing.NewHash(b))
+	if err != nil {
+		return "", fmt.Errorf("reading commit %s: %w", b, err)
+	}
+	bases, err := ca.MergeBase(cb)
+	if err != nil {
+		return "", err
+	}
+	if len(bases) == 0 {
+		return "", fmt.Errorf("commits %s and %s share no history", short(a), short(b))
+	}
+	return bases[0].Hash.String(), nil
+}
+
+// Diff is the unified diff from commit from's tree to commit to's, as git diff
+// prints it.
+func (w *Workspace) Diff(from, to string) (string, error) {
+	a, err := w.tree(from)
+	if err != nil {
+		return "", err
+	}
+	b, err := w.tree(to)
+	if err != nil {
+		return "", err
+	}
+	patch, err := a.Patch(b)
+	if err != nil {
+		return "", fmt.Errorf("diffing %s and %s: %w", short(from), short(to), err)
+	}
+	return patch.String(), nil
+}
+
 // maxRemovedWalk bounds how far back Removed walks the base branch.
 const maxRemovedWalk = 10000
 
@@ -489,4 +540,11 @@ func fileContent(tree *object.Tree, name string) (string, bool, error) {
 	}
 	s, err := f.Contents()
 	return s, err == nil, err
+}
+
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
 }
