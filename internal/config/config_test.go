@@ -376,13 +376,19 @@ func TestInvalid(t *testing.T) {
 		},
 		{
 			name:  "forge github without owner and repo",
-			pairs: []string{"services:", "gitops: {forge: github, github: {owner: example}}\nservices:"},
+			pairs: []string{"services:", "gitops: {forge: github, engine: none, github: {owner: example}}\nservices:"},
 			want:  ValidationError{{"gitops.github", "owner and repo are required with forge github"}},
 		},
 		{
 			name:  "forge github without its section",
-			pairs: []string{"services:", "gitops: {forge: github}\nservices:"},
+			pairs: []string{"services:", "gitops: {forge: github, engine: none}\nservices:"},
 			want:  ValidationError{{"gitops.github", "owner and repo are required with forge github"}},
+		},
+		{
+			// none would be a merge counted as applied on a real fleet: it must be said.
+			name:  "forge github without an engine",
+			pairs: []string{"services:", "gitops: {forge: github, github: {owner: example, repo: fleet}}\nservices:"},
+			want:  ValidationError{{"gitops.engine", "required with forge github: argocd or flux, whichever applies the merged steps, so that gitmig waits for it (none counts a merge as applied and checks nothing)"}},
 		},
 		{
 			name:  "externaldns without load balancer addresses",

@@ -206,8 +206,12 @@ func (c *Config) Default() {
 	p.Queries.Default(p.Prometheus.ClusterLabel)
 	g := &c.GitOps
 	setString(&g.Branch, DefaultBranch)
-	setString(&g.Engine, EngineNone)
 	setString(&g.Forge, ForgeLocal)
+	if g.Forge != ForgeGitHub {
+		// With GitHub, pull requests reach a real fleet: the engine that applies them
+		// must be named, so that none (a merge counts as applied) is never a default.
+		setString(&g.Engine, EngineNone)
+	}
 	setString(&g.DNS, DNSExternalName)
 	if g.GitHub != nil {
 		setString(&g.GitHub.TokenEnv, "GITMIG_GITHUB_TOKEN")

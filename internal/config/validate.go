@@ -286,7 +286,9 @@ func (c *Config) validateGitOps(v *validator, clusters map[string]bool) {
 	if err := checkBranch(g.Branch); err != nil {
 		v.add("gitops.branch", "%q is not a branch name: %v", g.Branch, err)
 	}
-	if !slices.Contains([]string{EngineArgoCD, EngineFlux, EngineNone}, g.Engine) {
+	if g.Engine == "" && g.Forge == ForgeGitHub {
+		v.add("gitops.engine", "required with forge github: argocd or flux, whichever applies the merged steps, so that gitmig waits for it (none counts a merge as applied and checks nothing)")
+	} else if !slices.Contains([]string{EngineArgoCD, EngineFlux, EngineNone}, g.Engine) {
 		v.add("gitops.engine", "must be one of argocd, flux, none, got %q", g.Engine)
 	}
 	if !slices.Contains([]string{ForgeGitHub, ForgeLocal}, g.Forge) {
