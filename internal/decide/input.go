@@ -21,6 +21,11 @@ type Input struct {
 	Metrics *metrics.Snapshot
 	// InFlight are the migrations started and not yet finished.
 	InFlight []Migration
+	// Recent are the migrations completed within the last policy.sustain: the
+	// sustained metrics may still count the service where it was, so its load is
+	// credited to its source and promised to its destination, as for one in flight,
+	// but it holds no slot of policy.maxConcurrent.
+	Recent []Migration
 	// Cooldowns are the (service, destination) pairs that must not be chosen yet.
 	Cooldowns []Cooldown
 }

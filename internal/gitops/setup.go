@@ -166,7 +166,9 @@ func Gate(cfg *config.Config, env Env) (gate.Gate, error) {
 	return drain, nil
 }
 
-// NewReconciler wires a reconciler from gitmig.yaml; builder builds the overlays.
+// NewReconciler wires a reconciler from the work tree's gitmig.yaml, which says where
+// the remote and the forge are; each pass then follows the base branch's gitmig.yaml,
+// gates included. builder builds the overlays.
 func NewReconciler(cfg *config.Config, repoDir string, env Env, now func() time.Time, builder *fleet.Builder) (*Reconciler, error) {
 	setup, err := NewSetup(cfg, repoDir, env)
 	if err != nil {
@@ -176,9 +178,9 @@ func NewReconciler(cfg *config.Config, repoDir string, env Env, now func() time.
 	if err != nil {
 		return nil, err
 	}
-	g, err := Gate(cfg, env)
-	if err != nil {
-		return nil, err
-	}
-	return &Reconciler{Clone: setup.Clone(now), Forge: f, Gate: g, Now: now, Builder: builder}, nil
+	return &Reconciler{
+		Clone: setup.Clone(now), Forge: f, Now: now, Builder: builder,
+		GateFor:  func(cfg *config.Config) (gate.Gate, error) { return Gate(cfg, env) },
+		WorkTree: cfg,
+	}, nil
 }
