@@ -27,10 +27,14 @@ func TestJudgeAppliesThePlansRulesToAMoveByHand(t *testing.T) {
 			edit:     func(f *fixture) { f.cfg.Services[0].MaxLatencyMS = new(float64(10)) },
 			refusals: []string{"latency to agw in edge is 20ms > maxLatencyMs 10ms"}},
 		{name: "no slot free", service: "orc8r", from: "edge", to: "cloud",
-			edit:     func(f *fixture) { f.inFlight = []decide.Migration{{Service: "other", From: "fog", To: "cloud", Step: 2}} },
+			edit: func(f *fixture) {
+				f.inFlight = []decide.Migration{{Service: "other", From: "fog", To: "cloud", Step: 2}}
+			},
 			refusals: []string{"policy.maxConcurrent 1 reached (1 in flight, 0 decided now)"}},
 		{name: "migrating already", service: "orc8r", from: "edge", to: "cloud",
-			edit:     func(f *fixture) { f.inFlight = []decide.Migration{{Service: "orc8r", From: "edge", To: "fog", Step: 1}} },
+			edit: func(f *fixture) {
+				f.inFlight = []decide.Migration{{Service: "orc8r", From: "edge", To: "fog", Step: 1}}
+			},
 			refusals: []string{"already migrating edge→fog (step 1 of 4)"}},
 		{name: "cooling down", service: "orc8r", from: "edge", to: "cloud",
 			edit: func(f *fixture) {

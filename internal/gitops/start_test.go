@@ -114,8 +114,8 @@ func TestMigrationByHandObeysPolicy(t *testing.T) {
 func cloudDefinesOrc8r(f *testFleet) {
 	kust := f.git("show", "main:clusters/cloud/kustomization.yaml")
 	newAttacker(f).commitFiles("origin/main", "main", "cloud: a hand-made orc8r Service", map[string]string{
-		"clusters/cloud/orc8r-service.yaml":  "apiVersion: v1\nkind: Service\nmetadata: {name: orc8r, namespace: orc8r-ns}\nspec: {ports: [{name: x, port: 1}]}\n",
-		"clusters/cloud/orc8r-ns.yaml":       "apiVersion: v1\nkind: Namespace\nmetadata: {name: orc8r-ns}\n",
+		"clusters/cloud/orc8r-service.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: orc8r, namespace: orc8r-ns}\nspec: {ports: [{name: x, port: 1}]}\n",
+		"clusters/cloud/orc8r-ns.yaml":      "apiVersion: v1\nkind: Namespace\nmetadata: {name: orc8r-ns}\n",
 		"clusters/cloud/kustomization.yaml": strings.Replace(kust, "resources: []", "resources:\n  - orc8r-ns.yaml\n  - orc8r-service.yaml", 1),
 	})
 }
@@ -138,7 +138,9 @@ func TestMigrationThatCannotFinishNeverStarts(t *testing.T) {
 	if len(rep.Plan.Decisions) != 1 || rep.Plan.Decisions[0].To != "cloud" {
 		t.Fatalf("the plan: %+v", rep.Plan.Decisions)
 	}
-	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, "not starting") && strings.Contains(n, "already defines Service") }) {
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool {
+		return strings.Contains(n, "not starting") && strings.Contains(n, "already defines Service")
+	}) {
 		t.Errorf("the pass does not say why the plan's migration did not start: %q", rep.Notes)
 	}
 	f.untouched(head)
