@@ -39,7 +39,8 @@ type clusterState struct {
 // whose sustained numbers cover the window snapSustain.
 func newClusterState(index int, cl config.Cluster, m *metrics.ClusterMetrics, snapSustain config.Duration, policy config.Policy) *clusterState {
 	c := &clusterState{index: index, name: cl.Name, tier: cl.Tier, rank: config.TierRank(cl.Tier), entryPoints: map[int32]string{}}
-	for ep, port := range cl.Ingress.EntryPoints {
+	for ep, e := range cl.Ingress.EntryPoints {
+		port := e.Port
 		// Two entry points on one port are a validation error; the smaller name wins
 		// anyway so that the engine stays deterministic on unvalidated input.
 		if prev, ok := c.entryPoints[port]; !ok || ep < prev {

@@ -2,10 +2,8 @@ package render
 
 import (
 	"fmt"
-	"maps"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/gitmig/gitmig/internal/config"
@@ -342,20 +340,12 @@ func (s *stepState) ingressRoutes(ports []fleet.Port) ([]any, error) {
 		ep, ok := s.cluster.EntryPointForPort(p.Port)
 		if !ok {
 			return nil, s.refuse("%s's Traefik has no entry point on port %d for %s's port %s (entry points: %s)",
-				s.cluster.Name, p.Port, svc.Name, p.Label(), entryPointList(s.cluster))
+				s.cluster.Name, p.Port, svc.Name, p.Label(), s.cluster.EntryPointList())
 		}
 		meta := s.meta(svc.Name+"-"+p.Label(), svc.Namespace, nil)
 		routes = append(routes, ingressRoute(meta, ep, strings.Join(matchers, " || "), svc.Name, svc.Namespace, p.Port))
 	}
 	return routes, nil
-}
-
-func entryPointList(cl config.Cluster) string {
-	var parts []string
-	for _, name := range slices.Sorted(maps.Keys(cl.Ingress.EntryPoints)) {
-		parts = append(parts, fmt.Sprintf("%s:%d", name, cl.Ingress.EntryPoints[name]))
-	}
-	return strings.Join(parts, ", ")
 }
 
 // flip patches the source's Service into an ExternalName to the destination's ingress.

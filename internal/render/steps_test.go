@@ -483,7 +483,7 @@ func TestStepRefusals(t *testing.T) {
 		{
 			name: "route to a destination without an entry point for a port", fleet: metroFleet,
 			to: "aggregation", before: []step.Step{step.Deploy}, step: step.Route,
-			want: "step 2-route: aggregation's Traefik has no entry point on port 50051 for sessiond's port grpc (entry points: web:80, websecure:443)",
+			want: "step 2-route: aggregation's Traefik has no entry point on port 50051 for sessiond's port grpc (entry points: web:80/http, websecure:443/http)",
 		},
 		{
 			name: "flip twice on a non-default overlay path's fleet", fleet: metroFleet,
