@@ -126,11 +126,16 @@ func (cl Cluster) EntryPointList() string {
 // appProtocol gitmig.yaml's ports give it, else own, the Service port's.
 func (s Service) AppProtocol(name string, port int32, own string) string {
 	for _, p := range s.Ports {
-		if (p.Name != "" && p.Name == name) || (p.Port != 0 && p.Port == port) {
+		if p.Names(name, port) {
 			return p.AppProtocol
 		}
 	}
 	return own
+}
+
+// Names reports whether the override is for the port of that name and number.
+func (p PortProtocol) Names(name string, port int32) bool {
+	return (p.Name != "" && p.Name == name) || (p.Port != 0 && p.Port == port)
 }
 
 // CPUCores and MemoryBytes return the configured capacity, and false when not configured.

@@ -113,7 +113,7 @@ func TestVerifyExitsOneAndNamesTheService(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("verify: exit %d, want 1\n%s%s", code, out, errOut)
 	}
-	if !strings.Contains(out, "service orc8r, cluster edge: ") || !strings.Contains(out, "no traefik.io IngressRoute in cloud") {
+	if !strings.Contains(out, "service orc8r, cluster edge: ") || !strings.Contains(out, "no traefik.io route in cloud") {
 		t.Errorf("verify output does not name the service, the cluster and the missing route:\n%s", out)
 	}
 	if !strings.Contains(errOut, "problem(s) found") {
