@@ -592,10 +592,8 @@ func TestLoadExample(t *testing.T) {
 	if !ok {
 		t.Fatal("no cluster cloud")
 	}
-	for port, want := range map[int32]string{80: "web", 443: "websecure", 8443: "controller", 9443: "api"} {
-		if ep, ok := cloud.EntryPointForPort(port); !ok || ep != want {
-			t.Errorf("cloud entry point for %d = %q, %v; want %q", port, ep, ok, want)
-		}
+	if got, want := cloud.EntryPointList(), "api:8080/http, rpc:9180/http, web:80/http, websecure:443/tls"; got != want {
+		t.Errorf("cloud entry points = %s, want %s", got, want)
 	}
 	if cpu, ok := cloud.CPUCores(); !ok || cpu != 64 {
 		t.Errorf("cloud cpu = %v, %v; want 64", cpu, ok)
@@ -613,6 +611,7 @@ func TestLoadExample(t *testing.T) {
 	}
 	assertEqual(t, "orc8r", []string{orc8r.Namespace, orc8r.Base}, []string{"orc8r-ns", "base/orc8r"})
 	assertEqual(t, "orc8r clients", orc8r.Clients, []string{"agw"})
+	assertEqual(t, "orc8r hosts", orc8r.Hosts, []string{"controller.magma.test", "bootstrapper-controller.magma.test"})
 	if orc8r.MaxLatencyMS == nil || *orc8r.MaxLatencyMS != 25 {
 		t.Errorf("orc8r maxLatencyMs = %v, want 25", orc8r.MaxLatencyMS)
 	}

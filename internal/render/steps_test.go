@@ -286,7 +286,7 @@ func TestExampleAfterCleanup(t *testing.T) {
 		t.Errorf("edge Service orc8r: clusterIP %q, clusterIPs %v, selector %v; want none",
 			svc.ClusterIP, svc.ClusterIPs, svc.Selector)
 	}
-	if got := portList(svc); got != "controller/8443/TCP api/9443/TCP" {
+	if got := portList(svc); got != "controller/443/TCP rpc/9180/TCP api/8080/TCP" {
 		t.Errorf("edge Service orc8r ports = %s", got)
 	}
 	if _, ok := edge.Deployment("orc8r-ns", "orc8r"); ok {
@@ -312,8 +312,10 @@ func TestExampleAfterCleanup(t *testing.T) {
 	if got := fleet.InClusterHosts("orc8r", "orc8r-ns"); !slices.Equal(got, hosts) {
 		t.Errorf("InClusterHosts = %q, want %q", got, hosts)
 	}
-	names := append(hosts, cloud.Ingress.DNSName)
-	if got, want := routeSummary(t, cloudBuild, "orc8r-ns", "orc8r", names), "http@controller:8443 http@api:9443"; got != want {
+	// Gateways dial the controller by in-cluster names and by the names gitmig.yaml
+	// lists; the TLS reaches orc8r unopened, the gRPC as h2c.
+	names := append(hosts, cloud.Ingress.DNSName, "controller.magma.test", "bootstrapper-controller.magma.test")
+	if got, want := routeSummary(t, cloudBuild, "orc8r-ns", "orc8r", names), "tls@websecure:443 h2c@rpc:9180 http@api:8080"; got != want {
 		t.Errorf("cloud routes orc8r as %q, want %q", got, want)
 	}
 	if fog := mustBuild(t, repo, "fog"); len(fog.Objects) != 0 {
@@ -497,6 +499,15 @@ func TestStepRefusals(t *testing.T) {
 			},
 			before: []step.Step{step.Deploy}, step: step.Route,
 			want: "step 2-route: metro-west's Traefik cannot carry sessiond's port grpc (h2c): entry point grpc on port 50051 is tls, not http as the port's h2c route needs (entry points: alt-http:8081/http, diameter:3868/tcp, grpc:50051/tls, http:80/http, radius-acct:1813/udp)",
+		},
+		{
+			name: "route a TLS port where the entry point on its port is an http one", fleet: exampleFleet,
+			config: func(c *config.Config) {
+				cloud := &c.Clusters[slices.IndexFunc(c.Clusters, func(cl config.Cluster) bool { return cl.Name == "cloud" })]
+				cloud.Ingress.EntryPoints["websecure"] = config.EntryPoint{Port: 443, Protocol: "http"}
+			},
+			before: []step.Step{step.Deploy}, step: step.Route,
+			want: "step 2-route: cloud's Traefik cannot carry orc8r's port controller (tls): entry point websecure on port 443 is http, not tls as the port's tls route needs (entry points: api:8080/http, rpc:9180/http, web:80/http, websecure:443/http)",
 		},
 		{
 			name: "route a TCP port to an entry point another service holds", fleet: metroFleet,
