@@ -79,7 +79,7 @@ func Parse(data []byte) (*Config, error) {
 	return &cfg, nil
 }
 
-// DefaultPolicy is the policy of DESIGN.md, before gitmig.yaml overrides any of it.
+// DefaultPolicy is gitmig's policy before gitmig.yaml overrides any of it.
 func DefaultPolicy() Policy {
 	return Policy{
 		Prometheus:    Prometheus{Timeout: Duration{30 * time.Second}},
@@ -186,7 +186,7 @@ func cleanDecodeError(err error) string {
 	return msg
 }
 
-// Defaults of the policy, as documented in DESIGN.md.
+// Defaults of the policy and of the gitops section.
 const (
 	DefaultPrometheusURL = "http://127.0.0.1:9090"
 	DefaultClusterLabel  = "cluster"
@@ -234,7 +234,7 @@ func (c *Config) Default() {
 	}
 }
 
-// Default fills the queries left empty with DESIGN.md's PromQL, grouped by clusterLabel.
+// Default fills the queries left empty with gitmig's PromQL, grouped by clusterLabel.
 func (q *Queries) Default(clusterLabel string) {
 	setString(&q.NamespaceLabel, "namespace")
 	setString(&q.WorkloadLabel, "workload")
