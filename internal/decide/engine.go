@@ -74,7 +74,7 @@ func newEngine(in Input) *engine {
 	sorted := slices.Clone(cfg.Clusters)
 	slices.SortFunc(sorted, func(a, b config.Cluster) int { return strings.Compare(a.Name, b.Name) })
 	for i, cl := range sorted {
-		c := newClusterState(i, cl, metrics[cl.Name], snap.Sustain, cfg.Policy)
+		c := newClusterState(i, cl, metrics[cl.Name], snap.Sustain, cfg.Policy, in.Fleet.EntryPoints[cl.Name])
 		if in.Metrics == nil {
 			c.unknown("no metrics")
 		}
@@ -148,7 +148,11 @@ func (e *engine) reserve(migrations []Migration) {
 		if sized && src != nil {
 			src.used, src.requests = src.used.minus(w.usage), src.requests.minus(w.requests)
 		}
-		if dst == nil || counted {
+		if dst == nil {
+			continue
+		}
+		dst.arrive(s)
+		if counted {
 			continue
 		}
 		if !sized {
@@ -203,6 +207,7 @@ func (e *engine) decide(s *serviceState, from *clusterState, to assessment, w lo
 	e.budget--
 	from.used, from.requests = from.used.minus(w.usage), from.requests.minus(w.requests)
 	to.cluster.used, to.cluster.requests = to.cluster.used.plus(w.usage), to.cluster.requests.plus(w.requests)
+	to.cluster.arrive(s)
 	e.decisions = append(e.decisions, Decision{
 		Service: s.cfg.Name, Namespace: s.cfg.Namespace, From: from.name, To: to.cluster.name,
 		Reason: reason, Candidates: candidates,

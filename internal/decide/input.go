@@ -12,6 +12,7 @@ import (
 
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/metrics"
+	"github.com/gitmig/gitmig/internal/traffic"
 )
 
 // Input is everything a plan depends on.
@@ -35,11 +36,14 @@ type Input struct {
 type Fleet struct {
 	// Running maps a service to the clusters whose overlay build has its Deployment.
 	Running map[string][]string
-	// Routed maps a service to the clusters whose build has a traefik.io IngressRoute
-	// routing to it.
+	// Routed maps a service to the clusters whose build has a traefik.io route of any
+	// kind routing to it.
 	Routed map[string][]string
 	// Ports maps a service to the ports of its Service, from its base.
 	Ports map[string][]Port
+	// EntryPoints maps a cluster to what its Traefik routes send through each entry
+	// point, by entry point name.
+	EntryPoints map[string]map[string]traffic.EntryPointUse
 }
 
 // Port is one port of a service's Kubernetes Service.
@@ -47,6 +51,9 @@ type Port struct {
 	Name     string
 	Port     int32
 	Protocol string
+	// AppProtocol is what the port speaks: gitmig.yaml's override for it, else its
+	// appProtocol.
+	AppProtocol string
 }
 
 // Migration is a migration in flight: its service's requests and usage are promised to

@@ -149,6 +149,16 @@ func (p *passCtx) askGate(ctx context.Context, m *migration, s step.Step, pr for
 		selector = model.Selector(svc)
 	}
 	to, _ := p.st.cfg.Cluster(m.rec.Spec.To)
+	var routes []gate.Route
+	if b := model.Build(to.Name); b != nil {
+		for _, o := range b.RoutesTo(m.rec.Spec.Namespace, m.rec.Spec.Service) {
+			// A route the build leaves without a namespace lands where the engine
+			// puts it, which gitmig cannot tell; the ones it writes have one.
+			if o.Namespace != "" {
+				routes = append(routes, gate.Route{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name})
+			}
+		}
+	}
 	return p.r.Gate.Check(ctx, gate.Request{
 		MigrationID: m.id(),
 		Service:     m.rec.Spec.Service,
@@ -166,6 +176,7 @@ func (p *passCtx) askGate(ctx context.Context, m *migration, s step.Step, pr for
 		},
 		ToDNSName:   to.Ingress.DNSName,
 		PodSelector: selector,
+		Routes:      routes,
 		Undo:        undo,
 		ReadOnly:    p.r.DryRun,
 	})

@@ -168,15 +168,15 @@ func TestNextStepThatCannotBeWrittenFailsTheGateAndRollsBack(t *testing.T) {
 	// route it.
 	edited := f.git("show", "main:gitmig.yaml")
 	i := strings.Index(edited, "  - name: cloud\n")
-	j := i + strings.Index(edited[i:], "api: 9443")
-	edited = edited[:j] + "admin: 9444" + edited[j+len("api: 9443"):]
+	j := i + strings.Index(edited[i:], "api: 8080")
+	edited = edited[:j] + "admin: 9444" + edited[j+len("api: 8080"):]
 	newAttacker(f).commitFiles("origin/main", "main", "cloud: api moves to another port", map[string]string{"gitmig.yaml": edited})
 
 	rep := mustPass(t, r)
 	if len(f.prs()) != 1 {
 		t.Fatalf("step 2 was opened: %+v", f.prs())
 	}
-	if cloud, _ := gatedWith.Cluster("cloud"); cloud.Ingress.EntryPoints["admin"] != 9444 {
+	if cloud, _ := gatedWith.Cluster("cloud"); cloud.Ingress.EntryPoints["admin"].Port != 9444 {
 		t.Errorf("the gates were made from another gitmig.yaml: cloud's entry points %v", cloud.Ingress.EntryPoints)
 	}
 	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.HasPrefix(n, "gitmig.yaml here differs from main's") }) {

@@ -69,12 +69,23 @@ type Request struct {
 	ToDNSName string
 	// PodSelector selects the service's pods, from its base Deployment.
 	PodSelector map[string]string
+	// Routes are the Traefik routes to the service in the destination's build, those
+	// step 2 wrote: one per port, of the kind that carries what the port speaks.
+	Routes []Route
 	// Undo is set when the merge rolled Step back: only "applied" matters then.
 	Undo bool
 	// ReadOnly asks the gates to change nothing, not even to ask an engine to look
 	// now: gitmig status and dry runs only read.
 	ReadOnly bool
 }
+
+// Route names a Traefik route: its kind (IngressRoute, IngressRouteTCP or
+// IngressRouteUDP), namespace and name.
+type Route struct {
+	Kind, Namespace, Name string
+}
+
+func (r Route) String() string { return r.Kind + " " + r.Namespace + "/" + r.Name }
 
 // Gate checks a merged step.
 type Gate interface {
