@@ -125,8 +125,12 @@ type Policy struct {
 	Cooldown      Duration   `json:"cooldown"`
 	MaxConcurrent int        `json:"maxConcurrent"`
 	Stickiness    float64    `json:"stickiness"`
-	Drain         Duration   `json:"drain"`
-	StepTimeout   Duration   `json:"stepTimeout"`
+	// RouteSettle holds the route step this long after it is applied before the flip
+	// opens, for Traefik to load the new routes: it applies provider changes in
+	// batches (providersThrottleDuration, 2s by default) and answers 404 until then.
+	RouteSettle Duration `json:"routeSettle"`
+	Drain       Duration `json:"drain"`
+	StepTimeout Duration `json:"stepTimeout"`
 	// IdleRate is the request rate, per second, below which a drained source counts as
 	// idle; it matters only with queries.requestRate.
 	IdleRate float64 `json:"idleRate"`

@@ -89,6 +89,7 @@ func DefaultPolicy() Policy {
 		Cooldown:      Duration{time.Hour},
 		MaxConcurrent: 1,
 		Stickiness:    10,
+		RouteSettle:   Duration{15 * time.Second},
 		Drain:         Duration{5 * time.Minute},
 		StepTimeout:   Duration{30 * time.Minute},
 		IdleRate:      0.1,

@@ -302,7 +302,7 @@ func (c *Config) validatePolicy(v *validator) {
 		value Duration
 	}{
 		{"policy.sustain", p.Sustain}, {"policy.cooldown", p.Cooldown},
-		{"policy.drain", p.Drain}, {"policy.stepTimeout", p.StepTimeout},
+		{"policy.routeSettle", p.RouteSettle}, {"policy.drain", p.Drain}, {"policy.stepTimeout", p.StepTimeout},
 	} {
 		if d.value.Duration < 0 {
 			v.add(d.field, "must not be negative, got %s", d.value.Duration)
@@ -322,6 +322,9 @@ func (c *Config) validatePolicy(v *validator) {
 	}
 	if p.StepTimeout.Duration <= p.Drain.Duration {
 		v.add("policy.stepTimeout", "%s must be longer than policy.drain %s, or every flip would time out and roll back", p.StepTimeout.Duration, p.Drain.Duration)
+	}
+	if p.StepTimeout.Duration <= p.RouteSettle.Duration {
+		v.add("policy.stepTimeout", "%s must be longer than policy.routeSettle %s, or every route step would time out and roll back", p.StepTimeout.Duration, p.RouteSettle.Duration)
 	}
 	if p.MaxConcurrent < 1 {
 		v.add("policy.maxConcurrent", "must be at least 1, got %d", p.MaxConcurrent)

@@ -70,6 +70,9 @@ func gateSummary(cfg *config.Config, rec *record.Record, st step.Step) string {
 	case st == step.Cleanup:
 		waits = append(waits, fmt.Sprintf("%s's pods gone from %s, read through %s", s, from, via))
 	}
+	if st == step.Route && cfg.Policy.RouteSettle.Duration > 0 {
+		waits = append(waits, fmt.Sprintf("%s (policy.routeSettle) since the route applied, for Traefik to load it", cfg.Policy.RouteSettle.Duration))
+	}
 	if st == step.Flip {
 		drain := fmt.Sprintf("%s (policy.drain) since the flip applied", cfg.Policy.Drain.Duration)
 		if cfg.Policy.Queries.RequestRate != "" {

@@ -109,7 +109,7 @@ func (f *testFleet) reconciler() *Reconciler {
 	return &Reconciler{
 		Clone:   setup.Clone(f.clock.Now),
 		Forge:   f.forge,
-		Gate:    gate.Drain{Inner: gate.Merged{}, Duration: f.cfg.Policy.Drain.Duration},
+		Gate:    gate.Hold{Inner: gate.Merged{}, Settle: f.cfg.Policy.RouteSettle.Duration, Drain: f.cfg.Policy.Drain.Duration},
 		Metrics: staticSource{f.snap},
 		Config:  f.cfg,
 		Now:     f.clock.Now,
@@ -229,6 +229,10 @@ func TestReconcileIsIdempotentAndOpensOnePullRequestPerMerge(t *testing.T) {
 		}
 		if got := f.mergeOpen(); got != 1 {
 			t.Fatalf("merged %d pull requests, want 1", got)
+		}
+		if s == step.Route {
+			// The route holds the flip for policy.routeSettle.
+			f.clock.Add(f.cfg.Policy.RouteSettle.Duration)
 		}
 		if s == step.Flip {
 			// The flip holds cleanup for policy.drain.

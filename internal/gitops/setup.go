@@ -150,20 +150,20 @@ func Gate(cfg *config.Config, env Env) (gate.Gate, error) {
 	if len(kube.Clients) > 0 {
 		gates = append(gates, kube)
 	}
-	drain := gate.Drain{Inner: gates, Duration: cfg.Policy.Drain.Duration}
+	hold := gate.Hold{Inner: gates, Settle: cfg.Policy.RouteSettle.Duration, Drain: cfg.Policy.Drain.Duration}
 	if len(viaPrometheus) > 0 || cfg.Policy.Queries.RequestRate != "" {
 		metrics, err := prometheus.NewSource(cfg, prometheus.Options{Getenv: env})
 		if err != nil {
 			return nil, err
 		}
 		if len(viaPrometheus) > 0 {
-			drain.Inner = append(gates, gate.PrometheusWorkloads{Metrics: metrics, Clusters: viaPrometheus, Queries: cfg.Policy.Queries})
+			hold.Inner = append(gates, gate.PrometheusWorkloads{Metrics: metrics, Clusters: viaPrometheus, Queries: cfg.Policy.Queries})
 		}
 		if q := cfg.Policy.Queries.RequestRate; q != "" {
-			drain.Idle = &gate.Idle{Metrics: metrics, Query: q, Threshold: cfg.Policy.IdleRate, Step: time.Minute}
+			hold.Idle = &gate.Idle{Metrics: metrics, Query: q, Threshold: cfg.Policy.IdleRate, Step: time.Minute}
 		}
 	}
-	return drain, nil
+	return hold, nil
 }
 
 // NewReconciler wires a reconciler from the work tree's gitmig.yaml, which says where

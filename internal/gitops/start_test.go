@@ -158,7 +158,7 @@ func TestNextStepThatCannotBeWrittenFailsTheGateAndRollsBack(t *testing.T) {
 	var gatedWith *config.Config
 	r.GateFor = func(cfg *config.Config) (gate.Gate, error) {
 		gatedWith = cfg
-		return gate.Drain{Inner: gate.Merged{}, Duration: cfg.Policy.Drain.Duration}, nil
+		return gate.Hold{Inner: gate.Merged{}, Settle: cfg.Policy.RouteSettle.Duration, Drain: cfg.Policy.Drain.Duration}, nil
 	}
 	mustPass(t, r)
 	f.mergeOpen()
