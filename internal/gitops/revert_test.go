@@ -18,6 +18,7 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
 	"github.com/gitmig/gitmig/internal/report"
 	"github.com/gitmig/gitmig/internal/step"
+	"github.com/gitmig/gitmig/internal/tree"
 )
 
 // newMetroFleet is the metro fleet of internal/render's tests in a bare remote with the
@@ -28,7 +29,7 @@ func newMetroFleet(t *testing.T) *testFleet {
 	t.Helper()
 	fixture := os.DirFS(filepath.Join("..", "render", "testdata", "fleets", "metro"))
 	start := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
-	f := &testFleet{t: t, remote: filepath.Join(t.TempDir(), "metro.git"), clock: &testClock{now: start}, fixture: fixture}
+	f := &testFleet{t: t, remote: filepath.Join(t.TempDir(), "metro.git"), clock: &testClock{now: start}, fixture: tree.FromFS(fixture)}
 	var err error
 	if f.seed, err = workspace.Seed(f.remote, "main", fixture, "gitmig", "gitmig@localhost", start); err != nil {
 		t.Fatal(err)
@@ -50,7 +51,7 @@ func newMetroFleet(t *testing.T) *testFleet {
 func (f *testFleet) metroReconciler() *Reconciler {
 	f.t.Helper()
 	r := f.reconciler()
-	if _, err := r.Start(context.Background(), "sessiond", "metro-east", "metro-west", "a test moves it by hand"); err != nil {
+	if _, err := r.Start(context.Background(), StartRequest{Service: "sessiond", From: "metro-east", To: "metro-west", Reason: "a test moves it by hand"}); err != nil {
 		f.t.Fatal(err)
 	}
 	return r
@@ -148,7 +149,7 @@ func TestHandRevertOfAStepRollsBackTheRest(t *testing.T) {
 			f := newFleet(t)
 			r := f.reconciler()
 			// Step 4's gate never passes, so that it can be reverted before completion.
-			r.Gate = gate.Drain{Inner: stuckAt(step.Cleanup, gate.Wait), Duration: f.cfg.Policy.Drain.Duration}
+			r.Gate = gate.Hold{Inner: stuckAt(step.Cleanup, gate.Wait), Settle: f.cfg.Policy.RouteSettle.Duration, Drain: f.cfg.Policy.Drain.Duration}
 			for range tc.reverted {
 				mustPass(t, r)
 				f.mergeOpen()
@@ -190,7 +191,7 @@ func TestHandRevertOfAStepRollsBackTheRest(t *testing.T) {
 				t.Errorf("status: %+v", rep.Migrations[0])
 			}
 			assertBuildsEqualExample(t, f)
-			if inFlight, _ := Constraints(f.cfg, recs, f.clock.Now()); len(inFlight) != 0 {
+			if inFlight := Constraints(f.cfg, recs, f.clock.Now()).InFlight; len(inFlight) != 0 {
 				t.Errorf("the rolled-back migration still holds a slot: %+v", inFlight)
 			}
 			if rep := mustPass(t, r); len(rep.Actions) != 0 {

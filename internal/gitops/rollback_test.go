@@ -11,7 +11,6 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/report"
 	"github.com/gitmig/gitmig/internal/step"
-	"github.com/gitmig/gitmig/internal/tree"
 )
 
 // gateFunc is a gate whose answer the test scripts.
@@ -117,7 +116,7 @@ func mustPass(t *testing.T, r *Reconciler) *report.Report {
 // fixture did before the migration.
 func assertBuildsEqualExample(t *testing.T, f *testFleet) {
 	t.Helper()
-	now, before := headTree(t, f.remote), tree.FromFS(f.fixture)
+	now, before := headTree(t, f.remote), f.fixture
 	for _, cl := range f.cfg.Clusters {
 		a, b := buildYAML(t, now, f.cfg, cl.Name), buildYAML(t, before, f.cfg, cl.Name)
 		if a != b {
