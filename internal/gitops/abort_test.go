@@ -13,12 +13,14 @@ import (
 )
 
 // toStep runs passes and merges until steps 1..merged are merged and the next step's
-// pull request is open, and returns the migration's id.
+// pull request is open, and returns the migration's id. The clock moves past
+// policy.routeSettle after each merge, so that the route's hold is over.
 func (f *testFleet) toStep(r *Reconciler, merged int) string {
 	f.t.Helper()
 	for range merged {
 		mustPass(f.t, r)
 		f.mergeOpen()
+		f.clock.Add(f.cfg.Policy.RouteSettle.Duration + time.Second)
 	}
 	rep := mustPass(f.t, r)
 	if m := rep.Migrations[0]; m.Step != merged {

@@ -47,11 +47,12 @@ func newMetroFleet(t *testing.T) *testFleet {
 }
 
 // metroReconciler starts sessiond's move to metro-west by hand and returns the
-// reconciler, which has no metrics: nothing else starts.
+// reconciler, which has no metrics: nothing else starts. Policy refuses a move it
+// cannot weigh without metrics, so the test forces it; what it tests comes after.
 func (f *testFleet) metroReconciler() *Reconciler {
 	f.t.Helper()
 	r := f.reconciler()
-	if _, err := r.Start(context.Background(), StartRequest{Service: "sessiond", From: "metro-east", To: "metro-west", Reason: "a test moves it by hand"}); err != nil {
+	if _, err := r.Start(context.Background(), StartRequest{Service: "sessiond", From: "metro-east", To: "metro-west", Reason: "a test moves it by hand", Force: true}); err != nil {
 		f.t.Fatal(err)
 	}
 	return r
@@ -232,6 +233,7 @@ func TestHandRevertOnAFleetWithOverlaysElsewhere(t *testing.T) {
 	for range 2 {
 		mustPass(t, r)
 		f.mergeOpen()
+		f.clock.Add(f.cfg.Policy.RouteSettle.Duration + time.Second)
 	}
 	rep := mustPass(t, r)
 	if rep.Migrations[0].Step != 2 || len(f.prs()) != 3 {
