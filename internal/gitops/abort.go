@@ -45,6 +45,8 @@ func (r *Reconciler) abortByHand(ctx context.Context, ws *workspace.Workspace, r
 		return err
 	}
 	rep.Head = st.head
+	// As a pass does, say when the work tree's gitmig.yaml is not the one followed.
+	rep.Notes = append(rep.Notes, st.notes...)
 	p := &passCtx{r: r, ws: ws, st: st, report: rep, now: r.now()}
 	m, err := st.find(id, ws.Branch())
 	if err != nil {

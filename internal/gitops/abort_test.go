@@ -3,6 +3,7 @@ package gitops
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -208,4 +209,50 @@ func TestAbortRecordsWhen(t *testing.T) {
 	if rb := rec.Status.Rollback; rb == nil || !rb.Since.Equal(at) || rb.FromStep != 1 {
 		t.Errorf("rollback: %+v, want since %s from step 1", rb, at)
 	}
+}
+
+// The gate of a migration whose next step cannot be written says "or run gitmig
+// abort": doing so rolls it back at once, without waiting for policy.stepTimeout.
+func TestAbortAMigrationWhoseNextStepCannotBeWritten(t *testing.T) {
+	f := newFleet(t)
+	r := f.reconciler()
+	mustPass(t, r)
+	f.mergeOpen()
+	// cloud's Traefik loses the entry point of orc8r's api port: step 2 has nowhere to
+	// route it, and with r.Config set the pass renders with the edited gitmig.yaml.
+	edited := f.git("show", "main:gitmig.yaml")
+	i := strings.Index(edited, "  - name: cloud\n")
+	j := i + strings.Index(edited[i:], "api: 8080")
+	edited = edited[:j] + "admin: 9444" + edited[j+len("api: 8080"):]
+	newAttacker(f).commitFiles("origin/main", "main", "cloud: api moves to another port", map[string]string{"gitmig.yaml": edited})
+	// The pass, and the abort, follow main's gitmig.yaml, and say the work tree's differs.
+	r.Config, r.WorkTree = nil, f.cfg
+	rep := mustPass(t, r)
+	id := rep.Migrations[0].ID
+	if g := rep.Migrations[0].Gate; g == nil || !strings.Contains(g.Reason, "or run gitmig abort "+id) {
+		t.Fatalf("gate: %+v", g)
+	}
+
+	rep, err := r.Abort(context.Background(), id, "alice", "cloud's api entry point is gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.HasPrefix(n, "gitmig.yaml here differs from main's") }) {
+		t.Errorf("abort's notes: %q", rep.Notes)
+	}
+	prs := f.prs()
+	if len(prs) != 2 || !strings.Contains(prs[1].Head, "/undo-1-deploy") || prs[1].State != forge.StateOpen {
+		t.Fatalf("after the abort, want step 1's rollback open: %+v", prs)
+	}
+	f.mergeOpen()
+	f.clock.Add(time.Minute)
+	rep = mustPass(t, r)
+	rec := f.records()[0]
+	if rec.Status.Phase != record.RolledBack || !strings.Contains(rec.Status.Message, "aborted by hand by alice (gitmig abort): cloud's api entry point is gone") {
+		t.Fatalf("record: %+v", rec.Status)
+	}
+	if rep.Migrations[0].Status != string(record.RolledBack) {
+		t.Errorf("status: %+v", rep.Migrations[0])
+	}
+	f.git("fsck", "--strict")
 }
