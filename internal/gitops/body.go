@@ -87,17 +87,28 @@ func gateSummary(cfg *config.Config, rec *record.Record, st step.Step) string {
 	return summary
 }
 
-// rollbackSummary says how to undo a step once merged.
+// rollbackSummary says how to undo the migration from this step: only the ways
+// gitmig follows through to RolledBack, and what closing the pull request leaves.
 func rollbackSummary(rec *record.Record, st step.Step) string {
 	s, from := rec.Spec.Service, rec.Spec.From
+	var b strings.Builder
+	fmt.Fprintf(&b, "Until the migration is Completed, run `gitmig abort %s` (`--reason` says why): gitmig closes the open step pull request and opens pull requests that revert the merged steps, newest first, each once the previous one is applied; the migration ends RolledBack.\n\n", rec.ID())
+	b.WriteString("Or, once this is merged and while no later step is, revert its merge commit on the base branch (GitHub's Revert button, or `git revert -m 1`): it applies cleanly, and gitmig sees the revert, waits until it is applied, then rolls back the earlier steps by pull request the same way.")
 	switch st {
 	case step.Deploy, step.Route:
-		return fmt.Sprintf("Revert this pull request's merge commit. %s keeps serving %s throughout, so this is always safe.", from, s)
+		fmt.Fprintf(&b, " %s keeps serving %s throughout, so this is always safe.", from, s)
 	case step.Flip:
-		return fmt.Sprintf("Revert this pull request's merge commit: %s's Service selects its own pods again, which are still running.", from)
+		fmt.Fprintf(&b, " %s's Service selects its own pods again, which are still running.", from)
 	default:
-		return fmt.Sprintf("Revert the merge commits of steps 4 and then 3: %s's Deployment comes back, then its Service points at it again. Wait for its pods before reverting step 3.", s)
+		fmt.Fprintf(&b, " %s's Deployment comes back in %s first; gitmig waits for its pods before it undoes the flip.", s, from)
 	}
+	if st == step.Deploy {
+		b.WriteString("\n\nClosing this pull request without merging ends the migration Aborted; nothing was merged.")
+	} else {
+		fmt.Fprintf(&b, "\n\nClosing this pull request without merging ends the migration Aborted and leaves steps 1-%d merged: to undo them too, use `gitmig abort` instead.", int(st)-1)
+	}
+	fmt.Fprintf(&b, "\n\nOnce it is Completed, gitmig undoes nothing: move %s back with `gitmig migrate %s --to %s`.", s, s, from)
+	return b.String()
 }
 
 // BodyInput is what a step pull request's description is made from.

@@ -292,3 +292,47 @@ func TestHandRevertIsGatedLikeARollback(t *testing.T) {
 		t.Fatalf("after the revert is applied: %q", got)
 	}
 }
+
+// Every step pull request's rollback note names the ways back that gitmig carries to
+// RolledBack (gitmig abort, a revert of the merge by hand, which the tests above
+// follow), and says honestly what closing it unmerged leaves.
+func TestBodyRollbackNoteSaysWhatWorks(t *testing.T) {
+	f := newFleet(t)
+	r := f.reconciler()
+	f.drive(r)
+	id := f.records()[0].ID()
+	prs := f.prs()
+	if len(prs) != 4 {
+		t.Fatalf("pull requests: %+v", prs)
+	}
+	for i, pr := range prs {
+		s := step.Step(i + 1)
+		_, note, ok := strings.Cut(pr.Body, "\n### Rolling back\n\n")
+		if !ok {
+			t.Fatalf("step %d's body has no rollback note:\n%s", s, pr.Body)
+		}
+		note, _, _ = strings.Cut(note, "\n---\n")
+		for _, want := range []string{
+			"run `gitmig abort " + id + "`",
+			"newest first",
+			"ends RolledBack",
+			"revert its merge commit on the base branch (GitHub's Revert button, or `git revert -m 1`)",
+			"while no later step is",
+			"Once it is Completed, gitmig undoes nothing: move orc8r back with `gitmig migrate orc8r --to edge`",
+		} {
+			if !strings.Contains(note, want) {
+				t.Errorf("step %d's rollback note lacks %q:\n%s", s, want, note)
+			}
+		}
+		closing := "Closing this pull request without merging ends the migration Aborted; nothing was merged."
+		if s > step.Deploy {
+			closing = fmt.Sprintf("Closing this pull request without merging ends the migration Aborted and leaves steps 1-%d merged", int(s)-1)
+		}
+		if !strings.Contains(note, closing) {
+			t.Errorf("step %d's rollback note lacks %q:\n%s", s, closing, note)
+		}
+		if strings.Contains(note, "steps 4 and then 3") {
+			t.Errorf("step %d's rollback note still asks for two reverts by hand:\n%s", s, note)
+		}
+	}
+}
