@@ -64,7 +64,7 @@ func TestAbortRollsBackTheMergedStepsByPullRequest(t *testing.T) {
 	if c := f.comments(prs[2].Number); !strings.Contains(c, why) {
 		t.Errorf("the closed step pull request does not say why: %q", c)
 	}
-	if !strings.Contains(prs[3].Body, "Why: "+why) {
+	if !strings.Contains(prs[3].Body, "Why: "+why) || !strings.Contains(prs[3].Body, "Closing this without merging ends the migration Aborted with steps 1-2 still merged.") {
 		t.Errorf("the rollback pull request does not say why:\n%s", prs[3].Body)
 	}
 	if m := rep.Migrations[0]; m.Status != report.StatusRollingBack || !strings.Contains(m.WaitingFor, fmt.Sprintf("rollback pull request #%d (undo step 2)", prs[3].Number)) {
@@ -255,4 +255,27 @@ func TestAbortAMigrationWhoseNextStepCannotBeWritten(t *testing.T) {
 		t.Errorf("status: %+v", rep.Migrations[0])
 	}
 	f.git("fsck", "--strict")
+}
+
+// The rollback pull request's description says what closing it leaves, and it does.
+func TestClosingARollbackEndsAbortedWithTheStepsMerged(t *testing.T) {
+	f := newFleet(t)
+	r := f.reconciler()
+	id := f.toStep(r, 2)
+	if _, err := r.Abort(context.Background(), id, "alice", ""); err != nil {
+		t.Fatal(err)
+	}
+	undo := f.prs()[3]
+	if err := f.forge.Close(context.Background(), undo.Number, "keep it in cloud after all"); err != nil {
+		t.Fatal(err)
+	}
+	rep := mustPass(t, r)
+	rec := f.records()[0]
+	want := fmt.Sprintf("rollback pull request #%d (undo step 2) was closed without merge; steps 1-2 stay merged", undo.Number)
+	if rec.Status.Phase != record.Aborted || rec.Status.Message != want || rep.Migrations[0].Status != string(record.Aborted) {
+		t.Fatalf("record %+v, status %+v; want Aborted saying %q", rec.Status, rep.Migrations[0], want)
+	}
+	if files := f.git("ls-tree", "-r", "--name-only", "main", "migrations/"+id+"/"); files != "migrations/"+id+"/1-deploy.yaml\nmigrations/"+id+"/2-route.yaml" {
+		t.Errorf("step files on main: %q", files)
+	}
 }

@@ -247,6 +247,7 @@ func UndoBody(rec *record.Record, s step.Step, merged forge.PullRequest, reason 
 		b.WriteString("\nOnce this is merged and applied, the migration is RolledBack. ")
 	}
 	fmt.Fprintf(&b, "Steps are undone newest first: until cleanup, %s still runs %s, so its Service can point at its own pods again.\n", rec.Spec.From, rec.Spec.Service)
+	fmt.Fprintf(&b, "\nClosing this without merging ends the migration Aborted with steps 1-%d still merged.\n", int(s))
 	fmt.Fprintf(&b, "\n---\nRecord: `%s` · opened by gitmig\n", record.Path(rec.ID()))
 	return b.String()
 }
