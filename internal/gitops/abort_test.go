@@ -279,3 +279,31 @@ func TestClosingARollbackEndsAbortedWithTheStepsMerged(t *testing.T) {
 		t.Errorf("step files on main: %q", files)
 	}
 }
+
+// gitmig abort on the metro fleet, whose destination overlay is at overlays/metro/west,
+// with step 4 open: it is closed, the flip, the route and the deploy are undone by pull
+// request, newest first, and every overlay builds as before.
+func TestAbortOnAFleetWithOverlaysElsewhere(t *testing.T) {
+	f := newMetroFleet(t)
+	r := f.metroReconciler()
+	id := f.toStep(r, 3)
+	// The drain is over: step 4's pull request opens, and the abort closes it.
+	f.clock.Add(f.cfg.Policy.Drain.Duration + time.Minute)
+	mustPass(t, r)
+	if _, err := r.Abort(context.Background(), id, "alice", "metro-west's uplink is flapping"); err != nil {
+		t.Fatal(err)
+	}
+	rep := f.rollBackToTheEnd(r)
+	if got := undoTitles(f.prs()); got != "[undo 3/4 flip] [undo 2/4 route] [undo 1/4 deploy]" {
+		t.Errorf("rollback pull requests: %q", got)
+	}
+	if open := f.prs()[3]; !strings.HasSuffix(open.Head, "/4-cleanup") || open.State != forge.StateClosed {
+		t.Errorf("step 4's pull request: %+v, want closed", open)
+	}
+	rec := f.records()[0]
+	if rec.Status.Phase != record.RolledBack || rep.Migrations[0].Status != string(record.RolledBack) || !strings.Contains(rec.Status.Message, "metro-west's uplink is flapping") {
+		t.Fatalf("record %+v, status %+v", rec.Status, rep.Migrations[0])
+	}
+	assertBuildsEqualExample(t, f)
+	f.git("fsck", "--strict")
+}
