@@ -2,14 +2,18 @@ package metrics
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitmig/gitmig/internal/config"
@@ -53,15 +57,18 @@ type ClusterMetrics struct {
 	Memory ResourceMetrics `json:"memory"`
 }
 
-// ResourceMetrics are a cluster's totals for one resource, in cores or bytes.
+// ResourceMetrics are a cluster's totals for one resource, in cores or bytes. A file
+// may give each as a number or as a Kubernetes quantity, such as 500m or 16Gi.
 type ResourceMetrics struct {
 	// Sustained is the minimum of the cluster's total usage over the sustain window:
 	// it exceeds a threshold only if usage did so during the whole window.
 	Sustained float64 `json:"sustained"`
-	// Used is the total usage at the evaluation time.
+	// Used is the total usage at the evaluation time: the current usage.
 	Used float64 `json:"used"`
 	// Requests is the sum of the requests of every workload in the cluster.
 	Requests float64 `json:"requests"`
+	// Capacity is what the cluster can give to workloads: gitmig.yaml's capacity when
+	// it sets one, else the nodes' allocatable.
 	Capacity float64 `json:"capacity"`
 }
 
@@ -75,10 +82,80 @@ type WorkloadMetrics struct {
 	Memory    WorkloadUsage `json:"memory"`
 }
 
-// WorkloadUsage is a workload's usage and requests of one resource.
+// WorkloadUsage is a workload's usage and requests of one resource, in cores or bytes,
+// each a number or a Kubernetes quantity in a file.
 type WorkloadUsage struct {
-	Usage    float64 `json:"usage"`
+	// Usage is the workload's current usage, at the evaluation time: what a move takes
+	// away from its cluster.
+	Usage float64 `json:"usage"`
+	// Requests is the sum of its containers' requests.
 	Requests float64 `json:"requests"`
+}
+
+// UnmarshalJSON reads every figure as a number or a Kubernetes quantity.
+func (r *ResourceMetrics) UnmarshalJSON(data []byte) error {
+	var in struct {
+		Sustained figure `json:"sustained"`
+		Used      figure `json:"used"`
+		Requests  figure `json:"requests"`
+		Capacity  figure `json:"capacity"`
+	}
+	if err := decodeStrict(data, &in); err != nil {
+		return err
+	}
+	*r = ResourceMetrics{Sustained: float64(in.Sustained), Used: float64(in.Used), Requests: float64(in.Requests), Capacity: float64(in.Capacity)}
+	return nil
+}
+
+// UnmarshalJSON reads both figures as numbers or Kubernetes quantities.
+func (u *WorkloadUsage) UnmarshalJSON(data []byte) error {
+	var in struct {
+		Usage    figure `json:"usage"`
+		Requests figure `json:"requests"`
+	}
+	if err := decodeStrict(data, &in); err != nil {
+		return err
+	}
+	*u = WorkloadUsage{Usage: float64(in.Usage), Requests: float64(in.Requests)}
+	return nil
+}
+
+// decodeStrict decodes one JSON value, refusing unknown fields as the whole document
+// does.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// figure is a number of cores or bytes as a snapshot file writes it: a plain number,
+// or a Kubernetes quantity as requests and limits are written (500m, 16Gi), so that
+// numbers can be copied from kubectl.
+type figure float64
+
+var figureType = reflect.TypeFor[figure]()
+
+func (f *figure) UnmarshalJSON(data []byte) error {
+	// An *json.UnmarshalTypeError, so that encoding/json adds the field's path.
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		var v float64
+		if err := json.Unmarshal(data, &v); err != nil {
+			return &json.UnmarshalTypeError{Value: string(data), Type: figureType}
+		}
+		*f = figure(v)
+		return nil
+	}
+	q, err := resource.ParseQuantity(s)
+	if err != nil {
+		return &json.UnmarshalTypeError{Value: strconv.Quote(s), Type: figureType}
+	}
+	// The exact decimal, rounded once: 7.5Gi is 8053063680 bytes, where
+	// AsApproximateFloat64 is off in the last digits. A quantity beyond float64 reads
+	// as an infinity, which validation refuses with the field's path.
+	v, _ := strconv.ParseFloat(q.AsDec().String(), 64)
+	*f = figure(v)
+	return nil
 }
 
 // Unknown reports whether the cluster's numbers must not be used.
@@ -103,6 +180,10 @@ func ParseSnapshot(data []byte) (*Snapshot, error) {
 	}
 	var s Snapshot
 	if err := yaml.UnmarshalStrict(data, &s); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Type == figureType {
+			return nil, fmt.Errorf("%s: %s is neither a number nor a Kubernetes quantity such as 500m or 16Gi", typeErr.Field, typeErr.Value)
+		}
 		return nil, fmt.Errorf("decoding: %s", decodeMessage(err))
 	}
 	if err := s.Validate(); err != nil {
