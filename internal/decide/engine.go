@@ -52,7 +52,11 @@ func NewPlan(in Input) Plan {
 	e.relieveOverloaded()
 	e.moveBack()
 	e.skipTheRest()
-	return e.result()
+	p := e.result()
+	if in.Metrics != nil {
+		p.Warnings = e.snapshotWarnings(in.Metrics)
+	}
+	return p
 }
 
 func newEngine(in Input) *engine {

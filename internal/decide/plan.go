@@ -22,6 +22,9 @@ type Plan struct {
 	Clusters    []ClusterStatus `json:"clusters"`
 	Decisions   []Decision      `json:"decisions"`
 	Skipped     []Skip          `json:"skipped"`
+	// Warnings say where the metrics snapshot and gitmig.yaml do not meet, such as a
+	// cluster gitmig.yaml does not have; the plan is computed all the same.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // ClusterStatus is one cluster's state and its sustained utilisation.

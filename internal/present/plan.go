@@ -124,8 +124,8 @@ func score(c decide.Candidate) string {
 
 // PlanMarkdown writes the evidence block that migration pull requests carry: the
 // decisions with their candidates, the clusters' utilisation against the thresholds,
-// the PromQL that produced the numbers, and why the other services stay. snap may be
-// nil when the queries are not at hand.
+// the PromQL that produced the numbers, why the other services stay, and where the
+// metrics did not fit gitmig.yaml. snap may be nil when the queries are not at hand.
 func PlanMarkdown(w io.Writer, p decide.Plan, snap *metrics.Snapshot, policy config.Policy) error {
 	var b strings.Builder
 	b.WriteString("### gitmig plan\n\n")
@@ -171,6 +171,12 @@ func PlanMarkdown(w io.Writer, p decide.Plan, snap *metrics.Snapshot, policy con
 		b.WriteString("\n#### Staying\n\n| Service | Reason |\n|---|---|\n")
 		for _, s := range p.Skipped {
 			fmt.Fprintf(&b, "| %s | %s |\n", s.Service, text.Cell(s.Reason))
+		}
+	}
+	if len(p.Warnings) > 0 {
+		b.WriteString("\n#### Warnings\n\n")
+		for _, w := range p.Warnings {
+			fmt.Fprintf(&b, "- %s\n", text.Cell(w))
 		}
 	}
 	_, err := io.WriteString(w, b.String())

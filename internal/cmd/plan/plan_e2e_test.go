@@ -258,8 +258,8 @@ func TestPlanFromTheBundledSnapshot(t *testing.T) {
 	for _, format := range []string{"table", "json", "markdown"} {
 		t.Run(format, func(t *testing.T) {
 			code, out, errOut := run(t, "--repo", repoRoot, "plan", "--metrics", filepath.Join(repoRoot, "examples/metrics/edge-overloaded.yaml"), "-o", format)
-			if code != 0 {
-				t.Fatalf("exit %d: %s", code, errOut)
+			if code != 0 || errOut != "" {
+				t.Fatalf("exit %d, stderr %q; want 0 and nothing: the snapshot fits gitmig.yaml", code, errOut)
 			}
 			want := map[string][]string{
 				"table":    {"MOVE    orc8r (orc8r-ns) edge → cloud\nREASON  edge Overloaded", "CANDIDATES FOR orc8r", "STAYING"},
@@ -275,6 +275,49 @@ func TestPlanFromTheBundledSnapshot(t *testing.T) {
 				t.Errorf("the decision is not on top:\n%s", out)
 			}
 		})
+	}
+}
+
+// TestPlanWarnsAboutNamesNotInConfig: a snapshot with a cluster gitmig.yaml lacks, its
+// figures given as quantities, still plans, and the warning reaches standard error in
+// every format, the JSON plan's warnings and the Markdown evidence.
+func TestPlanWarnsAboutNamesNotInConfig(t *testing.T) {
+	example, err := os.ReadFile(filepath.Join(repoRoot, "examples/metrics/edge-overloaded.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapshot := filepath.Join(t.TempDir(), "metrics.yaml")
+	extra := "  - name: mars\n    cpu: {sustained: 500m, used: 750m, requests: 1, capacity: 4}\n    memory: {sustained: 1Gi, used: 1536Mi, requests: 2Gi, capacity: 16Gi}\nworkloads:\n"
+	doc := strings.Replace(string(example), "workloads:\n", extra, 1)
+	if err := os.WriteFile(snapshot, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const warning = `metrics snapshot clusters[3]: "mars" is not a cluster of gitmig.yaml; its numbers are not used`
+	for _, format := range []string{"table", "json", "markdown"} {
+		code, out, errOut := run(t, "--repo", repoRoot, "plan", "--metrics", snapshot, "-o", format)
+		if code != 0 {
+			t.Fatalf("-o %s: exit %d: %s", format, code, errOut)
+		}
+		if errOut != "gitmig: warning: "+warning+"\n" {
+			t.Errorf("-o %s: stderr %q, want the warning alone", format, errOut)
+		}
+		if !strings.Contains(out, "orc8r") {
+			t.Errorf("-o %s: no plan for orc8r:\n%s", format, out)
+		}
+		switch format {
+		case "json":
+			var p decide.Plan
+			if err := json.Unmarshal([]byte(out), &p); err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Warnings) != 1 || p.Warnings[0] != warning {
+				t.Errorf("JSON warnings = %q, want [%q]", p.Warnings, warning)
+			}
+		case "markdown":
+			if !strings.Contains(out, "#### Warnings\n\n- "+warning+"\n") {
+				t.Errorf("the evidence lacks the warning:\n%s", out)
+			}
+		}
 	}
 }
 
