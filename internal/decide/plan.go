@@ -40,8 +40,10 @@ type ClusterStatus struct {
 // Utilization is the sustained usage of one resource against the cluster's capacity
 // (cores or bytes); all zero when Unknown.
 type Utilization struct {
-	Used        float64 `json:"used"`
-	Capacity    float64 `json:"capacity"`
+	// Sustained is the minimum of the cluster's total usage over the sustain window.
+	Sustained float64 `json:"sustained"`
+	Capacity  float64 `json:"capacity"`
+	// Utilization is Sustained / Capacity, the fraction policy.overload applies to.
 	Utilization float64 `json:"utilization"`
 }
 
