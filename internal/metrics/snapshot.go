@@ -29,31 +29,50 @@ const StateUnknown = "Unknown"
 // Snapshot is what the metrics queries returned at one evaluation time: the numbers a
 // plan is computed from, in a form that can be saved and replayed.
 type Snapshot struct {
-	APIVersion  string    `json:"apiVersion"`
-	Kind        string    `json:"kind"`
+	// APIVersion must be gitmig.dev/v1alpha1.
+	APIVersion string `json:"apiVersion"`
+	// Kind must be MetricsSnapshot.
+	Kind string `json:"kind"`
+	// EvaluatedAt is when the numbers were read: the plan's evaluation time, which
+	// cooldowns are compared with. Required.
 	EvaluatedAt time.Time `json:"evaluatedAt"`
-	// Sustain is the window over which Sustained usage is the minimum.
+	// Sustain is the window over which sustained usage is the minimum. When shorter
+	// than policy.sustain, the plan counts every cluster Unknown.
 	Sustain config.Duration `json:"sustain"`
 	// Source says where the numbers came from, such as the Prometheus URL.
-	Source    string            `json:"source,omitempty"`
-	Queries   []Query           `json:"queries,omitempty"`
-	Clusters  []ClusterMetrics  `json:"clusters"`
+	Source string `json:"source,omitempty"`
+	// Queries are the PromQL expressions the numbers came from, shown with the
+	// evidence of pull requests.
+	Queries []Query `json:"queries,omitempty"`
+	// Clusters are the clusters' totals, one entry per cluster; a cluster of
+	// gitmig.yaml without one is Unknown.
+	Clusters []ClusterMetrics `json:"clusters"`
+	// Workloads are the usage and requests of each workload; the plan reads those of
+	// gitmig.yaml's services, as the size of a move.
 	Workloads []WorkloadMetrics `json:"workloads,omitempty"`
 }
 
 // Query is one PromQL expression the source evaluated.
 type Query struct {
-	Name   string `json:"name"`
+	// Name says what the query measures, such as cpuSustained.
+	Name string `json:"name"`
+	// PromQL is the expression as evaluated.
 	PromQL string `json:"promql"`
 }
 
 // ClusterMetrics are one cluster's totals.
 type ClusterMetrics struct {
+	// Name is the cluster's name in gitmig.yaml; unique. Required.
 	Name string `json:"name"`
-	// State is empty when the numbers are usable, Unknown otherwise, with Why.
-	State  string          `json:"state,omitempty"`
-	Why    string          `json:"why,omitempty"`
-	CPU    ResourceMetrics `json:"cpu"`
+	// State is empty when the numbers are usable, Unknown otherwise, with why. An
+	// Unknown cluster never triggers a move and never receives one.
+	State string `json:"state,omitempty"`
+	// Why says why the numbers cannot be used; required with state Unknown, and
+	// only then.
+	Why string `json:"why,omitempty"`
+	// CPU are the cluster's cpu totals, in cores.
+	CPU ResourceMetrics `json:"cpu"`
+	// Memory are the cluster's memory totals, in bytes.
 	Memory ResourceMetrics `json:"memory"`
 }
 
@@ -61,9 +80,11 @@ type ClusterMetrics struct {
 // may give each as a number or as a Kubernetes quantity, such as 500m or 16Gi.
 type ResourceMetrics struct {
 	// Sustained is the minimum of the cluster's total usage over the sustain window:
-	// it exceeds a threshold only if usage did so during the whole window.
+	// it exceeds a threshold only if usage did so during the whole window. sustained /
+	// capacity is compared with policy.overload.
 	Sustained float64 `json:"sustained"`
-	// Used is the total usage at the evaluation time: the current usage.
+	// Used is the total usage at the evaluation time: the current usage, which a move
+	// changes and policy.target bounds.
 	Used float64 `json:"used"`
 	// Requests is the sum of the requests of every workload in the cluster.
 	Requests float64 `json:"requests"`
@@ -75,11 +96,16 @@ type ResourceMetrics struct {
 // WorkloadMetrics are one workload's usage and requests in one cluster. A workload is
 // a Deployment; gitmig's services are the workloads named like them.
 type WorkloadMetrics struct {
-	Cluster   string        `json:"cluster"`
-	Namespace string        `json:"namespace"`
-	Name      string        `json:"name"`
-	CPU       WorkloadUsage `json:"cpu"`
-	Memory    WorkloadUsage `json:"memory"`
+	// Cluster is the cluster it runs in, one of the snapshot's clusters. Required.
+	Cluster string `json:"cluster"`
+	// Namespace is its namespace. Required.
+	Namespace string `json:"namespace"`
+	// Name is its Deployment's name. Required.
+	Name string `json:"name"`
+	// CPU is its cpu, in cores.
+	CPU WorkloadUsage `json:"cpu"`
+	// Memory is its memory, in bytes.
+	Memory WorkloadUsage `json:"memory"`
 }
 
 // WorkloadUsage is a workload's usage and requests of one resource, in cores or bytes,
