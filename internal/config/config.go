@@ -3,6 +3,8 @@
 // repository it works through.
 package config
 
+//go:generate go run ../../hack/configref -root ../.. -o ../../docs/config-reference.md
+
 import (
 	"time"
 )
