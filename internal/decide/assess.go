@@ -60,7 +60,8 @@ func (f *findings) note(format string, args ...any) {
 	f.list = append(f.list, fmt.Sprintf(format, args...))
 }
 
-// assess applies the destination filters of DESIGN.md's rule 3 to dest and scores it.
+// assess applies the destination filters to dest and scores it (docs/design.md,
+// Deciding).
 func (e *engine) assess(s *serviceState, src, dest *clusterState, w load, explain bool) (a assessment) {
 	a = assessment{cluster: dest, current: src == dest}
 	f := &findings{explain: explain}

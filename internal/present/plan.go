@@ -20,7 +20,7 @@ import (
 	"github.com/gitmig/gitmig/internal/text"
 )
 
-// PlanJSON writes the plan as JSON (docs/design.md has the schema), indented, with a
+// PlanJSON writes the plan as JSON (docs/design.md, The plan), indented, with a
 // final newline.
 func PlanJSON(w io.Writer, p decide.Plan) error {
 	enc := json.NewEncoder(w)
