@@ -82,7 +82,8 @@ type Fleet struct {
 	// NoReceiver is set when Flux runs without the push webhook.
 	NoReceiver bool
 
-	metrics string
+	// MetricsPath is the snapshot file the fleet's gitmig commands read.
+	MetricsPath string
 }
 
 // NewFleet starts the clusters, serves the repository with a gitmig.yaml for this
@@ -90,7 +91,7 @@ type Fleet struct {
 func NewFleet(t *testing.T, opts FleetOptions) *Fleet {
 	t.Helper()
 	dir := t.TempDir()
-	f := &Fleet{T: t, Engine: opts.Engine, metrics: filepath.Join(dir, "metrics.yaml")}
+	f := &Fleet{T: t, Engine: opts.Engine, MetricsPath: filepath.Join(dir, "metrics.yaml")}
 	original, err := fs.ReadFile(opts.Files, "gitmig.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +151,7 @@ func NewFleet(t *testing.T, opts FleetOptions) *Fleet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(f.metrics, opts.Metrics, 0o600); err != nil {
+	if err := os.WriteFile(f.MetricsPath, opts.Metrics, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if f.Forge, err = local.New(local.Options{Remote: f.Git.URL, Base: "main", AuthorName: "reviewer", AuthorEmail: "reviewer@localhost"}); err != nil {
@@ -226,7 +227,7 @@ func (f *Fleet) Reconcile() {
 		done <- reconcile.Run(ctx, &reconcile.Options{
 			Globals:  &cmdutil.Globals{Repo: f.Repo, Config: f.ConfigPath},
 			Streams:  cmdutil.Streams{Out: f.Log, Err: f.Log},
-			Metrics:  cmdutil.MetricsFlags{Metrics: f.metrics},
+			Metrics:  cmdutil.MetricsFlags{Metrics: f.MetricsPath},
 			Interval: ReconcileInterval,
 			Env:      func(string) string { return "" },
 			Now:      time.Now,
