@@ -210,10 +210,12 @@ func negativeControl(t *testing.T, f *engines.Fleet, plane *dataplane.Plane, ser
 	git(t, dir, "commit", "-qm", fmt.Sprintf("negative control: flip %s in %s before %s runs or routes it", service, from, to))
 	start := time.Now()
 	git(t, dir, "push", "--quiet", "origin", "HEAD:main")
+	f.Refresh(from)
 	f.WaitApplied(from, strings.TrimSpace(git(t, dir, "rev-parse", "HEAD")))
 	time.Sleep(settle)
 	git(t, dir, "revert", "--no-edit", "HEAD")
 	git(t, dir, "push", "--quiet", "origin", "HEAD:main")
+	f.Refresh(from)
 	f.WaitApplied(from, strings.TrimSpace(git(t, dir, "rev-parse", "HEAD")))
 	// Recovered once every probe has answered for a whole second.
 	err := f.Eventually(engines.StepWait, func() error {

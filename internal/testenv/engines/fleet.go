@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/gitmig/gitmig/internal/cmd/reconcile"
@@ -278,6 +279,22 @@ func (f *Fleet) Merge(pr forge.PullRequest) forge.PullRequest {
 		f.T.Fatalf("merging #%d: %v", pr.Number, err)
 	}
 	return merged
+}
+
+// Refresh has Argo CD compare the cluster's Application with Git now, as a push
+// webhook would, for a commit that gitmig's gates do not wait for (and so do not
+// refresh); without it Argo CD sees the commit at its next poll, minutes away. Flux
+// needs nothing: the test's Receiver reconciles its source on every push.
+func (f *Fleet) Refresh(cluster string) {
+	f.T.Helper()
+	if f.Engine != config.EngineArgoCD {
+		return
+	}
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"normal"}}}`, gate.RefreshAnnotation)
+	apps := f.Env.Cluster("mgmt").Dynamic.Resource(gate.ApplicationResource).Namespace(ArgoCDNamespace)
+	if _, err := apps.Patch(context.Background(), cluster, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		f.T.Fatalf("requesting a refresh of Application %s: %v", cluster, err)
+	}
 }
 
 // WaitApplied waits until the engine reports the cluster applied at commit or a later
