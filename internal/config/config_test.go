@@ -693,7 +693,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("maxConcurrent %d, stickiness %v; want 1, 10", p.MaxConcurrent, p.Stickiness)
 	}
 	q := p.Queries
-	// The default queries, verbatim.
+	// The default queries, verbatim: a change here changes what every fleet measures.
 	assertEqual(t, "cpuUsage", []string{q.CPUUsage},
 		[]string{`sum by (cluster, namespace, workload) (label_replace(rate(container_cpu_usage_seconds_total{image!=""}[5m]), "workload", "$1", "pod", "(.+)-[a-z0-9]+-[a-z0-9]+"))`})
 	assertEqual(t, "memoryUsage", []string{q.MemoryUsage},

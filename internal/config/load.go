@@ -79,7 +79,8 @@ func Parse(data []byte) (*Config, error) {
 	return &cfg, nil
 }
 
-// DefaultPolicy is gitmig's policy before gitmig.yaml overrides any of it.
+// DefaultPolicy is the policy gitmig applies where gitmig.yaml says nothing;
+// docs/config-reference.md lists it.
 func DefaultPolicy() Policy {
 	return Policy{
 		Prometheus:    Prometheus{Timeout: Duration{30 * time.Second}},
@@ -187,7 +188,7 @@ func cleanDecodeError(err error) string {
 	return msg
 }
 
-// Defaults of the policy and of the gitops section.
+// Defaults that Default fills in, listed in docs/config-reference.md.
 const (
 	DefaultPrometheusURL = "http://127.0.0.1:9090"
 	DefaultClusterLabel  = "cluster"
@@ -239,7 +240,8 @@ func (c *Config) Default() {
 	}
 }
 
-// Default fills the queries left empty with gitmig's PromQL, grouped by clusterLabel.
+// Default fills the queries left empty with the default PromQL (docs/config-reference.md,
+// Default queries), grouped by clusterLabel and the two label fields.
 func (q *Queries) Default(clusterLabel string) {
 	setString(&q.NamespaceLabel, "namespace")
 	setString(&q.WorkloadLabel, "workload")

@@ -162,9 +162,12 @@ func quantity(c *Capacity, field func(*Capacity) string) (float64, bool) {
 // QueryTarget fills the templates of policy.queries that name one service in one
 // cluster.
 type QueryTarget struct {
-	Cluster   string
+	// Cluster is the cluster's name in gitmig.yaml, the value of clusterLabel.
+	Cluster string
+	// Namespace is the service's namespace.
 	Namespace string
-	Service   string
+	// Service is the service's name, which is its Deployment's.
+	Service string
 }
 
 // ParseQueryTemplate parses a policy.queries template; a template that names a field

@@ -60,7 +60,8 @@ func (f *findings) note(format string, args ...any) {
 	f.list = append(f.list, fmt.Sprintf(format, args...))
 }
 
-// assess applies the destination filters to dest and scores it.
+// assess applies the destination filters to dest and scores it (docs/design.md,
+// Deciding).
 func (e *engine) assess(s *serviceState, src, dest *clusterState, w load, explain bool) (a assessment) {
 	a = assessment{cluster: dest, current: src == dest}
 	f := &findings{explain: explain}
@@ -145,14 +146,14 @@ func (e *engine) overTarget(dest *clusterState, used, requested amount, f *findi
 		for _, m := range []struct {
 			what  string
 			value float64
-		}{{"used", used[r]}, {"requested", requested[r]}} {
+		}{{"current", used[r]}, {"requested", requested[r]}} {
 			if m.value/dest.capacity[r] <= target[r] {
 				continue
 			}
 			if f.fail() {
 				return true
 			}
-			f.note("%s %s after the move %s > target %s", r, m.what, fraction(r, m.value, dest.capacity[r]), ratio(target[r]))
+			f.note("%s %s after the move %s > target %s", m.what, r, fraction(r, m.value, dest.capacity[r]), ratio(target[r]))
 		}
 	}
 	return false
@@ -271,8 +272,8 @@ func (e *engine) why(a assessment) string {
 		if r > 0 {
 			b.WriteString("; ")
 		}
-		fmt.Fprintf(&b, "%s used %s, requested %s (target %s)", r,
-			fraction(r, a.postUsed[r], c.capacity[r]), fraction(r, a.postRequests[r], c.capacity[r]), ratio(target[r]))
+		fmt.Fprintf(&b, "current %s %s, requested %s %s (target %s)", r, fraction(r, a.postUsed[r], c.capacity[r]),
+			r, fraction(r, a.postRequests[r], c.capacity[r]), ratio(target[r]))
 	}
 	if a.worstClients != nil {
 		fmt.Fprintf(&b, "; latency to %s@%s %s", a.worstClients.names, a.worstClients.cluster.name, ms(a.worstLatency))

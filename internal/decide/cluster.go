@@ -118,7 +118,7 @@ func (c *clusterState) overloadSummary(policy config.Policy, sustain config.Dura
 // okSummary gives the sustained utilisation of an OK cluster against the thresholds.
 func (c *clusterState) okSummary(policy config.Policy) string {
 	overload := thresholds(policy.Overload)
-	return fmt.Sprintf("%s OK (sustained cpu %s ≤ %s, memory %s ≤ %s)", c.name,
+	return fmt.Sprintf("%s OK (sustained cpu %s ≤ %s, sustained memory %s ≤ %s)", c.name,
 		ratio(c.sustained[cpu]/c.capacity[cpu]), ratio(overload[cpu]),
 		ratio(c.sustained[memory]/c.capacity[memory]), ratio(overload[memory]))
 }
@@ -149,7 +149,7 @@ func (c *clusterState) status() ClusterStatus {
 	if c.state == metrics.StateUnknown {
 		return s
 	}
-	s.CPU = Utilization{Used: round(c.sustained[cpu], 3), Capacity: round(c.capacity[cpu], 3), Utilization: round(c.sustained[cpu]/c.capacity[cpu], 4)}
-	s.Memory = Utilization{Used: round(c.sustained[memory], 0), Capacity: round(c.capacity[memory], 0), Utilization: round(c.sustained[memory]/c.capacity[memory], 4)}
+	s.CPU = Utilization{Sustained: round(c.sustained[cpu], 3), Capacity: round(c.capacity[cpu], 3), Utilization: round(c.sustained[cpu]/c.capacity[cpu], 4)}
+	s.Memory = Utilization{Sustained: round(c.sustained[memory], 0), Capacity: round(c.capacity[memory], 0), Utilization: round(c.sustained[memory]/c.capacity[memory], 4)}
 	return s
 }

@@ -51,7 +51,11 @@ func NewPlan(in Input) Plan {
 	e.relieveOverloaded()
 	e.moveBack()
 	e.skipTheRest()
-	return e.result()
+	p := e.result()
+	if in.Metrics != nil {
+		p.Warnings = e.snapshotWarnings(in.Metrics)
+	}
+	return p
 }
 
 func newEngine(in Input) *engine {
@@ -341,7 +345,7 @@ func (e *engine) relieve(src *clusterState) {
 			}
 			after := src.used.minus(m.w.usage)
 			target := thresholds(e.policy.Target)
-			reason := fmt.Sprintf("%s; moving %s (cpu %s, memory %s) brings it to cpu %s, memory %s (target %s, %s); %s scores best, %.2f, of %d feasible cluster(s)",
+			reason := fmt.Sprintf("%s; moving %s (current cpu %s, current memory %s) brings it to current cpu %s, current memory %s (target %s, %s); %s scores best, %.2f, of %d feasible cluster(s)",
 				header, m.s.cfg.Name, quantity(cpu, m.w.usage[cpu]), quantity(memory, m.w.usage[memory]),
 				ratio(after[cpu]/src.capacity[cpu]), ratio(after[memory]/src.capacity[memory]), ratio(target[cpu]), ratio(target[memory]),
 				best.cluster.name, best.score, feasible)

@@ -19,7 +19,7 @@ func TestOverloadedEdgeMovesOrc8rToCloud(t *testing.T) {
 	p := newFixture(t).plan()
 	wantMoves(t, p, "orc8r edge→cloud")
 	d := p.Decisions[0]
-	wantContains(t, "reason", d.Reason, "edge Overloaded: sustained cpu 7.10/8.00 = 0.89 > 0.80 over 10m", "brings it to cpu 0.49")
+	wantContains(t, "reason", d.Reason, "edge Overloaded: sustained cpu 7.10/8.00 = 0.89 > 0.80 over 10m", "brings it to current cpu 0.49")
 	if c := candidate(t, d, "cloud"); !c.Feasible || c.Score <= 0 {
 		t.Errorf("cloud = %+v, want feasible with a score", c)
 	}
@@ -27,7 +27,7 @@ func TestOverloadedEdgeMovesOrc8rToCloud(t *testing.T) {
 	if fog.Feasible {
 		t.Errorf("fog is feasible, but 4 cores cannot take orc8r's 3 requested within the 0.70 target")
 	}
-	wantContains(t, "fog's why", fog.Why, "cpu requested after the move 3.30/4.00 = 0.82 > target 0.70")
+	wantContains(t, "fog's why", fog.Why, "requested cpu after the move 3.30/4.00 = 0.82 > target 0.70")
 	wantContains(t, "edge's why", candidate(t, d, "edge").Why, "current cluster; edge Overloaded")
 	if d.Candidates[0].Cluster != "cloud" {
 		t.Errorf("candidates start with %s, want the chosen cloud first", d.Candidates[0].Cluster)
@@ -343,7 +343,7 @@ func TestTwoSourcesNeverBothTakeADestinationForOne(t *testing.T) {
 	p := twoEdges(t, "8").plan()
 	wantMoves(t, p, "svc-a edge-a→cloud")
 	wantContains(t, "svc-b's reason", skipReason(t, p, "svc-b"),
-		"edge-b Overloaded", "cloud: cpu used after the move 7.40/8.00 = 0.93 > target 0.70")
+		"edge-b Overloaded", "cloud: current cpu after the move 7.40/8.00 = 0.93 > target 0.70")
 }
 
 func TestInFlightMigrationsReserveTheirDestination(t *testing.T) {
@@ -354,7 +354,7 @@ func TestInFlightMigrationsReserveTheirDestination(t *testing.T) {
 		p := f.plan()
 		wantMoves(t, p)
 		wantContains(t, "svc-a's reason", skipReason(t, p, "svc-a"), "already migrating edge-a→cloud (step 1 of 4)")
-		wantContains(t, "svc-b's reason", skipReason(t, p, "svc-b"), "cloud: cpu used after the move 7.40/8.00 = 0.93 > target 0.70")
+		wantContains(t, "svc-b's reason", skipReason(t, p, "svc-b"), "cloud: current cpu after the move 7.40/8.00 = 0.93 > target 0.70")
 	})
 	t.Run("counted once", func(t *testing.T) {
 		// 12 cores: both fit (7.4/12 = 0.62), but counting svc-a twice would not.
@@ -420,7 +420,7 @@ func TestStickinessMargin(t *testing.T) {
 		}
 		return f
 	}
-	// Scores: edge 79.46 (close to agw, 0.29 of its cpu used after the move), cloud
+	// Scores: edge 79.46 (close to agw, 0.29 of its current cpu after the move), cloud
 	// 47.24 plus the stickiness.
 	t.Run("within the margin stays", func(t *testing.T) {
 		p := moveBack(t, 40).plan()

@@ -18,11 +18,11 @@ func TestJudgeAppliesThePlansRulesToAMoveByHand(t *testing.T) {
 		feasible  bool
 		candidate string
 	}{
-		{name: "allowed", service: "orc8r", from: "edge", to: "cloud", feasible: true, candidate: "after the move cpu used"},
+		{name: "allowed", service: "orc8r", from: "edge", to: "cloud", feasible: true, candidate: "after the move current cpu"},
 		{name: "pinned, and a tier not allowed", service: "agw", from: "edge", to: "cloud",
 			refusals: []string{"pinned to edge in gitmig.yaml", "tier cloud is not in the service's tiers [edge]"}},
 		{name: "over target", service: "orc8r", from: "edge", to: "fog",
-			refusals: []string{"cpu requested after the move 3.30/4.00 = 0.82 > target 0.70"}},
+			refusals: []string{"requested cpu after the move 3.30/4.00 = 0.82 > target 0.70"}},
 		{name: "past maxLatencyMs", service: "orc8r", from: "edge", to: "cloud",
 			edit:     func(f *fixture) { f.cfg.Services[0].MaxLatencyMS = new(float64(10)) },
 			refusals: []string{"latency to agw in edge is 20ms > maxLatencyMs 10ms"}},

@@ -15,13 +15,16 @@ const (
 )
 
 // Plan is the engine's answer: the state of every cluster, the migrations to start and,
-// for every other service, why it stays. Its JSON form is what `gitmig plan -o json`
-// prints.
+// for every other service, why it stays. Its JSON form is the output of `gitmig plan
+// -o json` (docs/design.md, The plan).
 type Plan struct {
 	EvaluatedAt time.Time       `json:"evaluatedAt"`
 	Clusters    []ClusterStatus `json:"clusters"`
 	Decisions   []Decision      `json:"decisions"`
 	Skipped     []Skip          `json:"skipped"`
+	// Warnings say where the metrics snapshot and gitmig.yaml do not meet, such as a
+	// cluster gitmig.yaml does not have; the plan is computed all the same.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // ClusterStatus is one cluster's state and its sustained utilisation.
@@ -37,8 +40,10 @@ type ClusterStatus struct {
 // Utilization is the sustained usage of one resource against the cluster's capacity
 // (cores or bytes); all zero when Unknown.
 type Utilization struct {
-	Used        float64 `json:"used"`
-	Capacity    float64 `json:"capacity"`
+	// Sustained is the minimum of the cluster's total usage over the sustain window.
+	Sustained float64 `json:"sustained"`
+	Capacity  float64 `json:"capacity"`
+	// Utilization is Sustained / Capacity, the fraction policy.overload applies to.
 	Utilization float64 `json:"utilization"`
 }
 

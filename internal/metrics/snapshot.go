@@ -2,14 +2,18 @@ package metrics
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
 	"github.com/gitmig/gitmig/internal/config"
@@ -25,60 +29,159 @@ const StateUnknown = "Unknown"
 // Snapshot is what the metrics queries returned at one evaluation time: the numbers a
 // plan is computed from, in a form that can be saved and replayed.
 type Snapshot struct {
-	APIVersion  string    `json:"apiVersion"`
-	Kind        string    `json:"kind"`
+	// APIVersion must be gitmig.dev/v1alpha1.
+	APIVersion string `json:"apiVersion"`
+	// Kind must be MetricsSnapshot.
+	Kind string `json:"kind"`
+	// EvaluatedAt is when the numbers were read: the plan's evaluation time, which
+	// cooldowns are compared with. Required.
 	EvaluatedAt time.Time `json:"evaluatedAt"`
-	// Sustain is the window over which Sustained usage is the minimum.
+	// Sustain is the window over which sustained usage is the minimum. When shorter
+	// than policy.sustain, the plan counts every cluster Unknown.
 	Sustain config.Duration `json:"sustain"`
 	// Source says where the numbers came from, such as the Prometheus URL.
-	Source    string            `json:"source,omitempty"`
-	Queries   []Query           `json:"queries,omitempty"`
-	Clusters  []ClusterMetrics  `json:"clusters"`
+	Source string `json:"source,omitempty"`
+	// Queries are the PromQL expressions the numbers came from, shown with the
+	// evidence of pull requests.
+	Queries []Query `json:"queries,omitempty"`
+	// Clusters are the clusters' totals, one entry per cluster; a cluster of
+	// gitmig.yaml without one is Unknown.
+	Clusters []ClusterMetrics `json:"clusters"`
+	// Workloads are the usage and requests of each workload; the plan reads those of
+	// gitmig.yaml's services, as the size of a move.
 	Workloads []WorkloadMetrics `json:"workloads,omitempty"`
 }
 
 // Query is one PromQL expression the source evaluated.
 type Query struct {
-	Name   string `json:"name"`
+	// Name says what the query measures, such as cpuSustained.
+	Name string `json:"name"`
+	// PromQL is the expression as evaluated.
 	PromQL string `json:"promql"`
 }
 
 // ClusterMetrics are one cluster's totals.
 type ClusterMetrics struct {
+	// Name is the cluster's name in gitmig.yaml; unique. Required.
 	Name string `json:"name"`
-	// State is empty when the numbers are usable, Unknown otherwise, with Why.
-	State  string          `json:"state,omitempty"`
-	Why    string          `json:"why,omitempty"`
-	CPU    ResourceMetrics `json:"cpu"`
+	// State is empty when the numbers are usable, Unknown otherwise, with why. An
+	// Unknown cluster never triggers a move and never receives one.
+	State string `json:"state,omitempty"`
+	// Why says why the numbers cannot be used; required with state Unknown, and
+	// only then.
+	Why string `json:"why,omitempty"`
+	// CPU are the cluster's cpu totals, in cores.
+	CPU ResourceMetrics `json:"cpu"`
+	// Memory are the cluster's memory totals, in bytes.
 	Memory ResourceMetrics `json:"memory"`
 }
 
-// ResourceMetrics are a cluster's totals for one resource, in cores or bytes.
+// ResourceMetrics are a cluster's totals for one resource, in cores or bytes. A file
+// may give each as a number or as a Kubernetes quantity, such as 500m or 16Gi.
 type ResourceMetrics struct {
 	// Sustained is the minimum of the cluster's total usage over the sustain window:
-	// it exceeds a threshold only if usage did so during the whole window.
+	// it exceeds a threshold only if usage did so during the whole window. sustained /
+	// capacity is compared with policy.overload.
 	Sustained float64 `json:"sustained"`
-	// Used is the total usage at the evaluation time.
+	// Used is the total usage at the evaluation time: the current usage, which a move
+	// changes and policy.target bounds.
 	Used float64 `json:"used"`
 	// Requests is the sum of the requests of every workload in the cluster.
 	Requests float64 `json:"requests"`
+	// Capacity is what the cluster can give to workloads: gitmig.yaml's capacity when
+	// it sets one, else the nodes' allocatable.
 	Capacity float64 `json:"capacity"`
 }
 
 // WorkloadMetrics are one workload's usage and requests in one cluster. A workload is
 // a Deployment; gitmig's services are the workloads named like them.
 type WorkloadMetrics struct {
-	Cluster   string        `json:"cluster"`
-	Namespace string        `json:"namespace"`
-	Name      string        `json:"name"`
-	CPU       WorkloadUsage `json:"cpu"`
-	Memory    WorkloadUsage `json:"memory"`
+	// Cluster is the cluster it runs in, one of the snapshot's clusters. Required.
+	Cluster string `json:"cluster"`
+	// Namespace is its namespace. Required.
+	Namespace string `json:"namespace"`
+	// Name is its Deployment's name. Required.
+	Name string `json:"name"`
+	// CPU is its cpu, in cores.
+	CPU WorkloadUsage `json:"cpu"`
+	// Memory is its memory, in bytes.
+	Memory WorkloadUsage `json:"memory"`
 }
 
-// WorkloadUsage is a workload's usage and requests of one resource.
+// WorkloadUsage is a workload's usage and requests of one resource, in cores or bytes,
+// each a number or a Kubernetes quantity in a file.
 type WorkloadUsage struct {
-	Usage    float64 `json:"usage"`
+	// Usage is the workload's current usage, at the evaluation time: what a move takes
+	// away from its cluster.
+	Usage float64 `json:"usage"`
+	// Requests is the sum of its containers' requests.
 	Requests float64 `json:"requests"`
+}
+
+// UnmarshalJSON reads every figure as a number or a Kubernetes quantity.
+func (r *ResourceMetrics) UnmarshalJSON(data []byte) error {
+	var in struct {
+		Sustained figure `json:"sustained"`
+		Used      figure `json:"used"`
+		Requests  figure `json:"requests"`
+		Capacity  figure `json:"capacity"`
+	}
+	if err := decodeStrict(data, &in); err != nil {
+		return err
+	}
+	*r = ResourceMetrics{Sustained: float64(in.Sustained), Used: float64(in.Used), Requests: float64(in.Requests), Capacity: float64(in.Capacity)}
+	return nil
+}
+
+// UnmarshalJSON reads both figures as numbers or Kubernetes quantities.
+func (u *WorkloadUsage) UnmarshalJSON(data []byte) error {
+	var in struct {
+		Usage    figure `json:"usage"`
+		Requests figure `json:"requests"`
+	}
+	if err := decodeStrict(data, &in); err != nil {
+		return err
+	}
+	*u = WorkloadUsage{Usage: float64(in.Usage), Requests: float64(in.Requests)}
+	return nil
+}
+
+// decodeStrict decodes one JSON value, refusing unknown fields as the whole document
+// does.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// figure is a number of cores or bytes as a snapshot file writes it: a plain number,
+// or a Kubernetes quantity as requests and limits are written (500m, 16Gi), so that
+// numbers can be copied from kubectl.
+type figure float64
+
+var figureType = reflect.TypeFor[figure]()
+
+func (f *figure) UnmarshalJSON(data []byte) error {
+	// An *json.UnmarshalTypeError, so that encoding/json adds the field's path.
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		var v float64
+		if err := json.Unmarshal(data, &v); err != nil {
+			return &json.UnmarshalTypeError{Value: string(data), Type: figureType}
+		}
+		*f = figure(v)
+		return nil
+	}
+	q, err := resource.ParseQuantity(s)
+	if err != nil {
+		return &json.UnmarshalTypeError{Value: strconv.Quote(s), Type: figureType}
+	}
+	// The exact decimal, rounded once: 7.5Gi is 8053063680 bytes, where
+	// AsApproximateFloat64 is off in the last digits. A quantity beyond float64 reads
+	// as an infinity, which validation refuses with the field's path.
+	v, _ := strconv.ParseFloat(q.AsDec().String(), 64)
+	*f = figure(v)
+	return nil
 }
 
 // Unknown reports whether the cluster's numbers must not be used.
@@ -103,6 +206,10 @@ func ParseSnapshot(data []byte) (*Snapshot, error) {
 	}
 	var s Snapshot
 	if err := yaml.UnmarshalStrict(data, &s); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Type == figureType {
+			return nil, fmt.Errorf("%s: %s is neither a number nor a Kubernetes quantity such as 500m or 16Gi", typeErr.Field, typeErr.Value)
+		}
 		return nil, fmt.Errorf("decoding: %s", decodeMessage(err))
 	}
 	if err := s.Validate(); err != nil {

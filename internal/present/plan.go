@@ -20,8 +20,8 @@ import (
 	"github.com/gitmig/gitmig/internal/text"
 )
 
-// PlanJSON writes the plan as JSON (decide.Plan's fields), indented, with a final
-// newline.
+// PlanJSON writes the plan as JSON (docs/design.md, The plan), indented, with a
+// final newline.
 func PlanJSON(w io.Writer, p decide.Plan) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -60,15 +60,15 @@ func PlanTable(w io.Writer, p decide.Plan) error {
 	}
 	fmt.Fprintf(w, "\nCLUSTERS AT %s\n", p.EvaluatedAt.Format(time.RFC3339))
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tCPU USED/CAPACITY\tCPU UTIL\tMEMORY USED/CAPACITY\tMEMORY UTIL\tWHY")
+	fmt.Fprintln(tw, "NAME\tSTATE\tSUSTAINED CPU/CAPACITY\tCPU UTIL\tSUSTAINED MEMORY/CAPACITY\tMEMORY UTIL\tWHY")
 	for _, c := range p.Clusters {
 		if c.State == decide.StateUnknown {
 			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t%s\n", c.Name, c.State, c.Why)
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s/%s\t%s\t%s/%s\t%s\n", c.Name, c.State,
-			text.Cores(c.CPU.Used), text.Cores(c.CPU.Capacity), text.Ratio(c.CPU.Utilization),
-			text.Bytes(c.Memory.Used), text.Bytes(c.Memory.Capacity), text.Ratio(c.Memory.Utilization))
+			text.Cores(c.CPU.Sustained), text.Cores(c.CPU.Capacity), text.Ratio(c.CPU.Utilization),
+			text.Bytes(c.Memory.Sustained), text.Bytes(c.Memory.Capacity), text.Ratio(c.Memory.Utilization))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -124,8 +124,8 @@ func score(c decide.Candidate) string {
 
 // PlanMarkdown writes the evidence block that migration pull requests carry: the
 // decisions with their candidates, the clusters' utilisation against the thresholds,
-// the PromQL that produced the numbers, and why the other services stay. snap may be
-// nil when the queries are not at hand.
+// the PromQL that produced the numbers, why the other services stay, and where the
+// metrics did not fit gitmig.yaml. snap may be nil when the queries are not at hand.
 func PlanMarkdown(w io.Writer, p decide.Plan, snap *metrics.Snapshot, policy config.Policy) error {
 	var b strings.Builder
 	b.WriteString("### gitmig plan\n\n")
@@ -145,17 +145,17 @@ func PlanMarkdown(w io.Writer, p decide.Plan, snap *metrics.Snapshot, policy con
 		window = snap.Sustain.Duration
 	}
 	fmt.Fprintf(&b, "#### Clusters at %s\n\n", p.EvaluatedAt.Format(time.RFC3339))
-	fmt.Fprintf(&b, "Sustained usage is the minimum over %s. Overload above cpu %s, memory %s; a destination must stay within target cpu %s, memory %s.\n\n",
+	fmt.Fprintf(&b, "Sustained usage is the minimum of a cluster's total usage over %s, current usage its total at the evaluation time. Overload above sustained cpu %s, sustained memory %s; a destination must stay within target cpu %s, memory %s, both current and requested.\n\n",
 		model.Duration(window), text.Ratio(policy.Overload.CPU), text.Ratio(policy.Overload.Memory), text.Ratio(policy.Target.CPU), text.Ratio(policy.Target.Memory))
-	b.WriteString("| Cluster | State | CPU used / capacity | CPU | Memory used / capacity | Memory |\n|---|---|---:|---:|---:|---:|\n")
+	b.WriteString("| Cluster | State | Sustained cpu / capacity | cpu utilisation | Sustained memory / capacity | memory utilisation |\n|---|---|---:|---:|---:|---:|\n")
 	for _, c := range p.Clusters {
 		if c.State == decide.StateUnknown {
 			fmt.Fprintf(&b, "| %s | Unknown: %s | - | - | - | - |\n", c.Name, text.Cell(c.Why))
 			continue
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s / %s | %s | %s / %s | %s |\n", c.Name, c.State,
-			text.Cores(c.CPU.Used), text.Cores(c.CPU.Capacity), text.Ratio(c.CPU.Utilization),
-			text.Bytes(c.Memory.Used), text.Bytes(c.Memory.Capacity), text.Ratio(c.Memory.Utilization))
+			text.Cores(c.CPU.Sustained), text.Cores(c.CPU.Capacity), text.Ratio(c.CPU.Utilization),
+			text.Bytes(c.Memory.Sustained), text.Bytes(c.Memory.Capacity), text.Ratio(c.Memory.Utilization))
 	}
 	if snap != nil && len(snap.Queries) > 0 {
 		source := ""
@@ -171,6 +171,12 @@ func PlanMarkdown(w io.Writer, p decide.Plan, snap *metrics.Snapshot, policy con
 		b.WriteString("\n#### Staying\n\n| Service | Reason |\n|---|---|\n")
 		for _, s := range p.Skipped {
 			fmt.Fprintf(&b, "| %s | %s |\n", s.Service, text.Cell(s.Reason))
+		}
+	}
+	if len(p.Warnings) > 0 {
+		b.WriteString("\n#### Warnings\n\n")
+		for _, w := range p.Warnings {
+			fmt.Fprintf(&b, "- %s\n", text.Cell(w))
 		}
 	}
 	_, err := io.WriteString(w, b.String())

@@ -60,7 +60,7 @@ func writePlan(b *strings.Builder, plan *decide.Plan) {
 		return
 	}
 	fmt.Fprintf(b, "### Clusters\n\nMetrics evaluated at %s.\n\n", plan.EvaluatedAt.UTC().Format("2006-01-02 15:04:05Z"))
-	text.Table(b, []string{"Cluster", "State", "CPU", "Memory"}, func(row func(...string)) {
+	text.Table(b, []string{"Cluster", "State", "Sustained cpu", "Sustained memory"}, func(row func(...string)) {
 		for _, c := range plan.Clusters {
 			state := c.State
 			if c.Why != "" {
@@ -96,7 +96,7 @@ func utilization(u decide.Utilization, unit string, scale float64) string {
 	if u.Capacity == 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.1f%% (%.2f / %.4g %s)", 100*u.Utilization, u.Used/scale, u.Capacity/scale, unit)
+	return fmt.Sprintf("%.1f%% (%.2f / %.4g %s)", 100*u.Utilization, u.Sustained/scale, u.Capacity/scale, unit)
 }
 
 func candidates(cs []decide.Candidate) string {

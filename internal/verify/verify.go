@@ -37,7 +37,8 @@ func (f Finding) String() string {
 
 // Verify checks a fleet: every configured service leads to a Deployment from every
 // cluster where one of its clients runs or where a Service of its name exists, and none
-// of a migration's traps is present. Findings are sorted by cluster, then service.
+// of a migration's traps is present (docs/design.md, Traps). Findings are sorted
+// by cluster, then service.
 func Verify(m *fleet.Model) []Finding {
 	v := &verifier{model: m, cfg: m.Config}
 	for _, cl := range v.cfg.Clusters {

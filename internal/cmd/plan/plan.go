@@ -14,6 +14,7 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops"
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/present"
+	"github.com/gitmig/gitmig/internal/text"
 )
 
 // Options are the inputs of the plan command.
@@ -95,6 +96,11 @@ func Run(ctx context.Context, opts *Options) error {
 	in := gitops.Constraints(cfg, records, at)
 	in.Config, in.Fleet, in.Metrics = cfg, placement, snap
 	plan := decide.NewPlan(in)
+	// On standard error whatever the format, so that JSON consumers get them in the
+	// plan's warnings and a person at a terminal sees them too.
+	for _, w := range plan.Warnings {
+		fmt.Fprintf(opts.Streams.Err, "gitmig: warning: %s\n", text.Printable(w))
+	}
 	switch opts.Output {
 	case "json":
 		return present.PlanJSON(opts.Streams.Out, plan)

@@ -258,13 +258,19 @@ func TestPlanFromTheBundledSnapshot(t *testing.T) {
 	for _, format := range []string{"table", "json", "markdown"} {
 		t.Run(format, func(t *testing.T) {
 			code, out, errOut := run(t, "--repo", repoRoot, "plan", "--metrics", filepath.Join(repoRoot, "examples/metrics/edge-overloaded.yaml"), "-o", format)
-			if code != 0 {
-				t.Fatalf("exit %d: %s", code, errOut)
+			if code != 0 || errOut != "" {
+				t.Fatalf("exit %d, stderr %q; want 0 and nothing: the snapshot fits gitmig.yaml", code, errOut)
 			}
 			want := map[string][]string{
-				"table":    {"MOVE    orc8r (orc8r-ns) edge → cloud\nREASON  edge Overloaded", "CANDIDATES FOR orc8r", "STAYING"},
-				"json":     {`"from": "edge"`, `"to": "cloud"`},
-				"markdown": {"**Move `orc8r` (namespace `orc8r-ns`) from `edge` to `cloud`.**", "| Cluster | Feasible | Score | Why |", "| edge | Overloaded |"},
+				// edge sustained 6.90 cores and uses 7.10 now: each figure under its label.
+				"table": {"MOVE    orc8r (orc8r-ns) edge → cloud\nREASON  edge Overloaded: sustained cpu 6.90/8.00", "CANDIDATES FOR orc8r", "STAYING",
+					"NAME   STATE       SUSTAINED CPU/CAPACITY  CPU UTIL  SUSTAINED MEMORY/CAPACITY  MEMORY UTIL  WHY\n",
+					"edge   Overloaded  6.90/8.00               0.86      7.50Gi/16.00Gi             0.47"},
+				"json": {`"from": "edge"`, `"to": "cloud"`, `"cpu": {
+        "sustained": 6.9,
+        "capacity": 8,`},
+				"markdown": {"**Move `orc8r` (namespace `orc8r-ns`) from `edge` to `cloud`.**", "| Cluster | Feasible | Score | Why |",
+					"| edge | Overloaded | 6.90 / 8.00 | 0.86 |", "moving orc8r (current cpu 3.20, current memory 3.00Gi) brings it to current cpu 0.49"},
 			}[format]
 			for _, w := range want {
 				if !strings.Contains(out, w) {
@@ -275,6 +281,49 @@ func TestPlanFromTheBundledSnapshot(t *testing.T) {
 				t.Errorf("the decision is not on top:\n%s", out)
 			}
 		})
+	}
+}
+
+// TestPlanWarnsAboutNamesNotInConfig: a snapshot with a cluster gitmig.yaml lacks, its
+// figures given as quantities, still plans, and the warning reaches standard error in
+// every format, the JSON plan's warnings and the Markdown evidence.
+func TestPlanWarnsAboutNamesNotInConfig(t *testing.T) {
+	example, err := os.ReadFile(filepath.Join(repoRoot, "examples/metrics/edge-overloaded.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapshot := filepath.Join(t.TempDir(), "metrics.yaml")
+	extra := "  - name: mars\n    cpu: {sustained: 500m, used: 750m, requests: 1, capacity: 4}\n    memory: {sustained: 1Gi, used: 1536Mi, requests: 2Gi, capacity: 16Gi}\nworkloads:\n"
+	doc := strings.Replace(string(example), "workloads:\n", extra, 1)
+	if err := os.WriteFile(snapshot, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const warning = `metrics snapshot clusters[3]: "mars" is not a cluster of gitmig.yaml; its numbers are not used`
+	for _, format := range []string{"table", "json", "markdown"} {
+		code, out, errOut := run(t, "--repo", repoRoot, "plan", "--metrics", snapshot, "-o", format)
+		if code != 0 {
+			t.Fatalf("-o %s: exit %d: %s", format, code, errOut)
+		}
+		if errOut != "gitmig: warning: "+warning+"\n" {
+			t.Errorf("-o %s: stderr %q, want the warning alone", format, errOut)
+		}
+		if !strings.Contains(out, "orc8r") {
+			t.Errorf("-o %s: no plan for orc8r:\n%s", format, out)
+		}
+		switch format {
+		case "json":
+			var p decide.Plan
+			if err := json.Unmarshal([]byte(out), &p); err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Warnings) != 1 || p.Warnings[0] != warning {
+				t.Errorf("JSON warnings = %q, want [%q]", p.Warnings, warning)
+			}
+		case "markdown":
+			if !strings.Contains(out, "#### Warnings\n\n- "+warning+"\n") {
+				t.Errorf("the evidence lacks the warning:\n%s", out)
+			}
+		}
 	}
 }
 

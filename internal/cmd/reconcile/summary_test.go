@@ -88,7 +88,7 @@ func TestReconcileAppendsTheStepSummary(t *testing.T) {
 	pass1 := first[len(earlier):]
 	for _, want := range []string{
 		"## gitmig reconcile at `",
-		"### Clusters\n\nMetrics evaluated at 2026-05-04 09:00:00Z.\n\n| Cluster | State | CPU | Memory |\n|---|---|---|---|\n",
+		"### Clusters\n\nMetrics evaluated at 2026-05-04 09:00:00Z.\n\n| Cluster | State | Sustained cpu | Sustained memory |\n|---|---|---|---|\n",
 		"| edge | Overloaded | 86.2% (6.90 / 8 cores) | 46.9% (7.50 / 16 Gi) |\n",
 		"| fog | OK | 8.8% (0.35 / 4 cores) |",
 		"### Decisions\n\n| Service | From | To | Reason | Candidates |\n|---|---|---|---|---|\n| orc8r | edge | cloud | ",

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/gitmig/gitmig/internal/cmd/reconcile"
@@ -82,7 +83,8 @@ type Fleet struct {
 	// NoReceiver is set when Flux runs without the push webhook.
 	NoReceiver bool
 
-	metrics string
+	// MetricsPath is the snapshot file the fleet's gitmig commands read.
+	MetricsPath string
 }
 
 // NewFleet starts the clusters, serves the repository with a gitmig.yaml for this
@@ -90,7 +92,7 @@ type Fleet struct {
 func NewFleet(t *testing.T, opts FleetOptions) *Fleet {
 	t.Helper()
 	dir := t.TempDir()
-	f := &Fleet{T: t, Engine: opts.Engine, metrics: filepath.Join(dir, "metrics.yaml")}
+	f := &Fleet{T: t, Engine: opts.Engine, MetricsPath: filepath.Join(dir, "metrics.yaml")}
 	original, err := fs.ReadFile(opts.Files, "gitmig.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +152,7 @@ func NewFleet(t *testing.T, opts FleetOptions) *Fleet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(f.metrics, opts.Metrics, 0o600); err != nil {
+	if err := os.WriteFile(f.MetricsPath, opts.Metrics, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if f.Forge, err = local.New(local.Options{Remote: f.Git.URL, Base: "main", AuthorName: "reviewer", AuthorEmail: "reviewer@localhost"}); err != nil {
@@ -226,7 +228,7 @@ func (f *Fleet) Reconcile() {
 		done <- reconcile.Run(ctx, &reconcile.Options{
 			Globals:  &cmdutil.Globals{Repo: f.Repo, Config: f.ConfigPath},
 			Streams:  cmdutil.Streams{Out: f.Log, Err: f.Log},
-			Metrics:  cmdutil.MetricsFlags{Metrics: f.metrics},
+			Metrics:  cmdutil.MetricsFlags{Metrics: f.MetricsPath},
 			Interval: ReconcileInterval,
 			Env:      func(string) string { return "" },
 			Now:      time.Now,
@@ -277,6 +279,22 @@ func (f *Fleet) Merge(pr forge.PullRequest) forge.PullRequest {
 		f.T.Fatalf("merging #%d: %v", pr.Number, err)
 	}
 	return merged
+}
+
+// Refresh has Argo CD compare the cluster's Application with Git now, as a push
+// webhook would, for a commit that gitmig's gates do not wait for (and so do not
+// refresh); without it Argo CD sees the commit at its next poll, minutes away. Flux
+// needs nothing: the test's Receiver reconciles its source on every push.
+func (f *Fleet) Refresh(cluster string) {
+	f.T.Helper()
+	if f.Engine != config.EngineArgoCD {
+		return
+	}
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:"normal"}}}`, gate.RefreshAnnotation)
+	apps := f.Env.Cluster("mgmt").Dynamic.Resource(gate.ApplicationResource).Namespace(ArgoCDNamespace)
+	if _, err := apps.Patch(context.Background(), cluster, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		f.T.Fatalf("requesting a refresh of Application %s: %v", cluster, err)
+	}
 }
 
 // WaitApplied waits until the engine reports the cluster applied at commit or a later
