@@ -3,6 +3,7 @@ package decide
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -51,7 +52,16 @@ func NewPlan(in Input) Plan {
 	e.relieveOverloaded()
 	e.moveBack()
 	e.skipTheRest()
-	return e.result()
+	p := e.result()
+	// Clients that this plan moves too are counted where they go.
+	running := maps.Clone(in.Fleet.Running)
+	for _, d := range p.Decisions {
+		running[d.Service] = []string{d.To}
+	}
+	for i, d := range p.Decisions {
+		p.Decisions[i].Clients = ClientPaths(in.Config, running, d.Service, d.To)
+	}
+	return p
 }
 
 func newEngine(in Input) *engine {

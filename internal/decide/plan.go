@@ -1,8 +1,10 @@
 package decide
 
 import (
+	"slices"
 	"time"
 
+	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/metrics"
 )
 
@@ -50,6 +52,45 @@ type Decision struct {
 	To         string      `json:"to"`
 	Reason     string      `json:"reason"`
 	Candidates []Candidate `json:"candidates"`
+	// Clients is the way each client of the service, where it runs, will reach it once
+	// the migration completes.
+	Clients []ClientPath `json:"clients,omitempty"`
+}
+
+// ClientPath is how a client in one cluster will reach a moved service: straight to
+// the destination's ingress through the ExternalName in its cluster (the move re-points
+// those that earlier moves left elsewhere), or locally when it runs in the destination.
+type ClientPath struct {
+	Client  string `json:"client"`
+	Cluster string `json:"cluster"`
+	// Path lists the clusters from the client's to the service's: one when local, two
+	// when one hop.
+	Path []string `json:"path"`
+	// LatencyMS is gitmig.yaml's latency between the two; absent when it does not say.
+	LatencyMS *float64 `json:"latencyMs,omitempty"`
+}
+
+// ClientPaths says how every client of service, in every cluster where running says
+// it runs, will reach it in cluster to, sorted by client, then cluster.
+func ClientPaths(cfg *config.Config, running map[string][]string, service, to string) []ClientPath {
+	svc, ok := cfg.Service(service)
+	if !ok {
+		return nil
+	}
+	var paths []ClientPath
+	for _, client := range slices.Sorted(slices.Values(svc.Clients)) {
+		for _, cluster := range slices.Sorted(slices.Values(running[client])) {
+			p := ClientPath{Client: client, Cluster: cluster, Path: []string{cluster}}
+			if cluster != to {
+				p.Path = append(p.Path, to)
+			}
+			if ms, ok := cfg.LatencyMS(cluster, to); ok {
+				p.LatencyMS = &ms
+			}
+			paths = append(paths, p)
+		}
+	}
+	return paths
 }
 
 // Candidate is one cluster considered for a decision, the current one included.

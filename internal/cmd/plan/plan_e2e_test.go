@@ -262,9 +262,9 @@ func TestPlanFromTheBundledSnapshot(t *testing.T) {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
 			want := map[string][]string{
-				"table":    {"MOVE    orc8r (orc8r-ns) edge → cloud\nREASON  edge Overloaded", "CANDIDATES FOR orc8r", "STAYING"},
-				"json":     {`"from": "edge"`, `"to": "cloud"`},
-				"markdown": {"**Move `orc8r` (namespace `orc8r-ns`) from `edge` to `cloud`.**", "| Cluster | Feasible | Score | Why |", "| edge | Overloaded |"},
+				"table":    {"MOVE    orc8r (orc8r-ns) edge → cloud\nREASON  edge Overloaded", "\nCLIENT  agw@edge → cloud (1 hop, 20ms)\n", "CANDIDATES FOR orc8r", "STAYING"},
+				"json":     {`"from": "edge"`, `"to": "cloud"`, `"client": "agw"`, `"path": [` + "\n" + `            "edge",` + "\n" + `            "cloud"`, `"latencyMs": 20`},
+				"markdown": {"**Move `orc8r` (namespace `orc8r-ns`) from `edge` to `cloud`.**", "Its clients will reach it:\n\n- agw@edge → cloud (1 hop, 20ms)\n", "| Cluster | Feasible | Score | Why |", "| edge | Overloaded |"},
 			}[format]
 			for _, w := range want {
 				if !strings.Contains(out, w) {
