@@ -60,6 +60,7 @@ func NewPlan(in Input) Plan {
 	}
 	for i, d := range p.Decisions {
 		p.Decisions[i].Clients = ClientPaths(in.Config, running, d.Service, d.To)
+		p.Decisions[i].Calls = CallPaths(in.Config, running, d.Service, d.To)
 	}
 	return p
 }

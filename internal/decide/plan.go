@@ -2,6 +2,7 @@ package decide
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gitmig/gitmig/internal/config"
@@ -55,12 +56,17 @@ type Decision struct {
 	// Clients is the way each client of the service, where it runs, will reach it once
 	// the migration completes.
 	Clients []ClientPath `json:"clients,omitempty"`
+	// Calls is the way the service will reach each service it calls, from the
+	// destination: what matters most for a workload with no Service.
+	Calls []ClientPath `json:"calls,omitempty"`
 }
 
 // ClientPath is how a client in one cluster will reach a moved service: straight to
 // the destination's ingress through the ExternalName in its cluster (the move re-points
 // those that earlier moves left elsewhere), or locally when it runs in the destination.
 type ClientPath struct {
+	// Service is the service called, in Decision.Calls; the moved one in Clients.
+	Service string `json:"service,omitempty"`
 	Client  string `json:"client"`
 	Cluster string `json:"cluster"`
 	// Path lists the clusters from the client's to the service's: one when local, two
@@ -90,6 +96,29 @@ func ClientPaths(cfg *config.Config, running map[string][]string, service, to st
 			paths = append(paths, p)
 		}
 	}
+	return paths
+}
+
+// CallPaths says how service, once in cluster to, will reach each service it calls
+// where running says that one runs (locally when it runs in to, else in one hop to
+// the first cluster that runs it, as step 1's stub leads), sorted by service.
+func CallPaths(cfg *config.Config, running map[string][]string, service, to string) []ClientPath {
+	var paths []ClientPath
+	for _, dep := range cfg.Dependencies(service) {
+		homes := running[dep.Name]
+		if len(homes) == 0 {
+			continue
+		}
+		p := ClientPath{Service: dep.Name, Client: service, Cluster: to, Path: []string{to}}
+		if home := homes[0]; !slices.Contains(homes, to) {
+			p.Path = append(p.Path, home)
+		}
+		if ms, ok := cfg.LatencyMS(to, p.Path[len(p.Path)-1]); ok {
+			p.LatencyMS = &ms
+		}
+		paths = append(paths, p)
+	}
+	slices.SortFunc(paths, func(a, b ClientPath) int { return strings.Compare(a.Service, b.Service) })
 	return paths
 }
 

@@ -197,6 +197,9 @@ func Body(in BodyInput) string {
 	if paths := clientPaths(in); paths != "" {
 		fmt.Fprintf(&b, "\n### How clients reach %s after this step\n\n%s", rec.Spec.Service, paths)
 	}
+	if paths := callPaths(in); paths != "" {
+		fmt.Fprintf(&b, "\n### How %s reaches what it calls after this step\n\n%s", rec.Spec.Service, paths)
+	}
 
 	if diagram := placementDiagram(in); diagram != "" {
 		fmt.Fprintf(&b, "\n### Where %s runs\n\n%s", rec.Spec.Service, diagram)
@@ -218,7 +221,33 @@ func clientPaths(in BodyInput) string {
 	if in.Change == nil {
 		return ""
 	}
-	paths := verify.Paths(in.Change.After, in.Change.Migration.Service)
+	svc := in.Change.Migration.Service
+	return pathTable(svc, verify.Paths(in.Change.After, svc))
+}
+
+// callPaths tables the way the service's own calls lead once the step is applied:
+// from every cluster where it runs, to each service it calls.
+func callPaths(in BodyInput) string {
+	if in.Change == nil || in.Config == nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, dep := range in.Config.Dependencies(in.Change.Migration.Service.Name) {
+		var own []verify.Path
+		for _, p := range verify.Paths(in.Change.After, dep) {
+			if p.Client == in.Change.Migration.Service.Name {
+				own = append(own, p)
+			}
+		}
+		if table := pathTable(dep, own); table != "" {
+			fmt.Fprintf(&b, "To %s:\n\n%s\n", dep.Name, table)
+		}
+	}
+	return b.String()
+}
+
+// pathTable draws paths to svc as a table, marking a latency over its maxLatencyMs.
+func pathTable(svc config.Service, paths []verify.Path) string {
 	if len(paths) == 0 {
 		return ""
 	}
@@ -229,7 +258,11 @@ func clientPaths(in BodyInput) string {
 		if p.Problem != "" {
 			way += ": " + p.Problem
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", p.Client, p.Cluster, text.Cell(way), verify.Hops(len(p.Hops)), p.Latency())
+		latency := p.Latency()
+		if bound := svc.MaxLatencyMS; bound != nil && p.LatencyKnown && p.LatencyMS > *bound {
+			latency += fmt.Sprintf(", over maxLatencyMs %g", *bound)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", p.Client, p.Cluster, text.Cell(way), verify.Hops(len(p.Hops)), latency)
 	}
 	return b.String()
 }

@@ -10,6 +10,9 @@ import (
 	"github.com/gitmig/gitmig/internal/fleet"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/record"
+	"github.com/gitmig/gitmig/internal/render"
+	"github.com/gitmig/gitmig/internal/step"
+	"github.com/gitmig/gitmig/internal/tree"
 	"github.com/gitmig/gitmig/internal/verify"
 )
 
@@ -209,7 +212,9 @@ func TestClientOnlyWorkloadThroughTheReconciler(t *testing.T) {
 		t.Error("edge keeps Namespace loadgen-ns, which nothing needs")
 	}
 	for _, s := range []struct{ title, want string }{
+		{"gitmig: move loadgen edge→fog [1/4 deploy]", "### How loadgen reaches what it calls after this step\n\nTo orc8r:\n\n| client | in | path | hops | latency |\n|---|---|---|---|---:|\n| loadgen | edge | edge → cloud | 1 hop | 20ms |\n| loadgen | fog | fog → cloud | 1 hop | 15ms |\n"},
 		{"gitmig: move loadgen edge→fog [2/4 route]", "Nothing to route: loadgen has no Service"},
+		{"gitmig: move loadgen edge→fog [2/4 route]", "No overlay changes: this pull request only records the step"},
 		{"gitmig: move loadgen edge→fog [3/4 flip]", "Nothing to flip: loadgen has no Service"},
 		{"gitmig: move loadgen edge→fog [4/4 cleanup]", "so no ExternalName stays behind"},
 	} {
@@ -223,4 +228,67 @@ func TestClientOnlyWorkloadThroughTheReconciler(t *testing.T) {
 		}
 	}
 	f.git("fsck", "--strict")
+}
+
+// renderAll renders the steps of a migration in turn on model, returning the last
+// change.
+func renderAll(t *testing.T, model *fleet.Model, cfg *config.Config, id, service, from, to string, steps ...step.Step) *render.Change {
+	t.Helper()
+	m, err := render.NewMigration(cfg, id, service, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var change *render.Change
+	for _, s := range steps {
+		if change, err = render.Render(model, m, s); err != nil {
+			t.Fatalf("%s step %s: %v", id, s, err)
+		}
+		model = change.After
+	}
+	return change
+}
+
+// The chain, where gitmig cannot undo it: orc8r went edge → cloud, edge's
+// operators replaced gitmig's stub with their own, and orc8r now moves to fog. agw's
+// way is edge → cloud → fog, 35ms against orc8r's maxLatencyMs of 25, and step 3's
+// pull request says so instead of calling every service reachable.
+func TestBodyShowsAChainOverTheLatencyBound(t *testing.T) {
+	f := newFleet(t)
+	model, err := fleet.NewBuilder(nil, 0).Load(context.Background(), headTree(t, f.remote), f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model = renderAll(t, model, f.cfg, "orc8r-edge-to-cloud-20260504-0900", "orc8r", "edge", "cloud", step.All()...).After
+	kust, err := render.ReadKustomization(model.Tree, "clusters/edge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stub, err := model.Tree.ReadFile("clusters/edge/gitmig/externalname-orc8r.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kust.RemoveResource("gitmig/externalname-orc8r.yaml")
+	if err := kust.AddResource("orc8r-alias.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	edit, err := kust.Edit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if model, err = model.With([]tree.Edit{edit, {Path: "clusters/edge/gitmig/externalname-orc8r.yaml", Delete: true}, {Path: "clusters/edge/orc8r-alias.yaml", Content: stub}}); err != nil {
+		t.Fatal(err)
+	}
+	flip := renderAll(t, model, f.cfg, "orc8r-cloud-to-fog-20260505-0900", "orc8r", "cloud", "fog", step.Deploy, step.Route, step.Flip)
+	rec := record.New(flip.Migration.ID, record.Spec{Service: "orc8r", Namespace: "orc8r-ns", From: "cloud", To: "fog", DecidedBy: "gitmig migrate", Reason: "by hand"})
+	preview, err := flip.Preview()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := Body(BodyInput{Config: f.cfg, Record: rec, Step: step.Flip, Change: flip, Preview: preview})
+	if want := "| agw | edge | edge → cloud → fog | 2 hops | 35ms, over maxLatencyMs 25 |"; !strings.Contains(body, want) {
+		t.Errorf("step 3's body lacks %q:\n%s", want, body)
+	}
+	if strings.Contains(body, "re-points them") {
+		t.Errorf("step 3's body claims to re-point a hand-written ExternalName:\n%s", body)
+	}
 }

@@ -46,6 +46,9 @@ func PlanTable(w io.Writer, p decide.Plan) error {
 		for _, c := range d.Clients {
 			fmt.Fprintf(tw, "CLIENT\t%s\n", clientPath(c))
 		}
+		for _, c := range d.Calls {
+			fmt.Fprintf(tw, "CALLS\t%s: %s\n", c.Service, clientPath(c))
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -158,6 +161,13 @@ func PlanMarkdown(w io.Writer, p decide.Plan, snap *metrics.Snapshot, policy con
 			b.WriteString("Its clients will reach it:\n\n")
 			for _, c := range d.Clients {
 				fmt.Fprintf(&b, "- %s\n", clientPath(c))
+			}
+			b.WriteString("\n")
+		}
+		if len(d.Calls) > 0 {
+			b.WriteString("It will reach what it calls:\n\n")
+			for _, c := range d.Calls {
+				fmt.Fprintf(&b, "- %s: %s\n", c.Service, clientPath(c))
 			}
 			b.WriteString("\n")
 		}

@@ -38,10 +38,11 @@ func (p Path) String() string {
 	return fmt.Sprintf("%s (%s, %s)", route, Hops(len(p.Hops)), p.Latency())
 }
 
-// Latency spells the path's latency, "?" where gitmig.yaml does not say.
+// Latency spells the path's latency, as the plan does: "20ms", or "latency not in
+// gitmig.yaml" where gitmig.yaml does not give one of its hops.
 func (p Path) Latency() string {
 	if !p.LatencyKnown {
-		return "latency unknown"
+		return "latency not in gitmig.yaml"
 	}
 	return fmt.Sprintf("%gms", p.LatencyMS)
 }
