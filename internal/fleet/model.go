@@ -153,6 +153,13 @@ func (m *Model) Ports(svc config.Service) ([]Port, error) {
 // workload, so moving it needs no route and no flip. A base with neither is an error,
 // as gitmig.yaml then names something the base does not hold.
 func (m *Model) ClientOnly(svc config.Service) (bool, error) {
+	// Where it runs, a Service of its name that is not an ExternalName says it is
+	// called: reading it there spares verify and every step a build of the base.
+	for _, cluster := range m.Running(svc) {
+		if o, ok := m.builds[cluster].Service(svc.Namespace, svc.Name); ok && !o.Service.IsExternalName() {
+			return false, nil
+		}
+	}
 	base, err := m.baseOf(svc)
 	if err != nil {
 		return false, err
