@@ -2,19 +2,50 @@ package gitops
 
 import (
 	"context"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/fleet"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
+	"github.com/gitmig/gitmig/internal/gitops/gate"
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/render"
 	"github.com/gitmig/gitmig/internal/step"
 	"github.com/gitmig/gitmig/internal/tree"
 	"github.com/gitmig/gitmig/internal/verify"
 )
+
+// askedGate passes what its inner gate passes, and notes which clusters it was asked
+// about for each migration and step.
+type askedGate struct {
+	inner gate.Gate
+	mu    sync.Mutex
+	asked map[string][]string
+}
+
+func (g *askedGate) Check(ctx context.Context, req gate.Request) (gate.Result, error) {
+	g.mu.Lock()
+	if g.asked == nil {
+		g.asked = map[string][]string{}
+	}
+	key := req.MigrationID + "/" + req.Step.String()
+	if !slices.Contains(g.asked[key], req.Cluster) {
+		g.asked[key] = append(g.asked[key], req.Cluster)
+	}
+	g.mu.Unlock()
+	return g.inner.Check(ctx, req)
+}
+
+// clusters lists the clusters the gate was asked about for a step, in order.
+func (g *askedGate) clusters(id string, s step.Step) []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.asked[id+"/"+s.String()]
+}
 
 // driveID runs passes, merging what opens and moving the clock past the drain, until
 // migration id is Completed.
@@ -101,6 +132,8 @@ func (f *testFleet) prBody(title string) string {
 func TestMovingTwiceLeavesClientsOneHopAway(t *testing.T) {
 	f := newFleet(t)
 	r := f.reconciler()
+	asked := &askedGate{inner: r.Gate}
+	r.Gate = asked
 	first := f.startByHand(r, "orc8r", "fog")
 	f.driveID(r, first)
 	if got, want := f.paths(f.headModel(), "orc8r"), "agw@edge → fog (1 hop, 5ms)"; got != want {
@@ -139,6 +172,13 @@ func TestMovingTwiceLeavesClientsOneHopAway(t *testing.T) {
 	}
 	if n := len(f.prs()); n != 8 {
 		t.Errorf("two moves made %d pull requests, want 8", n)
+	}
+	// Step 3's gate waits for edge, whose ExternalName it re-points, as for fog.
+	if got := strings.Join(asked.clusters(second, step.Flip), ", "); got != "fog, edge" {
+		t.Errorf("step 3's gate asked about %s, want fog, edge", got)
+	}
+	if got := strings.Join(asked.clusters(first, step.Flip), ", "); got != "edge" {
+		t.Errorf("the first move's step 3 gate asked about %s, want edge", got)
 	}
 	f.git("fsck", "--strict")
 }
