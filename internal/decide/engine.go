@@ -3,6 +3,7 @@ package decide
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -54,6 +55,15 @@ func NewPlan(in Input) Plan {
 	p := e.result()
 	if in.Metrics != nil {
 		p.Warnings = e.snapshotWarnings(in.Metrics)
+	}
+	// Clients that this plan moves too are counted where they go.
+	running := maps.Clone(in.Fleet.Running)
+	for _, d := range p.Decisions {
+		running[d.Service] = []string{d.To}
+	}
+	for i, d := range p.Decisions {
+		p.Decisions[i].Clients = ClientPaths(in.Config, running, d.Service, d.To)
+		p.Decisions[i].Calls = CallPaths(in.Config, running, d.Service, d.To)
 	}
 	return p
 }

@@ -130,22 +130,57 @@ func (m *Model) RoutedIn(svc config.Service) []string {
 
 // Ports returns the ports of the service's Service where it runs: in the first
 // cluster, by name, that runs it and does not alias it elsewhere. A service that runs
-// nowhere has the ports of its base, built for this alone.
+// nowhere has the ports of its base, built for this alone. A client-only workload (see
+// ClientOnly) has none, and no error: it is a client like any other.
 func (m *Model) Ports(svc config.Service) ([]Port, error) {
 	for _, cluster := range m.Running(svc) {
 		if o, ok := m.builds[cluster].Service(svc.Namespace, svc.Name); ok && !o.Service.IsExternalName() {
 			return o.Service.Ports, nil
 		}
 	}
+	base, err := m.baseOf(svc)
+	if err != nil {
+		return nil, err
+	}
+	if o, ok := base.Service(svc.Namespace, svc.Name); ok {
+		return o.Service.Ports, nil
+	}
+	return nil, nil
+}
+
+// ClientOnly reports whether the service is a workload that only calls others: its
+// base has its Deployment and no Service of its name. Nothing routes to such a
+// workload, so moving it needs no route and no flip. A base with neither is an error,
+// as gitmig.yaml then names something the base does not hold.
+func (m *Model) ClientOnly(svc config.Service) (bool, error) {
+	// Where it runs, a Service of its name that is not an ExternalName says it is
+	// called: reading it there spares verify and every step a build of the base.
+	for _, cluster := range m.Running(svc) {
+		if o, ok := m.builds[cluster].Service(svc.Namespace, svc.Name); ok && !o.Service.IsExternalName() {
+			return false, nil
+		}
+	}
+	base, err := m.baseOf(svc)
+	if err != nil {
+		return false, err
+	}
+	_, hasService := base.Service(svc.Namespace, svc.Name)
+	return !hasService, nil
+}
+
+// baseOf builds the service's base and checks that it holds the service's Deployment
+// or its Service.
+func (m *Model) baseOf(svc config.Service) (*Build, error) {
 	base, err := m.BuildDir(svc.Base)
 	if err != nil {
 		return nil, fmt.Errorf("service %s: %w", svc.Name, err)
 	}
-	o, ok := base.Service(svc.Namespace, svc.Name)
-	if !ok {
-		return nil, fmt.Errorf("service %s: base %s has no Service %s in namespace %s", svc.Name, svc.Base, svc.Name, svc.Namespace)
+	_, hasService := base.Service(svc.Namespace, svc.Name)
+	_, hasDeployment := base.Deployment(svc.Namespace, svc.Name)
+	if !hasService && !hasDeployment {
+		return nil, fmt.Errorf("service %s: base %s has neither a Deployment nor a Service %s in namespace %s", svc.Name, svc.Base, svc.Name, svc.Namespace)
 	}
-	return o.Service.Ports, nil
+	return base, nil
 }
 
 // Selector returns the pod selector of the service's Deployment, from the first

@@ -11,6 +11,7 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/gate"
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
+	"github.com/gitmig/gitmig/internal/render"
 	"github.com/gitmig/gitmig/internal/report"
 	"github.com/gitmig/gitmig/internal/step"
 	"github.com/gitmig/gitmig/internal/text"
@@ -148,8 +149,12 @@ func (p *passCtx) askGate(ctx context.Context, m *migration, s step.Step, pr for
 		return gate.Result{}, err
 	}
 	var selector map[string]string
+	clientOnly := false
 	if svc, ok := p.st.cfg.Service(m.rec.Spec.Service); ok {
 		selector = model.Selector(svc)
+		if clientOnly, err = model.ClientOnly(svc); err != nil {
+			return gate.Result{}, err
+		}
 	}
 	to, _ := p.st.cfg.Cluster(m.rec.Spec.To)
 	var routes []gate.Route
@@ -162,7 +167,7 @@ func (p *passCtx) askGate(ctx context.Context, m *migration, s step.Step, pr for
 			}
 		}
 	}
-	return p.r.Gate.Check(ctx, gate.Request{
+	req := gate.Request{
 		MigrationID: m.id(),
 		Service:     m.rec.Spec.Service,
 		Namespace:   m.rec.Spec.Namespace,
@@ -180,9 +185,27 @@ func (p *passCtx) askGate(ctx context.Context, m *migration, s step.Step, pr for
 		ToDNSName:   to.Ingress.DNSName,
 		PodSelector: selector,
 		Routes:      routes,
+		ClientOnly:  clientOnly,
 		Undo:        undo,
 		ReadOnly:    p.r.DryRun,
-	})
+	}
+	res, err := p.r.Gate.Check(ctx, req)
+	if err != nil || res.Verdict != gate.Pass || undo || s != step.Flip {
+		return res, err
+	}
+	// Step 3 also re-pointed ExternalNames in other clusters (render.Change.Repointed):
+	// cleanup may remove the source's routes only once those apply too. The gate
+	// checks each as it checks the source: applied, and an ExternalName to the
+	// destination.
+	for _, cluster := range render.RepointedBy(model, m.id(), m.rec.Spec.From) {
+		req.Cluster = cluster
+		other, err := p.r.Gate.Check(ctx, req)
+		if err != nil || other.Verdict != gate.Pass {
+			return other, err
+		}
+		res.Reason += "; " + other.Reason
+	}
+	return res, nil
 }
 
 // reportGate puts the gate's answer on the step's pull request as a commit status.

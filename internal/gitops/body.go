@@ -11,6 +11,8 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/render"
 	"github.com/gitmig/gitmig/internal/step"
+	"github.com/gitmig/gitmig/internal/text"
+	"github.com/gitmig/gitmig/internal/verify"
 )
 
 // Title is a step pull request's title: gitmig: move S A→B [n/4 name].
@@ -18,8 +20,26 @@ func Title(rec *record.Record, s step.Step) string {
 	return fmt.Sprintf("gitmig: move %s %s→%s [%s %s]", rec.Spec.Service, rec.Spec.From, rec.Spec.To, s.Of(), s.Name())
 }
 
-func commitMessage(rec *record.Record, s step.Step) string {
-	return fmt.Sprintf("%s\n\n%s\n\nMigration: %s\nStep: %s\n", Title(rec, s), stepSummary(rec, s), rec.ID(), s)
+func commitMessage(rec *record.Record, s step.Step, clientOnly bool) string {
+	return fmt.Sprintf("%s\n\n%s\n\nMigration: %s\nStep: %s\n", Title(rec, s), summaryOf(rec, s, clientOnly), rec.ID(), s)
+}
+
+// summaryOf says in one sentence what a step does to a service, or to a client-only
+// workload (fleet.Model.ClientOnly), for which steps 2 and 3 write nothing.
+func summaryOf(rec *record.Record, st step.Step, clientOnly bool) string {
+	if !clientOnly {
+		return stepSummary(rec, st)
+	}
+	s, from, to := rec.Spec.Service, rec.Spec.From, rec.Spec.To
+	switch st {
+	case step.Deploy:
+		return fmt.Sprintf("Deploy %s in %s next to the copy in %s, which keeps running; %s has no Service, so nothing calls either.", s, to, from, s)
+	case step.Route, step.Flip:
+		return fmt.Sprintf("Nothing to %s: %s has no Service, nothing calls it. This step only records its place in the migration.", st.Name(), s)
+	case step.Cleanup:
+		return fmt.Sprintf("Remove %s's Deployment from %s; %s has no Service, so no ExternalName stays behind.", s, from, s)
+	}
+	return ""
 }
 
 // stepSummary says in one sentence what a step does.
@@ -31,16 +51,17 @@ func stepSummary(rec *record.Record, st step.Step) string {
 	case step.Route:
 		return fmt.Sprintf("Route %s's in-cluster names through %s's Traefik to its copy there.", s, to)
 	case step.Flip:
-		return fmt.Sprintf("Turn %s's Service in %s into an ExternalName to %s's ingress: clients in %s now reach %s.", s, from, to, from, to)
+		return fmt.Sprintf("Turn %s's Service in %s into an ExternalName to %s's ingress, and re-point at %s the ExternalNames earlier moves left leading to %s: clients reach %s in one hop.", s, from, to, to, from, to)
 	case step.Cleanup:
-		return fmt.Sprintf("Remove %s's Deployment from %s, keeping its ExternalName Service and Namespace.", s, from)
+		return fmt.Sprintf("Remove %s's Deployment from %s, keeping its ExternalName Service and Namespace; what only it needed there goes too.", s, from)
 	}
 	return ""
 }
 
 // gateSummary says what gitmig waits for after a step merges, before the next one
 // opens: the gates gitmig.yaml configures (see Gate), no more and no less.
-func gateSummary(cfg *config.Config, rec *record.Record, st step.Step) string {
+func gateSummary(cfg *config.Config, rec *record.Record, st step.Step, change *render.Change) string {
+	clientOnly := change != nil && change.ClientOnly
 	s, from, to := rec.Spec.Service, rec.Spec.From, rec.Spec.To
 	cluster := st.Cluster(from, to)
 	g := cfg.GitOps
@@ -61,6 +82,8 @@ func gateSummary(cfg *config.Config, rec *record.Record, st step.Step) string {
 	switch {
 	case !checked:
 		waits = append(waits, fmt.Sprintf("%s's workloads are not checked (no gitops.workloads.%s)", cluster, cluster))
+	case clientOnly && (st == step.Route || st == step.Flip):
+		waits = append(waits, fmt.Sprintf("nothing in %s's workloads: %s has no Service", cluster, s))
 	case st == step.Deploy:
 		waits = append(waits, fmt.Sprintf("%s's Deployment rolled out in %s, read through %s", s, to, via))
 	case st == step.Route:
@@ -81,6 +104,9 @@ func gateSummary(cfg *config.Config, rec *record.Record, st step.Step) string {
 		waits = append(waits, drain)
 	}
 	summary := strings.Join(waits, "; ") + "."
+	if change != nil && len(change.Repointed) > 0 {
+		summary += fmt.Sprintf(" The same in %s, whose ExternalNames this step re-points at %s.", strings.Join(change.Repointed, ", "), to)
+	}
 	if st == step.Cleanup {
 		summary += " Then the migration is Completed."
 	}
@@ -129,7 +155,8 @@ func Body(in BodyInput) string {
 	var b strings.Builder
 	rec, this := in.Record, in.Step
 	fmt.Fprintf(&b, "## Move `%s` (namespace `%s`) from %s to %s: step %s, %s\n\n", rec.Spec.Service, rec.Spec.Namespace, rec.Spec.From, rec.Spec.To, this.Of(), this.Name())
-	fmt.Fprintf(&b, "%s\n\n", stepSummary(rec, this))
+	clientOnly := in.Change != nil && in.Change.ClientOnly
+	fmt.Fprintf(&b, "%s\n\n", summaryOf(rec, this, clientOnly))
 	fmt.Fprintf(&b, "Migration `%s`, decided %s by %s: %s\n\n", rec.ID(), rec.Spec.DecidedAt.UTC().Format("2006-01-02 15:04 MST"), rec.Spec.DecidedBy, rec.Spec.Reason)
 	if refused := rec.Spec.PolicyOverridden; len(refused) > 0 {
 		b.WriteString("> [!CAUTION]\n> **Started with `--force`, over policy.** Policy refused this move:\n")
@@ -151,11 +178,18 @@ func Body(in BodyInput) string {
 		if s == this {
 			note = " — this pull request"
 		}
-		fmt.Fprintf(&b, "- [%s] %d %s (%s): %s%s\n", mark, int(s), s.Name(), s.Cluster(rec.Spec.From, rec.Spec.To), stepSummary(rec, s), note)
+		fmt.Fprintf(&b, "- [%s] %d %s (%s): %s%s\n", mark, int(s), s.Name(), s.Cluster(rec.Spec.From, rec.Spec.To), summaryOf(rec, s, clientOnly), note)
 	}
 
 	if in.Preview != nil {
-		fmt.Fprintf(&b, "\n### What changes in %s\n\n", in.Preview.Change.Cluster)
+		fmt.Fprintf(&b, "\n### What changes in %s\n\n", strings.Join(in.Preview.Change.Clusters(), ", "))
+		if again := in.Preview.Change.Repointed; len(again) > 0 {
+			fmt.Fprintf(&b, "Earlier moves left ExternalNames to %s in %s; this step re-points them at %s, so their clients reach it in one hop.\n\n",
+				rec.Spec.From, strings.Join(again, ", "), rec.Spec.To)
+		}
+		if len(in.Preview.Files) == 0 {
+			b.WriteString("No overlay changes: this pull request only records the step in the migration record.\n\n")
+		}
 		b.WriteString("| | file |\n|---|---|\n")
 		for _, f := range in.Preview.Files {
 			fmt.Fprintf(&b, "| %s | `%s` |\n", f.Status, f.Path)
@@ -171,16 +205,76 @@ func Body(in BodyInput) string {
 		b.WriteString("```\n\n</details>\n")
 	}
 
+	if paths := clientPaths(in); paths != "" {
+		fmt.Fprintf(&b, "\n### How clients reach %s after this step\n\n%s", rec.Spec.Service, paths)
+	}
+	if paths := callPaths(in); paths != "" {
+		fmt.Fprintf(&b, "\n### How %s reaches what it calls after this step\n\n%s", rec.Spec.Service, paths)
+	}
+
 	if diagram := placementDiagram(in); diagram != "" {
 		fmt.Fprintf(&b, "\n### Where %s runs\n\n%s", rec.Spec.Service, diagram)
 	}
 
-	fmt.Fprintf(&b, "\n### Before the next step\n\nAfter this merges, gitmig waits for: %s\n", gateSummary(in.Config, rec, this))
+	fmt.Fprintf(&b, "\n### Before the next step\n\nAfter this merges, gitmig waits for: %s\n", gateSummary(in.Config, rec, this, in.Change))
 	fmt.Fprintf(&b, "\n### Rolling back\n\n%s\n", rollbackSummary(rec, this))
 	if rec.Spec.Evidence != "" {
 		fmt.Fprintf(&b, "\n<details><summary>Why gitmig decided this</summary>\n\n%s\n</details>\n", rec.Spec.Evidence)
 	}
 	fmt.Fprintf(&b, "\n---\nRecord: `%s` · opened by gitmig\n", record.Path(rec.ID()))
+	return b.String()
+}
+
+// clientPaths tables, for every cluster where a client of the service runs, the way
+// its name leads there once the step is applied, and the latency gitmig.yaml gives
+// that way (verify.Paths).
+func clientPaths(in BodyInput) string {
+	if in.Change == nil {
+		return ""
+	}
+	svc := in.Change.Migration.Service
+	return pathTable(svc, verify.Paths(in.Change.After, svc))
+}
+
+// callPaths tables the way the service's own calls lead once the step is applied:
+// from every cluster where it runs, to each service it calls.
+func callPaths(in BodyInput) string {
+	if in.Change == nil || in.Config == nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, dep := range in.Config.Dependencies(in.Change.Migration.Service.Name) {
+		var own []verify.Path
+		for _, p := range verify.Paths(in.Change.After, dep) {
+			if p.Client == in.Change.Migration.Service.Name {
+				own = append(own, p)
+			}
+		}
+		if table := pathTable(dep, own); table != "" {
+			fmt.Fprintf(&b, "To %s:\n\n%s\n", dep.Name, table)
+		}
+	}
+	return b.String()
+}
+
+// pathTable draws paths to svc as a table, marking a latency over its maxLatencyMs.
+func pathTable(svc config.Service, paths []verify.Path) string {
+	if len(paths) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("| client | in | path | hops | latency |\n|---|---|---|---|---:|\n")
+	for _, p := range paths {
+		way := strings.Join(append([]string{p.Cluster}, p.Hops...), " → ")
+		if p.Problem != "" {
+			way += ": " + p.Problem
+		}
+		latency := p.Latency()
+		if bound := svc.MaxLatencyMS; bound != nil && p.LatencyKnown && p.LatencyMS > *bound {
+			latency += fmt.Sprintf(", over maxLatencyMs %g", *bound)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", p.Client, p.Cluster, text.Cell(way), verify.Hops(len(p.Hops)), latency)
+	}
 	return b.String()
 }
 

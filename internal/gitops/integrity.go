@@ -73,7 +73,7 @@ func (p *passCtx) stepCommit(ctx context.Context, m *migration, s step.Step, bas
 	if err != nil {
 		return nil, err
 	}
-	if work.sha, err = p.ws.Commit(base, edits, commitMessage(&work.rec, s)); err != nil {
+	if work.sha, err = p.ws.Commit(base, edits, commitMessage(&work.rec, s, work.change.ClientOnly)); err != nil {
 		return nil, err
 	}
 	return work, nil

@@ -43,6 +43,12 @@ func PlanTable(w io.Writer, p decide.Plan) error {
 	for _, d := range p.Decisions {
 		fmt.Fprintf(tw, "MOVE\t%s (%s) %s → %s\n", d.Service, d.Namespace, d.From, d.To)
 		fmt.Fprintf(tw, "REASON\t%s\n", d.Reason)
+		for _, c := range d.Clients {
+			fmt.Fprintf(tw, "CLIENT\t%s\n", clientPath(c))
+		}
+		for _, c := range d.Calls {
+			fmt.Fprintf(tw, "CALLS\t%s: %s\n", c.Service, clientPath(c))
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -108,6 +114,23 @@ func noDecisionSummary(p decide.Plan) string {
 	return strings.Join(parts, "; ")
 }
 
+// clientPath spells how a client will reach a moved service: "agw@edge → cloud (1
+// hop, 20ms)".
+func clientPath(c decide.ClientPath) string {
+	hops := "local"
+	if len(c.Path) > 1 {
+		hops = fmt.Sprintf("%d hop", len(c.Path)-1)
+		if len(c.Path) > 2 {
+			hops += "s"
+		}
+	}
+	latency := "latency not in gitmig.yaml"
+	if c.LatencyMS != nil {
+		latency = fmt.Sprintf("%gms", *c.LatencyMS)
+	}
+	return fmt.Sprintf("%s (%s, %s)", strings.Join(append([]string{c.Client + "@" + c.Cluster}, c.Path[1:]...), " → "), hops, latency)
+}
+
 func yesNo(b bool) string {
 	if b {
 		return "yes"
@@ -134,6 +157,20 @@ func PlanMarkdown(w io.Writer, p decide.Plan, snap *metrics.Snapshot, policy con
 	}
 	for _, d := range p.Decisions {
 		fmt.Fprintf(&b, "**Move `%s` (namespace `%s`) from `%s` to `%s`.**\n\n%s\n\n", d.Service, d.Namespace, d.From, d.To, text.Cell(d.Reason))
+		if len(d.Clients) > 0 {
+			b.WriteString("Its clients will reach it:\n\n")
+			for _, c := range d.Clients {
+				fmt.Fprintf(&b, "- %s\n", clientPath(c))
+			}
+			b.WriteString("\n")
+		}
+		if len(d.Calls) > 0 {
+			b.WriteString("It will reach what it calls:\n\n")
+			for _, c := range d.Calls {
+				fmt.Fprintf(&b, "- %s: %s\n", c.Service, clientPath(c))
+			}
+			b.WriteString("\n")
+		}
 		fmt.Fprintf(&b, "#### Candidates for %s\n\n| Cluster | Feasible | Score | Why |\n|---|---|---:|---|\n", d.Service)
 		for _, c := range d.Candidates {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.Cluster, yesNo(c.Feasible), score(c), text.Cell(c.Why))

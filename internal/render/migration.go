@@ -99,3 +99,23 @@ func InProgressID(m *fleet.Model, service, from, to string) string {
 	}
 	return latest
 }
+
+// RepointedBy returns the clusters, sorted, where step 3 of migration id re-pointed an
+// ExternalName (Change.Repointed), read from the objects that carry its id and step in
+// the model's builds, the source (whose Service the step flipped) aside.
+func RepointedBy(m *fleet.Model, id, from string) []string {
+	var clusters []string
+	for _, cluster := range m.Clusters() {
+		if cluster == from {
+			continue
+		}
+		for _, o := range m.Build(cluster).Objects {
+			if o.Annotations[AnnotationMigration] == id && o.Annotations[AnnotationStep] == step.Flip.String() &&
+				o.Service != nil && o.Service.IsExternalName() {
+				clusters = append(clusters, cluster)
+				break
+			}
+		}
+	}
+	return clusters
+}

@@ -13,7 +13,7 @@ type Preview struct {
 	Objects []ObjectChange
 }
 
-// Preview compares the change's cluster build before and after the change.
+// Preview compares the builds of the clusters the change edits, before and after it.
 func (c *Change) Preview() (*Preview, error) {
 	p := &Preview{Change: c}
 	for _, e := range c.Edits {
@@ -29,6 +29,20 @@ func (c *Change) Preview() (*Preview, error) {
 		p.Files = append(p.Files, FileChange{Status: status, Path: e.Path})
 	}
 	var err error
-	p.Objects, err = DiffBuilds(c.Cluster, c.Before.Build(c.Cluster), c.After.Build(c.Cluster))
-	return p, err
+	if p.Objects, err = DiffBuilds(c.Cluster, c.Before.Build(c.Cluster), c.After.Build(c.Cluster)); err != nil {
+		return nil, err
+	}
+	// The objects of the other clusters the step edits name their cluster, as the
+	// step's own cluster is the one reviewers expect.
+	for _, cluster := range c.Repointed {
+		objects, err := DiffBuilds(cluster, c.Before.Build(cluster), c.After.Build(cluster))
+		if err != nil {
+			return nil, err
+		}
+		for i := range objects {
+			objects[i].Ref = cluster + ": " + objects[i].Ref
+		}
+		p.Objects = append(p.Objects, objects...)
+	}
+	return p, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/gitmig/gitmig/internal/config"
@@ -21,9 +22,19 @@ type Change struct {
 	Cluster   string
 	Edits     []tree.Edit
 	// Before is the model the step was rendered on; After is Before with the edits,
-	// in which only the edited overlay was built again.
+	// in which only the edited overlays were built again.
 	Before, After *fleet.Model
+	// Repointed are the other clusters whose overlays the step edits, sorted: step 3
+	// re-points there the ExternalNames that earlier moves left at the source, so
+	// that their clients reach the destination in one hop.
+	Repointed []string
+	// ClientOnly is set for a workload with no Service (fleet.Model.ClientOnly): its
+	// steps 2 and 3 have nothing to route or flip, and edit nothing.
+	ClientOnly bool
 }
+
+// Clusters lists every cluster whose overlay the step edits: Cluster, then Repointed.
+func (c *Change) Clusters() []string { return append([]string{c.Cluster}, c.Repointed...) }
 
 // StateError says that the tree is not in the state a step expects, and what was found.
 type StateError struct {
@@ -60,7 +71,8 @@ func Render(model *fleet.Model, m Migration, s step.Step) (*Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	change := &Change{Migration: m, Step: s, Cluster: st.cluster.Name, Edits: e.sorted(), Before: model}
+	change := &Change{Migration: m, Step: s, Cluster: st.cluster.Name, Edits: e.sorted(), Before: model,
+		Repointed: slices.Sorted(slices.Values(st.repointed)), ClientOnly: st.clientOnly}
 	if change.After, err = model.With(change.Edits); err != nil {
 		return nil, fmt.Errorf("step %s leaves an overlay that does not build: %w", s, err)
 	}
@@ -79,6 +91,10 @@ type stepState struct {
 	build   *fleet.Build
 	// baseEntry is the service's base as a resources entry of the overlay.
 	baseEntry string
+	// clientOnly is set when the service has no Service: nothing routes to it.
+	clientOnly bool
+	// repointed are the other clusters whose ExternalNames the step re-points.
+	repointed []string
 }
 
 func newStepState(model *fleet.Model, m Migration, s step.Step) (*stepState, error) {
@@ -92,6 +108,9 @@ func newStepState(model *fleet.Model, m Migration, s step.Step) (*stepState, err
 		return nil, fmt.Errorf("cluster %s is not in the fleet's model", st.cluster.Name)
 	}
 	if st.baseEntry, err = relPath(st.overlay, m.Service.Base); err != nil {
+		return nil, err
+	}
+	if st.clientOnly, err = model.ClientOnly(m.Service); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -274,6 +293,10 @@ func (s *stepState) route(e *edits) error {
 		return s.refuse("expects %s to run in %s (step 1), but its build has no Deployment %s/%s",
 			svc.Name, s.cluster.Name, svc.Namespace, svc.Name)
 	}
+	if s.clientOnly {
+		// Nothing calls a workload with no Service: there is nothing to route.
+		return nil
+	}
 	entry, full := s.file("ingressroute-" + svc.Name + ".yaml")
 	// A route left from an earlier migration, when this cluster last served the
 	// service, is rewritten; one written by this migration means step 2 is done.
@@ -393,6 +416,11 @@ func (s *stepState) flip(e *edits) error {
 		return s.refuse("expects %s to list %s, but it does not: %s no longer runs %s from its base",
 			s.kust.Path, s.baseEntry, s.cluster.Name, svc.Name)
 	}
+	if s.clientOnly {
+		// No Service to turn into an ExternalName: the copy in the source keeps
+		// calling until cleanup removes it, as the new one in the destination does.
+		return nil
+	}
 	entry, _ := s.file(flipFile(svc.Name))
 	if s.kust.HasPatch(entry) {
 		return s.refuse("%s already patches the Service with %s: step 3 is done", s.kust.Path, entry)
@@ -404,7 +432,48 @@ func (s *stepState) flip(e *edits) error {
 	if err := s.writeExternalNamePatch(e, s.m.To.Ingress.DNSName); err != nil {
 		return err
 	}
+	if err := s.repointEarlierStubs(e); err != nil {
+		return err
+	}
 	return s.writeKustomization(e)
+}
+
+// repointEarlierStubs re-points at the destination the ExternalName stubs gitmig wrote
+// in other clusters that lead to the source: those an earlier move's cleanup left in
+// its source, and those step 1 wrote for a client moved next to them. Left alone,
+// their clients would reach the service through the source's Traefik and its flipped
+// Service, two hops and two latencies; re-pointed, they reach it in one. Hand-written
+// ExternalNames are not gitmig's to edit; verify.Paths shows the chain they make.
+func (s *stepState) repointEarlierStubs(e *edits) error {
+	svc := s.svc()
+	for _, cl := range s.model.Config.Clusters {
+		if cl.Name == s.m.From.Name || cl.Name == s.m.To.Name {
+			continue
+		}
+		obj, ok := s.model.Build(cl.Name).Service(svc.Namespace, svc.Name)
+		if !ok || !obj.Service.IsExternalName() || !sameDNSName(obj.Service.ExternalName, s.m.From.Ingress.DNSName) {
+			continue
+		}
+		kust, err := ReadKustomization(s.model.Tree, cl.Path)
+		if err != nil {
+			return err
+		}
+		entry := "gitmig/externalname-" + svc.Name + ".yaml"
+		if !kust.HasResource(entry) {
+			continue
+		}
+		stub := externalNameService(s.meta(svc.Name, svc.Namespace, obj.Labels), s.m.To.Ingress.DNSName, obj.Service.Ports)
+		if err := e.writeObjects(path.Join(cl.Path, entry), stub); err != nil {
+			return err
+		}
+		s.repointed = append(s.repointed, cl.Name)
+	}
+	return nil
+}
+
+// sameDNSName compares two DNS names, ignoring a trailing dot as DNS does.
+func sameDNSName(a, b string) bool {
+	return strings.TrimSuffix(a, ".") == strings.TrimSuffix(b, ".")
 }
 
 // writeExternalNamePatch writes the patch that turns the base's Service into an
@@ -420,6 +489,8 @@ func (s *stepState) writeExternalNamePatch(e *edits, dnsName string) error {
 
 // cleanup drops the service's base and the flip patch from the source, keeping its
 // ExternalName Service, and the Namespace when the base carried it and nothing else does.
+// What the service alone needed there goes too (see dropWhatNothingNeeds). A
+// client-only workload leaves no ExternalName behind: nothing calls it.
 func (s *stepState) cleanup(e *edits) error {
 	svc := s.svc()
 	flipEntry, flipPath := s.file(flipFile(svc.Name))
@@ -428,46 +499,130 @@ func (s *stepState) cleanup(e *edits) error {
 		if s.kust.HasResource(stubEntry) {
 			return s.refuse("%s no longer lists %s and keeps %s: step 4 is done", s.kust.Path, s.baseEntry, stubEntry)
 		}
+		if s.clientOnly && s.hasDeployment(s.model.Build(s.m.To.Name)) {
+			return s.refuse("%s no longer lists %s and %s runs it: step 4 is done", s.kust.Path, s.baseEntry, s.m.To.Name)
+		}
 		return s.refuse("expects %s to list %s, but it does not", s.kust.Path, s.baseEntry)
 	}
-	if !s.kust.HasPatch(flipEntry) {
-		return s.refuse("expects %s to patch Service %s with %s (step 3), but it does not", s.kust.Path, svc.Name, flipEntry)
+	if s.clientOnly {
+		if !s.hasDeployment(s.model.Build(s.m.To.Name)) {
+			return s.refuse("expects %s to run in %s (step 1) before it leaves %s, but %s's build has no Deployment %s/%s",
+				svc.Name, s.m.To.Name, s.cluster.Name, s.m.To.Name, svc.Namespace, svc.Name)
+		}
+		s.kust.RemoveResource(s.baseEntry)
+	} else {
+		if !s.kust.HasPatch(flipEntry) {
+			return s.refuse("expects %s to patch Service %s with %s (step 3), but it does not", s.kust.Path, svc.Name, flipEntry)
+		}
+		flipped, ok := s.build.Service(svc.Namespace, svc.Name)
+		if !ok {
+			return s.refuse("%s's build has no Service %s/%s", s.cluster.Name, svc.Namespace, svc.Name)
+		}
+		if !flipped.Service.IsExternalName() {
+			return s.refuse("%s's Service %s/%s is %s, not ExternalName", s.cluster.Name, svc.Namespace, svc.Name, flipped.Service.Type)
+		}
+		stub := externalNameService(s.meta(svc.Name, svc.Namespace, flipped.Labels), flipped.Service.ExternalName, flipped.Service.Ports)
+		if err := e.writeObjects(stubPath, stub); err != nil {
+			return err
+		}
+		s.kust.RemoveResource(s.baseEntry)
+		s.kust.RemovePatch(flipEntry)
+		e.delete(flipPath)
+		if err := s.kust.AddResource(stubEntry); err != nil {
+			return err
+		}
 	}
-	flipped, ok := s.build.Service(svc.Namespace, svc.Name)
-	if !ok {
-		return s.refuse("%s's build has no Service %s/%s", s.cluster.Name, svc.Namespace, svc.Name)
-	}
-	if !flipped.Service.IsExternalName() {
-		return s.refuse("%s's Service %s/%s is %s, not ExternalName", s.cluster.Name, svc.Namespace, svc.Name, flipped.Service.Type)
-	}
-	stub := externalNameService(s.meta(svc.Name, svc.Namespace, flipped.Labels), flipped.Service.ExternalName, flipped.Service.Ports)
-	if err := e.writeObjects(stubPath, stub); err != nil {
-		return err
-	}
-	s.kust.RemoveResource(s.baseEntry)
-	s.kust.RemovePatch(flipEntry)
-	e.delete(flipPath)
-	if err := s.kust.AddResource(stubEntry); err != nil {
+	namespaces := s.dropWhatNothingNeeds(e)
+	trial, err := s.trialBuild(e)
+	if err != nil {
 		return err
 	}
 	// Without the base, a Namespace it carried leaves the build, and pruning would then
 	// delete the ExternalName Service with it.
-	if s.build.HasNamespace(svc.Namespace) {
-		trial, err := s.trialBuild(e)
-		if err != nil {
+	if s.build.HasNamespace(svc.Namespace) && !trial.HasNamespace(svc.Namespace) && inNamespace(trial, svc.Namespace) {
+		nsEntry, nsPath := s.file("namespace-" + svc.Namespace + ".yaml")
+		if err := e.writeObjects(nsPath, namespaceManifest(s.meta(svc.Namespace, "", nil))); err != nil {
 			return err
 		}
-		if !trial.HasNamespace(svc.Namespace) {
-			nsEntry, nsPath := s.file("namespace-" + svc.Namespace + ".yaml")
-			if err := e.writeObjects(nsPath, namespaceManifest(s.meta(svc.Namespace, "", nil))); err != nil {
-				return err
-			}
-			if err := s.kust.AddResource(nsEntry); err != nil {
-				return err
-			}
+		if err := s.kust.AddResource(nsEntry); err != nil {
+			return err
+		}
+	}
+	// A Namespace gitmig wrote for what just left, now empty, goes too.
+	for _, ns := range append([]string{svc.Namespace}, namespaces...) {
+		nsEntry, nsPath := s.file("namespace-" + ns + ".yaml")
+		if s.kust.HasResource(nsEntry) && !inNamespace(trial, ns) {
+			s.kust.RemoveResource(nsEntry)
+			e.delete(nsPath)
 		}
 	}
 	return s.writeKustomization(e)
+}
+
+// dropWhatNothingNeeds removes from the source what the service alone needed there,
+// and returns the namespaces it removed objects from:
+//   - the Traefik routes (and DNSEndpoint) gitmig wrote when the source became the
+//     service's home, once no ExternalName of the service in another cluster leads to
+//     the source: step 3 re-pointed gitmig's own, so only hand-written ones keep them;
+//   - the ExternalName stubs step 1 wrote there for the services it calls, once no
+//     workload left in the source calls them. Stubs an earlier cleanup left, or that
+//     step 3 re-pointed, stay: they may be the redirect of a service's former home.
+func (s *stepState) dropWhatNothingNeeds(e *edits) []string {
+	svc := s.svc()
+	var namespaces []string
+	if !s.clientOnly && !s.ledHereFromElsewhere(svc) {
+		for _, name := range []string{"ingressroute-" + svc.Name + ".yaml", "dnsendpoint-" + svc.Name + ".yaml"} {
+			if entry, full := s.file(name); s.kust.HasResource(entry) {
+				s.kust.RemoveResource(entry)
+				e.delete(full)
+			}
+		}
+	}
+	for _, dep := range s.model.Config.Dependencies(svc.Name) {
+		entry, full := s.file("externalname-" + dep.Name + ".yaml")
+		if !s.kust.HasResource(entry) || s.calledHere(dep) {
+			continue
+		}
+		if obj, ok := s.build.Service(dep.Namespace, dep.Name); !ok || obj.Annotations[AnnotationStep] != step.Deploy.String() {
+			continue
+		}
+		s.kust.RemoveResource(entry)
+		e.delete(full)
+		namespaces = append(namespaces, dep.Namespace)
+	}
+	return namespaces
+}
+
+// ledHereFromElsewhere reports whether an ExternalName of the service in another
+// cluster leads to the source's ingress.
+func (s *stepState) ledHereFromElsewhere(svc config.Service) bool {
+	for _, cluster := range s.model.Clusters() {
+		if cluster == s.cluster.Name {
+			continue
+		}
+		obj, ok := s.model.Build(cluster).Service(svc.Namespace, svc.Name)
+		if ok && obj.Service.IsExternalName() && sameDNSName(obj.Service.ExternalName, s.cluster.Ingress.DNSName) {
+			return true
+		}
+	}
+	return false
+}
+
+// calledHere reports whether a workload that stays in the source, other than the
+// service leaving it, calls dep.
+func (s *stepState) calledHere(dep config.Service) bool {
+	for _, name := range dep.Clients {
+		client, ok := s.model.Config.Service(name)
+		if ok && name != s.svc().Name && slices.Contains(s.model.Running(client), s.cluster.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// inNamespace reports whether a build has an object in namespace ns.
+func inNamespace(b *fleet.Build, ns string) bool {
+	return slices.ContainsFunc(b.Objects, func(o *fleet.Object) bool { return o.Namespace == ns })
 }
 
 // trialBuild builds the edited overlay with the edits so far and the kustomization as

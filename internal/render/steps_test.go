@@ -737,9 +737,10 @@ func mustCluster(t *testing.T, repo *testRepo, name string) config.Cluster {
 }
 
 // TestMoveThereBackAndThereAgain moves the example's orc8r edge→cloud, back, and to
-// cloud again. Cleanup of the way back keeps step 2's gitmig/ingressroute-orc8r.yaml
-// in cloud (older ExternalNames may still lead there); the third move's step 2
-// rewrites it for the new migration instead of taking it for its own work.
+// cloud again. Cleanup of the way back removes step 2's gitmig/ingressroute-orc8r.yaml
+// from cloud, as no ExternalName leads there any more; the third move's step 2 writes
+// it anew. (Where a hand-written ExternalName still leads there, cleanup keeps it and
+// step 2 rewrites it for the new migration instead of taking it for its own work.)
 func TestMoveThereBackAndThereAgain(t *testing.T) {
 	repo := exampleFleet.load(t)
 	for i, m := range []Migration{

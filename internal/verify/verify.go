@@ -133,6 +133,20 @@ func (v *verifier) checkService(svc config.Service) {
 	if len(v.model.Running(svc)) == 0 {
 		v.add(svc.Name, "", "no cluster runs it: no build has Deployment %s/%s", svc.Namespace, svc.Name)
 	}
+	clientOnly, err := v.model.ClientOnly(svc)
+	if err != nil {
+		v.add(svc.Name, "", "%v", err)
+		return
+	}
+	if clientOnly {
+		// Nothing calls a workload with no Service; it is verified as a client, from
+		// the side of each service it calls.
+		if len(svc.Clients) > 0 {
+			v.add(svc.Name, "", "gitmig.yaml lists clients of it (%s), but base %s has no Service %s/%s for them to call",
+				strings.Join(svc.Clients, ", "), svc.Base, svc.Namespace, svc.Name)
+		}
+		return
+	}
 	ports, err := v.model.Ports(svc)
 	if err != nil {
 		v.add(svc.Name, "", "%v", err)

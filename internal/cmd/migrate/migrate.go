@@ -119,6 +119,11 @@ func Run(ctx context.Context, opts *Options) error {
 		return fmt.Errorf("this migration cannot finish, so gitmig would not start it: %w", rehearsed)
 	}
 	fmt.Fprintf(out, "\nAfter step %d: %s runs in %s; verify: %s\n", step.Count, m.Service.Name, strings.Join(r.Final.Running(m.Service), ", "), verdict(verify.Verify(r.Final)))
+	// Where its clients run, the way their name leads and what it costs: one hop to
+	// the destination, gitmig re-pointing what earlier moves left behind.
+	for _, p := range verify.Paths(r.Final, m.Service) {
+		fmt.Fprintf(out, "  client %s\n", p)
+	}
 	return nil
 }
 
@@ -192,7 +197,7 @@ func runningCluster(model *fleet.Model, service string) (string, error) {
 }
 
 func printPreview(out io.Writer, p *render.Preview) {
-	fmt.Fprintf(out, "\n== Step %s %s: cluster %s ==\n", p.Change.Step.Of(), p.Change.Step.Name(), p.Change.Cluster)
+	fmt.Fprintf(out, "\n== Step %s %s: cluster %s ==\n", p.Change.Step.Of(), p.Change.Step.Name(), strings.Join(p.Change.Clusters(), ", "))
 	fmt.Fprintln(out, "Files:")
 	for _, f := range p.Files {
 		fmt.Fprintf(out, "  %s %s\n", f.Status, f.Path)

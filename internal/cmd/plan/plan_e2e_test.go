@@ -263,13 +263,13 @@ func TestPlanFromTheBundledSnapshot(t *testing.T) {
 			}
 			want := map[string][]string{
 				// edge sustained 6.90 cores and uses 7.10 now: each figure under its label.
-				"table": {"MOVE    orc8r (orc8r-ns) edge → cloud\nREASON  edge Overloaded: sustained cpu 6.90/8.00", "CANDIDATES FOR orc8r", "STAYING",
+				"table": {"MOVE    orc8r (orc8r-ns) edge → cloud\nREASON  edge Overloaded: sustained cpu 6.90/8.00", "\nCLIENT  agw@edge → cloud (1 hop, 20ms)\n", "CANDIDATES FOR orc8r", "STAYING",
 					"NAME   STATE       SUSTAINED CPU/CAPACITY  CPU UTIL  SUSTAINED MEMORY/CAPACITY  MEMORY UTIL  WHY\n",
 					"edge   Overloaded  6.90/8.00               0.86      7.50Gi/16.00Gi             0.47"},
 				"json": {`"from": "edge"`, `"to": "cloud"`, `"cpu": {
         "sustained": 6.9,
-        "capacity": 8,`},
-				"markdown": {"**Move `orc8r` (namespace `orc8r-ns`) from `edge` to `cloud`.**", "| Cluster | Feasible | Score | Why |",
+        "capacity": 8,`, `"client": "agw"`, `"path": [` + "\n" + `            "edge",` + "\n" + `            "cloud"`, `"latencyMs": 20`},
+				"markdown": {"**Move `orc8r` (namespace `orc8r-ns`) from `edge` to `cloud`.**", "Its clients will reach it:\n\n- agw@edge → cloud (1 hop, 20ms)\n", "| Cluster | Feasible | Score | Why |",
 					"| edge | Overloaded | 6.90 / 8.00 | 0.86 |", "moving orc8r (current cpu 3.20, current memory 3.00Gi) brings it to current cpu 0.49"},
 			}[format]
 			for _, w := range want {

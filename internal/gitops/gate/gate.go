@@ -72,6 +72,9 @@ type Request struct {
 	// Routes are the Traefik routes to the service in the destination's build, those
 	// step 2 wrote: one per port, of the kind that carries what the port speaks.
 	Routes []Route
+	// ClientOnly is set for a workload with no Service: steps 2 and 3 route and flip
+	// nothing, so only "applied" matters for them.
+	ClientOnly bool
 	// Undo is set when the merge rolled Step back: only "applied" matters then.
 	Undo bool
 	// ReadOnly asks the gates to change nothing, not even to ask an engine to look

@@ -54,6 +54,9 @@ func (w Workloads) Check(ctx context.Context, req Request) (Result, error) {
 	if !ok {
 		return Passed("no access to %s's workloads (gitops.workloads): not checked there", req.Cluster), nil
 	}
+	if req.ClientOnly && (req.Step == step.Route || req.Step == step.Flip) {
+		return Passed("%s has no Service: step %d changes nothing in %s", req.Service, int(req.Step), req.Cluster), nil
+	}
 	switch req.Step {
 	case step.Deploy:
 		return deploymentAvailable(ctx, client, req)

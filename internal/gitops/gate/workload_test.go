@@ -78,3 +78,27 @@ func TestRoutesInPlace(t *testing.T) {
 	req.Routes = nil
 	check(Wait, "cloud's build has no Traefik route to orc8r-ns/orc8r yet")
 }
+
+// A client-only workload has no route to wait for after step 2 and no Service to see
+// flipped after step 3; its Deployment is still waited for after step 1, on a real API
+// server.
+func TestWorkloadsClientOnly(t *testing.T) {
+	env := kubeenv.Start(t, "edge", "cloud")
+	w := Workloads{Clients: map[string]dynamic.Interface{"edge": env.Cluster("edge").Dynamic, "cloud": env.Cluster("cloud").Dynamic}}
+	for _, c := range []struct {
+		step    int
+		verdict Verdict
+		reason  string
+	}{
+		{1, Wait, "Deployment orc8r-ns/orc8r is not in cloud yet"},
+		{2, Pass, "orc8r has no Service: step 2 changes nothing in cloud"},
+		{3, Pass, "orc8r has no Service: step 3 changes nothing in edge"},
+	} {
+		req := request(c.step)
+		req.ClientOnly = true
+		res, err := w.Check(t.Context(), req)
+		if err != nil || res.Verdict != c.verdict || !strings.Contains(res.Reason, c.reason) {
+			t.Errorf("step %d: Check = %+v, %v; want %s saying %q", c.step, res, err, c.verdict, c.reason)
+		}
+	}
+}
