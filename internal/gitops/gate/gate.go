@@ -29,6 +29,9 @@ type Result struct {
 	// AppliedAt is when the engine finished applying the step, when it says; the drain
 	// counts from it.
 	AppliedAt time.Time `json:"appliedAt,omitzero"`
+	// RecheckAt, on a Wait, is when the answer changes by the clock alone (the end of
+	// the drain), so that a caller need not ask before then, nor wait for an event.
+	RecheckAt time.Time `json:"recheckAt,omitzero"`
 }
 
 // Passed, Waiting and Failed build results.
@@ -113,8 +116,10 @@ func (d Drain) Check(ctx context.Context, req Request) (Result, error) {
 	}
 	elapsed := req.Now.Sub(since)
 	if elapsed < d.Duration {
-		return Waiting("draining %s: %s of %s since the flip %s at %s (%s)",
-			req.From, max(elapsed, 0).Truncate(time.Second), d.Duration, what, since.UTC().Format(time.RFC3339), res.Reason), nil
+		wait := Waiting("draining %s: %s of %s since the flip %s at %s (%s)",
+			req.From, max(elapsed, 0).Truncate(time.Second), d.Duration, what, since.UTC().Format(time.RFC3339), res.Reason)
+		wait.RecheckAt = since.Add(d.Duration)
+		return wait, nil
 	}
 	res.Reason = fmt.Sprintf("%s; drained %s", res.Reason, d.Duration)
 	if d.Idle != nil {
