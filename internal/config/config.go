@@ -67,8 +67,18 @@ type Ingress struct {
 	DNSName string `json:"dnsName"`
 	// Address is the load balancer's IP, written into DNSEndpoint records.
 	Address string `json:"address,omitempty"`
-	// EntryPoints maps Traefik entry point names to the port they listen on.
-	EntryPoints map[string]int32 `json:"entryPoints"`
+	// EntryPoints maps Traefik entry point names to the port they listen on and the
+	// protocol their clients speak.
+	EntryPoints map[string]EntryPoint `json:"entryPoints"`
+}
+
+// EntryPoint is one of the entry points of a cluster's Traefik. gitmig.yaml gives it as
+// its port alone (`web: 80`, an http entry point) or as `{port: 5432, protocol: tcp}`.
+type EntryPoint struct {
+	Port int32 `json:"port"`
+	// Protocol is what clients speak to it, as package traffic names entry point
+	// protocols: http (the default), tls, tcp or udp.
+	Protocol string `json:"protocol,omitempty"`
 }
 
 // LatencyEntry is the symmetric round trip between two clusters.
@@ -89,6 +99,20 @@ type Service struct {
 	// Tiers the service may run in; every tier when empty.
 	Tiers  []string `json:"tiers,omitempty"`
 	Pinned bool     `json:"pinned,omitempty"`
+	// Hosts are names clients reach the service by besides its in-cluster names, such
+	// as controller.example.net: the routes gitmig writes match them too.
+	Hosts []string `json:"hosts,omitempty"`
+	// Ports says what ports of its Service speak where the base does not say it with
+	// appProtocol, or says it wrong.
+	Ports []PortProtocol `json:"ports,omitempty"`
+}
+
+// PortProtocol overrides the appProtocol of one port of a service's Service, named by
+// its name or its number.
+type PortProtocol struct {
+	Name        string `json:"name,omitempty"`
+	Port        int32  `json:"port,omitempty"`
+	AppProtocol string `json:"appProtocol"`
 }
 
 // Policy drives the decision engine and the pace of migrations.
@@ -101,8 +125,12 @@ type Policy struct {
 	Cooldown      Duration   `json:"cooldown"`
 	MaxConcurrent int        `json:"maxConcurrent"`
 	Stickiness    float64    `json:"stickiness"`
-	Drain         Duration   `json:"drain"`
-	StepTimeout   Duration   `json:"stepTimeout"`
+	// RouteSettle holds the route step this long after it is applied before the flip
+	// opens, for Traefik to load the new routes: it applies provider changes in
+	// batches (providersThrottleDuration, 2s by default) and answers 404 until then.
+	RouteSettle Duration `json:"routeSettle"`
+	Drain       Duration `json:"drain"`
+	StepTimeout Duration `json:"stepTimeout"`
 	// IdleRate is the request rate, per second, below which a drained source counts as
 	// idle; it matters only with queries.requestRate.
 	IdleRate float64 `json:"idleRate"`

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/gitmig/gitmig/internal/traffic"
 )
 
 // minimal is the smallest valid gitmig.yaml with two clusters, a latency entry and two
@@ -142,7 +144,17 @@ func TestInvalid(t *testing.T) {
 		{
 			name:  "entry point port is not a number",
 			pairs: []string{"{web: 80, websecure: 443}", "{web: eighty}"},
-			want:  ValidationError{{"clusters.ingress.entryPoints", "want an integer (int32), got string"}},
+			want:  ValidationError{{"clusters.ingress.entryPoints", `want a port such as 80, or {port: 5432, protocol: tcp}, got string "eighty"`}},
+		},
+		{
+			name:  "entry point mapping with an unknown field",
+			pairs: []string{"{web: 80, websecure: 443}", "{web: 80, db: {port: 5432, proto: tcp}}"},
+			want:  ValidationError{{"clusters.ingress.entryPoints", `want a port such as 80, or {port: 5432, protocol: tcp}, got unknown field "proto"`}},
+		},
+		{
+			name:  "entry point mapping whose port is not a number",
+			pairs: []string{"{web: 80, websecure: 443}", "{web: 80, db: {port: '5432', protocol: tcp}}"},
+			want:  ValidationError{{"clusters.ingress.entryPoints", `want a port such as 80, or {port: 5432, protocol: tcp}, got port "5432"`}},
 		},
 		{
 			name:  "latency is a mapping",
@@ -227,6 +239,44 @@ func TestInvalid(t *testing.T) {
 			want: ValidationError{
 				{"clusters[1].ingress.entryPoints.web", "port 0 is out of range 1-65535"},
 				{"clusters[1].ingress.entryPoints.websecure", "port 70000 is out of range 1-65535"},
+			},
+		},
+		{
+			name:  "entry point of an unknown protocol",
+			pairs: []string{"{web: 80, websecure: 443}", "{web: 80, websecure: {port: 443, protocol: https}}"},
+			want:  ValidationError{{"clusters[1].ingress.entryPoints.websecure.protocol", `must be one of http, tls, tcp, udp, got "https"`}},
+		},
+		{
+			name:  "a TCP and a UDP entry point on one port",
+			pairs: []string{"{web: 80, websecure: 443}", "{web: 80, dns: {port: 53, protocol: udp}, dnstcp: {port: 53, protocol: tcp}}"},
+			want:  ValidationError{{"clusters[1].ingress.entryPoints.dnstcp", `port 53 is also entry point "dns"`}},
+		},
+		{
+			name:  "hosts that are no DNS names, or twice the same",
+			pairs: []string{"    base: base/api\n", "    base: base/api\n    hosts: [api.example.net, API.example.net, '*.example.net', api.example.net]\n"},
+			want: ValidationError{
+				{"services[0].hosts[1]", `"API.example.net" is not a DNS name a route can match: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`},
+				{"services[0].hosts[2]", `"*.example.net" is not a DNS name a route can match: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`},
+				{"services[0].hosts[3]", `"api.example.net" is listed twice`},
+			},
+		},
+		{
+			name: "port overrides that name no port, both, one twice, or an unknown protocol",
+			pairs: []string{"    base: base/api\n", `    base: base/api
+    ports:
+      - {appProtocol: tls}
+      - {name: grpc, port: 9000, appProtocol: grpc}
+      - {name: api, appProtocol: https}
+      - {name: api, appProtocol: http}
+      - {port: 70000, appProtocol: tcp}
+      - {port: 8080, appProtocol: htpp}
+`},
+			want: ValidationError{
+				{"services[0].ports[0]", "name the port by its name or by its number, one of the two"},
+				{"services[0].ports[1]", "name the port by its name or by its number, one of the two"},
+				{"services[0].ports[3]", "port api is given twice"},
+				{"services[0].ports[4].port", "port 70000 is out of range 1-65535"},
+				{"services[0].ports[5].appProtocol", `must be one of http, kubernetes.io/h2c, grpc, https, tls, kubernetes.io/wss, grpcs, tcp, got "htpp"`},
 			},
 		},
 		{
@@ -376,13 +426,19 @@ func TestInvalid(t *testing.T) {
 		},
 		{
 			name:  "forge github without owner and repo",
-			pairs: []string{"services:", "gitops: {forge: github, github: {owner: example}}\nservices:"},
+			pairs: []string{"services:", "gitops: {forge: github, engine: none, github: {owner: example}}\nservices:"},
 			want:  ValidationError{{"gitops.github", "owner and repo are required with forge github"}},
 		},
 		{
 			name:  "forge github without its section",
-			pairs: []string{"services:", "gitops: {forge: github}\nservices:"},
+			pairs: []string{"services:", "gitops: {forge: github, engine: none}\nservices:"},
 			want:  ValidationError{{"gitops.github", "owner and repo are required with forge github"}},
+		},
+		{
+			// none would be a merge counted as applied on a real fleet: it must be said.
+			name:  "forge github without an engine",
+			pairs: []string{"services:", "gitops: {forge: github, github: {owner: example, repo: fleet}}\nservices:"},
+			want:  ValidationError{{"gitops.engine", "required with forge github: argocd or flux, whichever applies the merged steps, so that gitmig waits for it (none counts a merge as applied and checks nothing)"}},
 		},
 		{
 			name:  "externaldns without load balancer addresses",
@@ -542,10 +598,8 @@ func TestLoadExample(t *testing.T) {
 	if !ok {
 		t.Fatal("no cluster cloud")
 	}
-	for port, want := range map[int32]string{80: "web", 443: "websecure", 8443: "controller", 9443: "api"} {
-		if ep, ok := cloud.EntryPointForPort(port); !ok || ep != want {
-			t.Errorf("cloud entry point for %d = %q, %v; want %q", port, ep, ok, want)
-		}
+	if got, want := cloud.EntryPointList(), "api:8080/http, rpc:9180/http, web:80/http, websecure:443/tls"; got != want {
+		t.Errorf("cloud entry points = %s, want %s", got, want)
 	}
 	if cpu, ok := cloud.CPUCores(); !ok || cpu != 64 {
 		t.Errorf("cloud cpu = %v, %v; want 64", cpu, ok)
@@ -563,6 +617,7 @@ func TestLoadExample(t *testing.T) {
 	}
 	assertEqual(t, "orc8r", []string{orc8r.Namespace, orc8r.Base}, []string{"orc8r-ns", "base/orc8r"})
 	assertEqual(t, "orc8r clients", orc8r.Clients, []string{"agw"})
+	assertEqual(t, "orc8r hosts", orc8r.Hosts, []string{"controller.magma.test", "bootstrapper-controller.magma.test"})
 	if orc8r.MaxLatencyMS == nil || *orc8r.MaxLatencyMS != 25 {
 		t.Errorf("orc8r maxLatencyMs = %v, want 25", orc8r.MaxLatencyMS)
 	}
@@ -638,7 +693,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("maxConcurrent %d, stickiness %v; want 1, 10", p.MaxConcurrent, p.Stickiness)
 	}
 	q := p.Queries
-	// DESIGN.md's queries, verbatim.
+	// The default queries, verbatim.
 	assertEqual(t, "cpuUsage", []string{q.CPUUsage},
 		[]string{`sum by (cluster, namespace, workload) (label_replace(rate(container_cpu_usage_seconds_total{image!=""}[5m]), "workload", "$1", "pod", "(.+)-[a-z0-9]+-[a-z0-9]+"))`})
 	assertEqual(t, "memoryUsage", []string{q.MemoryUsage},
@@ -712,6 +767,70 @@ func TestLookups(t *testing.T) {
 	}
 }
 
+// TestEntryPointProtocols reads both forms of an entry point and finds the one a
+// route of each kind needs.
+func TestEntryPointProtocols(t *testing.T) {
+	cfg, err := Parse([]byte(edit(t, minimal, "{web: 80, websecure: 443}",
+		"{web: 80, websecure: {port: 443, protocol: tls}, db: {port: 5432, protocol: tcp}, dns: {protocol: udp, port: 53}, alt: {port: 8080}}")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(nil); err != nil {
+		t.Fatal(err)
+	}
+	cloud, _ := cfg.Cluster("cloud")
+	want := map[string]EntryPoint{
+		"web": {80, "http"}, "websecure": {443, "tls"}, "db": {5432, "tcp"}, "dns": {53, "udp"}, "alt": {8080, "http"},
+	}
+	assertEqual(t, "entry points", cloud.Ingress.EntryPoints, want)
+	for _, tt := range []struct {
+		port int32
+		kind traffic.Kind
+		want string // the entry point, or the error
+	}{
+		{80, traffic.HTTP, "web"},
+		{8080, traffic.H2C, "alt"},
+		{443, traffic.TLS, "websecure"},
+		{5432, traffic.TCP, "db"},
+		{53, traffic.UDP, "dns"},
+		{443, traffic.HTTP, "entry point websecure on port 443 is tls, not http as the port's http route needs"},
+		{80, traffic.TLS, "entry point web on port 80 is http, not tls as the port's tls route needs"},
+		{5432, traffic.UDP, "entry point db on port 5432 is tcp, not udp as the port's udp route needs"},
+		{9000, traffic.HTTP, "no entry point on port 9000"},
+	} {
+		got, err := cloud.EntryPointFor(tt.port, tt.kind)
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("EntryPointFor(%d, %s) = %q, want %q", tt.port, tt.kind, got, tt.want)
+		}
+	}
+	if got, want := cloud.EntryPointList(), "alt:8080/http, db:5432/tcp, dns:53/udp, web:80/http, websecure:443/tls"; got != want {
+		t.Errorf("EntryPointList() = %q, want %q", got, want)
+	}
+}
+
+func TestPortProtocolOverrides(t *testing.T) {
+	svc := Service{Ports: []PortProtocol{{Name: "controller", AppProtocol: "tls"}, {Port: 9180, AppProtocol: "grpc"}}}
+	for _, tt := range []struct {
+		name      string
+		port      int32
+		own, want string
+	}{
+		{"controller", 443, "", "tls"},
+		{"controller", 443, "http", "tls"},
+		{"rpc", 9180, "", "grpc"},
+		{"", 9180, "http", "grpc"},
+		{"api", 8080, "http", "http"},
+		{"", 8080, "", ""},
+	} {
+		if got := svc.AppProtocol(tt.name, tt.port, tt.own); got != tt.want {
+			t.Errorf("AppProtocol(%q, %d, %q) = %q, want %q", tt.name, tt.port, tt.own, got, tt.want)
+		}
+	}
+}
+
 // FuzzParse checks that no input makes Parse or Validate panic, and that every problem
 // they report names a field. `go test` runs the seeds; `go test -fuzz FuzzParse` explores.
 func FuzzParse(f *testing.F) {
@@ -722,6 +841,8 @@ func FuzzParse(f *testing.F) {
 	for _, seed := range []string{
 		"", "{}", "[]", "null", "~", "kind: Config", "clusters: [{}]", "clusters: [null]",
 		"clusters: [{name: a, ingress: {entryPoints: {web: -1}}}]",
+		"clusters: [{name: a, ingress: {entryPoints: {a: {}, b: {port: x}, c: [], d: '', e: {protocol: 1}, f: null}}}]",
+		"services: [{name: s, hosts: [''], ports: [{}, {name: a, port: -1, appProtocol: ''}]}]",
 		"latency: [{between: []}, {between: [a]}, {between: null}]",
 		"services: [{name: s, base: /abs, clients: [s, '']}]",
 		"services: [{name: s, base: ../x}, {base: .}]",

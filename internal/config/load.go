@@ -16,6 +16,8 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	"github.com/gitmig/gitmig/internal/traffic"
 )
 
 // Load reads, defaults and validates the gitmig.yaml at path. Base folders are checked
@@ -77,7 +79,7 @@ func Parse(data []byte) (*Config, error) {
 	return &cfg, nil
 }
 
-// DefaultPolicy is the policy of DESIGN.md, before gitmig.yaml overrides any of it.
+// DefaultPolicy is gitmig's policy before gitmig.yaml overrides any of it.
 func DefaultPolicy() Policy {
 	return Policy{
 		Prometheus:    Prometheus{Timeout: Duration{30 * time.Second}},
@@ -87,6 +89,7 @@ func DefaultPolicy() Policy {
 		Cooldown:      Duration{time.Hour},
 		MaxConcurrent: 1,
 		Stickiness:    10,
+		RouteSettle:   Duration{15 * time.Second},
 		Drain:         Duration{5 * time.Minute},
 		StepTimeout:   Duration{30 * time.Minute},
 		IdleRate:      0.1,
@@ -143,11 +146,17 @@ func decodeError(err error) error {
 	return fmt.Errorf("decoding: %s", cleanDecodeError(err))
 }
 
-var durationType = reflect.TypeFor[Duration]()
+var (
+	durationType   = reflect.TypeFor[Duration]()
+	entryPointType = reflect.TypeFor[EntryPoint]()
+)
 
 func typeMessage(e *json.UnmarshalTypeError) string {
-	if e.Type == durationType {
+	switch e.Type {
+	case durationType:
 		return fmt.Sprintf("invalid duration %s: want a number with a unit such as 30s, 10m or 1h", e.Value)
+	case entryPointType:
+		return fmt.Sprintf("want a port such as 80, or {port: 5432, protocol: tcp}, got %s", e.Value)
 	}
 	want := e.Type.String()
 	switch e.Type.Kind() {
@@ -178,7 +187,7 @@ func cleanDecodeError(err error) string {
 	return msg
 }
 
-// Defaults of the policy, as documented in DESIGN.md.
+// Defaults of the policy and of the gitops section.
 const (
 	DefaultPrometheusURL = "http://127.0.0.1:9090"
 	DefaultClusterLabel  = "cluster"
@@ -194,6 +203,12 @@ func (c *Config) Default() {
 		if c.Clusters[i].Path != "" {
 			c.Clusters[i].Path = filepath.ToSlash(filepath.Clean(c.Clusters[i].Path))
 		}
+		for name, ep := range c.Clusters[i].Ingress.EntryPoints {
+			if ep.Protocol == "" {
+				ep.Protocol = string(traffic.HTTP)
+				c.Clusters[i].Ingress.EntryPoints[name] = ep
+			}
+		}
 	}
 	for i := range c.Services {
 		if c.Services[i].Base != "" {
@@ -206,8 +221,12 @@ func (c *Config) Default() {
 	p.Queries.Default(p.Prometheus.ClusterLabel)
 	g := &c.GitOps
 	setString(&g.Branch, DefaultBranch)
-	setString(&g.Engine, EngineNone)
 	setString(&g.Forge, ForgeLocal)
+	if g.Forge != ForgeGitHub {
+		// With GitHub, pull requests reach a real fleet: the engine that applies them
+		// must be named, so that none (a merge counts as applied) is never a default.
+		setString(&g.Engine, EngineNone)
+	}
 	setString(&g.DNS, DNSExternalName)
 	if g.GitHub != nil {
 		setString(&g.GitHub.TokenEnv, "GITMIG_GITHUB_TOKEN")
@@ -220,7 +239,7 @@ func (c *Config) Default() {
 	}
 }
 
-// Default fills the queries left empty with DESIGN.md's PromQL, grouped by clusterLabel.
+// Default fills the queries left empty with gitmig's PromQL, grouped by clusterLabel.
 func (q *Queries) Default(clusterLabel string) {
 	setString(&q.NamespaceLabel, "namespace")
 	setString(&q.WorkloadLabel, "workload")
@@ -258,6 +277,47 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		return &json.UnmarshalTypeError{Value: strconv.Quote(s), Type: durationType}
 	}
 	d.Duration = v
+	return nil
+}
+
+// UnmarshalJSON reads an entry point written as its port, or as a mapping of port and
+// protocol.
+func (e *EntryPoint) UnmarshalJSON(b []byte) error {
+	// Errors are *json.UnmarshalTypeError, so that encoding/json adds the field's path.
+	fail := func(got string) error { return &json.UnmarshalTypeError{Value: got, Type: entryPointType} }
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0:
+		return fail("nothing")
+	case b[0] == '{':
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(b, &fields); err != nil {
+			return fail("a mapping that does not decode")
+		}
+		*e = EntryPoint{}
+		for _, key := range sortedKeys(fields) {
+			var err error
+			switch key {
+			case "port":
+				err = json.Unmarshal(fields[key], &e.Port)
+			case "protocol":
+				err = json.Unmarshal(fields[key], &e.Protocol)
+			default:
+				return fail(fmt.Sprintf("unknown field %q", key))
+			}
+			if err != nil {
+				return fail(fmt.Sprintf("%s %s", key, fields[key]))
+			}
+		}
+		return nil
+	case b[0] == '"':
+		return fail("string " + string(b))
+	}
+	var port int32
+	if err := json.Unmarshal(b, &port); err != nil {
+		return fail(string(b))
+	}
+	*e = EntryPoint{Port: port}
 	return nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"text/template"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/gitmig/gitmig/internal/traffic"
 )
 
 // Cluster returns the named cluster.
@@ -87,11 +89,53 @@ func trimDot(s string) string {
 // EntryPointForPort returns the entry point of the cluster's ingress listening on port.
 func (cl Cluster) EntryPointForPort(port int32) (string, bool) {
 	for _, name := range sortedKeys(cl.Ingress.EntryPoints) {
-		if cl.Ingress.EntryPoints[name] == port {
+		if cl.Ingress.EntryPoints[name].Port == port {
 			return name, true
 		}
 	}
 	return "", false
+}
+
+// EntryPointFor returns the entry point of the cluster's ingress that can carry a route
+// of kind k for a Service port: the one listening on the port, when its protocol is
+// the one k needs, since a client keeps its port across the flip. The error says why
+// there is none.
+func (cl Cluster) EntryPointFor(port int32, k traffic.Kind) (string, error) {
+	name, ok := cl.EntryPointForPort(port)
+	if !ok {
+		return "", fmt.Errorf("no entry point on port %d", port)
+	}
+	if got, need := cl.Ingress.EntryPoints[name].Protocol, k.EntryPoint(); got != string(need) {
+		return "", fmt.Errorf("entry point %s on port %d is %s, not %s as the port's %s route needs", name, port, got, need, k)
+	}
+	return name, nil
+}
+
+// EntryPointList spells the cluster's entry points as name:port/protocol, sorted by
+// name, for messages.
+func (cl Cluster) EntryPointList() string {
+	parts := make([]string, 0, len(cl.Ingress.EntryPoints))
+	for _, name := range sortedKeys(cl.Ingress.EntryPoints) {
+		ep := cl.Ingress.EntryPoints[name]
+		parts = append(parts, fmt.Sprintf("%s:%d/%s", name, ep.Port, ep.Protocol))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// AppProtocol returns what the service's port of that name and number speaks: the
+// appProtocol gitmig.yaml's ports give it, else own, the Service port's.
+func (s Service) AppProtocol(name string, port int32, own string) string {
+	for _, p := range s.Ports {
+		if p.Names(name, port) {
+			return p.AppProtocol
+		}
+	}
+	return own
+}
+
+// Names reports whether the override is for the port of that name and number.
+func (p PortProtocol) Names(name string, port int32) bool {
+	return (p.Name != "" && p.Name == name) || (p.Port != 0 && p.Port == port)
 }
 
 // CPUCores and MemoryBytes return the configured capacity, and false when not configured.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/gitmig/gitmig/internal/step"
+	"github.com/gitmig/gitmig/internal/traffic"
 )
 
 // FieldError is one problem in gitmig.yaml, at a field path such as
@@ -107,22 +109,30 @@ func (c *Config) validateClusters(v *validator) map[string]bool {
 		if in.Address != "" && net.ParseIP(in.Address) == nil {
 			v.add(f+".ingress.address", "%q is not an IP address", in.Address)
 		}
-		if len(in.EntryPoints) == 0 {
-			v.add(f+".ingress.entryPoints", "at least one entry point is required, e.g. {web: 80}")
-		}
-		byPort := map[int32]string{}
-		for _, ep := range sortedKeys(in.EntryPoints) {
-			port := in.EntryPoints[ep]
-			if port < 1 || port > 65535 {
-				v.add(f+".ingress.entryPoints."+ep, "port %d is out of range 1-65535", port)
-			}
-			if other, ok := byPort[port]; ok {
-				v.add(f+".ingress.entryPoints."+ep, "port %d is also entry point %q", port, other)
-			}
-			byPort[port] = ep
-		}
+		validateEntryPoints(v, f+".ingress.entryPoints", in.EntryPoints)
 	}
 	return names
+}
+
+func validateEntryPoints(v *validator, field string, entryPoints map[string]EntryPoint) {
+	if len(entryPoints) == 0 {
+		v.add(field, "at least one entry point is required, e.g. {web: 80}")
+	}
+	byPort := map[int32]string{}
+	for _, name := range sortedKeys(entryPoints) {
+		ep := entryPoints[name]
+		if ep.Port < 1 || ep.Port > 65535 {
+			v.add(field+"."+name, "port %d is out of range 1-65535", ep.Port)
+		}
+		// One port is one listener, whether it takes TCP or UDP.
+		if other, ok := byPort[ep.Port]; ok {
+			v.add(field+"."+name, "port %d is also entry point %q", ep.Port, other)
+		}
+		byPort[ep.Port] = name
+		if !traffic.IsEntryPointProtocol(ep.Protocol) {
+			v.add(field+"."+name+".protocol", "must be one of http, tls, tcp, udp, got %q", ep.Protocol)
+		}
+	}
 }
 
 func (c *Config) validateLatency(v *validator, clusters map[string]bool) {
@@ -199,6 +209,49 @@ func (c *Config) validateServices(v *validator, repo fs.FS) {
 				v.add(fmt.Sprintf("%s.tiers[%d]", f, j), "must be one of edge, fog, cloud, got %q", tier)
 			}
 		}
+		validateHosts(v, f+".hosts", s.Hosts)
+		validatePortProtocols(v, f+".ports", s.Ports)
+	}
+}
+
+func validateHosts(v *validator, field string, hosts []string) {
+	seen := map[string]bool{}
+	for j, h := range hosts {
+		f := fmt.Sprintf("%s[%d]", field, j)
+		if errs := validation.IsDNS1123Subdomain(h); len(errs) > 0 {
+			v.add(f, "%q is not a DNS name a route can match: %s", h, errs[0])
+		}
+		if seen[h] {
+			v.add(f, "%q is listed twice", h)
+		}
+		seen[h] = true
+	}
+}
+
+// validatePortProtocols checks the overrides of what ports speak. Whether each names a
+// port of the service's Service is known only once its base is built, so verify
+// checks that.
+func validatePortProtocols(v *validator, field string, ports []PortProtocol) {
+	names, numbers := map[string]bool{}, map[int32]bool{}
+	for j, p := range ports {
+		f := fmt.Sprintf("%s[%d]", field, j)
+		switch {
+		case (p.Name == "") == (p.Port == 0):
+			v.add(f, "name the port by its name or by its number, one of the two")
+		case p.Port < 0 || p.Port > 65535:
+			v.add(f+".port", "port %d is out of range 1-65535", p.Port)
+		case names[p.Name] || numbers[p.Port]:
+			v.add(f, "port %s is given twice", cmp.Or(p.Name, fmt.Sprint(p.Port)))
+		}
+		if p.Name != "" {
+			names[p.Name] = true
+		}
+		if p.Port != 0 {
+			numbers[p.Port] = true
+		}
+		if !traffic.Known(p.AppProtocol) {
+			v.add(f+".appProtocol", "must be one of http, kubernetes.io/h2c, grpc, https, tls, kubernetes.io/wss, grpcs, tcp, got %q", p.AppProtocol)
+		}
 	}
 }
 
@@ -249,7 +302,7 @@ func (c *Config) validatePolicy(v *validator) {
 		value Duration
 	}{
 		{"policy.sustain", p.Sustain}, {"policy.cooldown", p.Cooldown},
-		{"policy.drain", p.Drain}, {"policy.stepTimeout", p.StepTimeout},
+		{"policy.routeSettle", p.RouteSettle}, {"policy.drain", p.Drain}, {"policy.stepTimeout", p.StepTimeout},
 	} {
 		if d.value.Duration < 0 {
 			v.add(d.field, "must not be negative, got %s", d.value.Duration)
@@ -270,6 +323,9 @@ func (c *Config) validatePolicy(v *validator) {
 	if p.StepTimeout.Duration <= p.Drain.Duration {
 		v.add("policy.stepTimeout", "%s must be longer than policy.drain %s, or every flip would time out and roll back", p.StepTimeout.Duration, p.Drain.Duration)
 	}
+	if p.StepTimeout.Duration <= p.RouteSettle.Duration {
+		v.add("policy.stepTimeout", "%s must be longer than policy.routeSettle %s, or every route step would time out and roll back", p.StepTimeout.Duration, p.RouteSettle.Duration)
+	}
 	if p.MaxConcurrent < 1 {
 		v.add("policy.maxConcurrent", "must be at least 1, got %d", p.MaxConcurrent)
 	}
@@ -286,7 +342,9 @@ func (c *Config) validateGitOps(v *validator, clusters map[string]bool) {
 	if err := checkBranch(g.Branch); err != nil {
 		v.add("gitops.branch", "%q is not a branch name: %v", g.Branch, err)
 	}
-	if !slices.Contains([]string{EngineArgoCD, EngineFlux, EngineNone}, g.Engine) {
+	if g.Engine == "" && g.Forge == ForgeGitHub {
+		v.add("gitops.engine", "required with forge github: argocd or flux, whichever applies the merged steps, so that gitmig waits for it (none counts a merge as applied and checks nothing)")
+	} else if !slices.Contains([]string{EngineArgoCD, EngineFlux, EngineNone}, g.Engine) {
 		v.add("gitops.engine", "must be one of argocd, flux, none, got %q", g.Engine)
 	}
 	if !slices.Contains([]string{ForgeGitHub, ForgeLocal}, g.Forge) {

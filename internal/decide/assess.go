@@ -60,7 +60,7 @@ func (f *findings) note(format string, args ...any) {
 	f.list = append(f.list, fmt.Sprintf(format, args...))
 }
 
-// assess applies the destination filters of DESIGN.md's rule 3 to dest and scores it.
+// assess applies the destination filters to dest and scores it.
 func (e *engine) assess(s *serviceState, src, dest *clusterState, w load, explain bool) (a assessment) {
 	a = assessment{cluster: dest, current: src == dest}
 	f := &findings{explain: explain}
@@ -159,8 +159,10 @@ func (e *engine) overTarget(dest *clusterState, used, requested amount, f *findi
 }
 
 // placementProblems checks what makes dest a valid new home for s whatever the load:
-// tier, cooldown, entry points and the reachability of what s calls. It returns true
-// when f says to stop.
+// tier, cooldown, an entry point that can carry each port (of the protocol its kind of
+// route needs, and free where that route or one already there takes every
+// connection) and the reachability of what s calls. It returns true when f says to
+// stop.
 func (e *engine) placementProblems(s *serviceState, dest *clusterState, f *findings) bool {
 	if !s.allowsTier(dest.tier) {
 		if f.fail() {
@@ -175,18 +177,31 @@ func (e *engine) placementProblems(s *serviceState, dest *clusterState, f *findi
 		f.note("%s→%s cooling down until %s", s.cfg.Name, dest.name, until.UTC().Format(time.RFC3339))
 	}
 	for _, p := range s.ports {
-		if p.Protocol != "" && !strings.EqualFold(p.Protocol, "TCP") {
+		if p.unroutable != "" {
 			if f.fail() {
 				return true
 			}
-			f.note("port %s %d/%s: a Traefik IngressRoute carries TCP only", p.Name, p.Port, p.Protocol)
+			f.note("port %s %d: %s", p.name, p.port, p.unroutable)
 			continue
 		}
-		if _, ok := dest.entryPoints[p.Port]; !ok {
+		ep, ok := dest.entryPoints[p.port]
+		if !ok || ep.protocol != string(p.kind.EntryPoint()) {
 			if f.fail() {
 				return true
 			}
-			f.note("no ingress entry point on port %d for port %s", p.Port, p.Name)
+			_, err := dest.cfg.EntryPointFor(p.port, p.kind)
+			f.note("port %s %d (%s): %v", p.name, p.port, p.kind, err)
+			continue
+		}
+		if others := dest.use[ep.name].Conflicts(s.ref, p.kind); len(others) > 0 {
+			if f.fail() {
+				return true
+			}
+			if p.kind.Exclusive() {
+				f.note("port %s %d (%s): its route would take every connection of entry point %s, which already routes %s", p.name, p.port, p.kind, ep.name, strings.Join(others, ", "))
+			} else {
+				f.note("port %s %d (%s): a HostSNI(`*`) or UDP route takes every connection of entry point %s, for %s", p.name, p.port, p.kind, ep.name, strings.Join(others, ", "))
+			}
 		}
 	}
 	for _, d := range s.deps {
@@ -198,7 +213,7 @@ func (e *engine) placementProblems(s *serviceState, dest *clusterState, f *findi
 		}
 		where := "runs nowhere"
 		if len(d.running) > 0 {
-			where = "runs in " + clusterNames(d.running) + " without an IngressRoute to it"
+			where = "runs in " + clusterNames(d.running) + " without a Traefik route to it"
 		}
 		f.note("calls %s, unreachable from %s: %s", d.cfg.Name, dest.name, where)
 	}

@@ -2,6 +2,7 @@ package decide
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/metrics"
+	"github.com/gitmig/gitmig/internal/traffic"
 )
 
 // clusterState is one cluster as the engine sees it while it plans: its verdict from the
@@ -19,8 +21,12 @@ type clusterState struct {
 	name  string
 	tier  string
 	rank  int
+	cfg   config.Cluster
 	// entryPoints maps a port to the entry point listening on it.
-	entryPoints map[int32]string
+	entryPoints map[int32]entryPoint
+	// use says what the cluster's routes, and the migrations planned or in flight to
+	// it, send through each entry point, by name.
+	use map[string]traffic.EntryPointUse
 
 	state string
 	why   string
@@ -35,16 +41,23 @@ type clusterState struct {
 	unsizedArrivals []string
 }
 
+type entryPoint struct{ name, protocol string }
+
 // newClusterState judges a cluster from its metrics m (nil when the snapshot lacks it),
-// whose sustained numbers cover the window snapSustain.
-func newClusterState(index int, cl config.Cluster, m *metrics.ClusterMetrics, snapSustain config.Duration, policy config.Policy) *clusterState {
-	c := &clusterState{index: index, name: cl.Name, tier: cl.Tier, rank: config.TierRank(cl.Tier), entryPoints: map[int32]string{}}
-	for ep, port := range cl.Ingress.EntryPoints {
+// whose sustained numbers cover the window snapSustain; uses is what its routes send
+// through its entry points.
+func newClusterState(index int, cl config.Cluster, m *metrics.ClusterMetrics, snapSustain config.Duration, policy config.Policy, uses map[string]traffic.EntryPointUse) *clusterState {
+	c := &clusterState{index: index, name: cl.Name, tier: cl.Tier, rank: config.TierRank(cl.Tier), cfg: cl,
+		entryPoints: map[int32]entryPoint{}, use: maps.Clone(uses)}
+	for name, e := range cl.Ingress.EntryPoints {
 		// Two entry points on one port are a validation error; the smaller name wins
 		// anyway so that the engine stays deterministic on unvalidated input.
-		if prev, ok := c.entryPoints[port]; !ok || ep < prev {
-			c.entryPoints[port] = ep
+		if prev, ok := c.entryPoints[e.Port]; !ok || name < prev.name {
+			c.entryPoints[e.Port] = entryPoint{name: name, protocol: e.Protocol}
 		}
+	}
+	if c.use == nil {
+		c.use = map[string]traffic.EntryPointUse{}
 	}
 	switch {
 	case m == nil:

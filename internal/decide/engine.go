@@ -43,7 +43,6 @@ type engine struct {
 // policy.maxConcurrent minus the migrations in flight.
 func NewPlan(in Input) Plan {
 	e := newEngine(in)
-	e.reserveInFlight(in.InFlight)
 	for _, s := range e.services {
 		if reason := e.immovable(s); reason != "" {
 			e.skip(s, reason)
@@ -75,7 +74,7 @@ func newEngine(in Input) *engine {
 	sorted := slices.Clone(cfg.Clusters)
 	slices.SortFunc(sorted, func(a, b config.Cluster) int { return strings.Compare(a.Name, b.Name) })
 	for i, cl := range sorted {
-		c := newClusterState(i, cl, metrics[cl.Name], snap.Sustain, cfg.Policy)
+		c := newClusterState(i, cl, metrics[cl.Name], snap.Sustain, cfg.Policy, in.Fleet.EntryPoints[cl.Name])
 		if in.Metrics == nil {
 			c.unknown("no metrics")
 		}
@@ -108,6 +107,7 @@ func newEngine(in Input) *engine {
 	e.services = newServiceStates(in, e.byName)
 	e.inFlight = len(in.InFlight)
 	e.budget = max(0, cfg.Policy.MaxConcurrent-e.inFlight)
+	e.reserve(append(slices.Clone(in.InFlight), in.Recent...))
 	return e
 }
 
@@ -120,10 +120,10 @@ func (e *engine) loadIn(s *serviceState, c *clusterState) (load, bool) {
 	return load{usage: amount{w.CPU.Usage, w.Memory.Usage}, requests: amount{w.CPU.Requests, w.Memory.Requests}}, true
 }
 
-// reserveInFlight promises each in-flight migration's load to its destination, unless
-// the destination's metrics already count it, and credits it to its source, which it
-// is leaving.
-func (e *engine) reserveInFlight(migrations []Migration) {
+// reserve promises each migration's load to its destination, unless the destination's
+// metrics already count it, and credits it to its source, which it is leaving or has
+// just left.
+func (e *engine) reserve(migrations []Migration) {
 	sorted := slices.Clone(migrations)
 	slices.SortFunc(sorted, cmpMigration)
 	for _, m := range sorted {
@@ -132,17 +132,27 @@ func (e *engine) reserveInFlight(migrations []Migration) {
 			continue
 		}
 		src, dst := e.byName[m.From], e.byName[m.To]
-		var w load
-		sized := false
+		var w, atDest load
+		var sized, counted bool
 		if src != nil {
-			if w, sized = e.loadIn(s, src); sized {
-				src.used, src.requests = src.used.minus(w.usage), src.requests.minus(w.requests)
-			}
+			w, sized = e.loadIn(s, src)
+		}
+		if dst != nil {
+			atDest, counted = e.loadIn(s, dst)
+		}
+		if !sized && counted {
+			// Gone from the source's workload metrics (a move just completed): what it
+			// weighs where it runs now is the best measure of what it took away.
+			w, sized = atDest, true
+		}
+		if sized && src != nil {
+			src.used, src.requests = src.used.minus(w.usage), src.requests.minus(w.requests)
 		}
 		if dst == nil {
 			continue
 		}
-		if _, counted := e.loadIn(s, dst); counted {
+		dst.arrive(s)
+		if counted {
 			continue
 		}
 		if !sized {
@@ -197,6 +207,7 @@ func (e *engine) decide(s *serviceState, from *clusterState, to assessment, w lo
 	e.budget--
 	from.used, from.requests = from.used.minus(w.usage), from.requests.minus(w.requests)
 	to.cluster.used, to.cluster.requests = to.cluster.used.plus(w.usage), to.cluster.requests.plus(w.requests)
+	to.cluster.arrive(s)
 	e.decisions = append(e.decisions, Decision{
 		Service: s.cfg.Name, Namespace: s.cfg.Namespace, From: from.name, To: to.cluster.name,
 		Reason: reason, Candidates: candidates,

@@ -12,6 +12,7 @@ import (
 	"github.com/gitmig/gitmig/internal/decide"
 	"github.com/gitmig/gitmig/internal/metrics"
 	"github.com/gitmig/gitmig/internal/present"
+	"github.com/gitmig/gitmig/internal/traffic"
 )
 
 func TestOverloadedEdgeMovesOrc8rToCloud(t *testing.T) {
@@ -122,15 +123,95 @@ func TestDestinationWithoutEntryPointForAPortIsInfeasible(t *testing.T) {
 	if cloud.Feasible {
 		t.Fatal("cloud is feasible without an entry point for port 9443")
 	}
-	wantContains(t, "cloud's why", cloud.Why, "no ingress entry point on port 9443 for port api")
+	wantContains(t, "cloud's why", cloud.Why, "port api 9443 (http): no entry point on port 9443")
 }
 
-func TestNonTCPPortsCannotBeRouted(t *testing.T) {
+func TestSCTPPortsCannotBeRouted(t *testing.T) {
 	f := newFixture(t)
 	f.fleet.Ports["orc8r"] = append(f.fleet.Ports["orc8r"], decide.Port{Name: "s1ap", Port: 36412, Protocol: "SCTP"})
 	p := f.plan()
 	wantMoves(t, p)
-	wantContains(t, "orc8r's reason", skipReason(t, p, "orc8r"), "cloud: port s1ap 36412/SCTP: a Traefik IngressRoute carries TCP only")
+	wantContains(t, "orc8r's reason", skipReason(t, p, "orc8r"), "cloud: port s1ap 36412: protocol SCTP: Traefik carries TCP and UDP only")
+}
+
+// A port needs an entry point of the protocol its kind of route needs: a TLS port a
+// tls one, which cloud gets in the second run.
+func TestEntryPointProtocolDecides(t *testing.T) {
+	f := newFixture(t)
+	f.fleet.Ports["orc8r"][0].AppProtocol = "tls"
+	p := f.plan()
+	wantMoves(t, p)
+	wantContains(t, "orc8r's reason", skipReason(t, p, "orc8r"),
+		"cloud: port controller 8443 (tls): entry point controller on port 8443 is http, not tls as the port's tls route needs")
+
+	f.cluster("cloud").Ingress.EntryPoints["controller"] = config.EntryPoint{Port: 8443, Protocol: "tls"}
+	wantMoves(t, f.plan(), "orc8r edge→cloud")
+
+	f.fleet.Ports["orc8r"] = append(f.fleet.Ports["orc8r"], decide.Port{Name: "stats", Port: 8125, Protocol: "UDP"})
+	f.cluster("cloud").Ingress.EntryPoints["stats"] = config.EntryPoint{Port: 8125, Protocol: "tcp"}
+	p = f.plan()
+	wantMoves(t, p)
+	wantContains(t, "orc8r's reason", skipReason(t, p, "orc8r"), "cloud: port stats 8125 (udp): entry point stats on port 8125 is tcp, not udp as the port's udp route needs")
+}
+
+// A TCP port's route takes every connection of its entry point: a destination where
+// another service holds that entry point, from the builds, from a migration in flight
+// or from a decision of the same plan, cannot take it.
+func TestTCPEntryPointsServeOneService(t *testing.T) {
+	withDB := func(t *testing.T) *fixture {
+		f := twoEdges(t, "12")
+		for _, svc := range []string{"svc-a", "svc-b"} {
+			f.fleet.Ports[svc] = append(f.fleet.Ports[svc], decide.Port{Name: "db", Port: 5432, Protocol: "TCP", AppProtocol: "tcp"})
+		}
+		for _, cl := range []string{"edge-a", "edge-b", "cloud"} {
+			f.cluster(cl).Ingress.EntryPoints["db"] = config.EntryPoint{Port: 5432, Protocol: "tcp"}
+		}
+		return f
+	}
+	t.Run("free", func(t *testing.T) {
+		f := withDB(t)
+		f.fleet.Ports["svc-b"] = f.fleet.Ports["svc-b"][:1]
+		wantMoves(t, f.plan(), "svc-a edge-a→cloud", "svc-b edge-b→cloud")
+	})
+	t.Run("decided in the same plan", func(t *testing.T) {
+		p := withDB(t).plan()
+		wantMoves(t, p, "svc-a edge-a→cloud")
+		wantContains(t, "svc-b's reason", skipReason(t, p, "svc-b"),
+			"cloud: port db 5432 (tcp): its route would take every connection of entry point db, which already routes a/svc-a")
+	})
+	t.Run("in flight", func(t *testing.T) {
+		f := withDB(t)
+		f.inFlight = []decide.Migration{{Service: "svc-a", From: "edge-a", To: "cloud", Step: 1}}
+		p := f.plan()
+		wantMoves(t, p)
+		wantContains(t, "svc-b's reason", skipReason(t, p, "svc-b"), "which already routes a/svc-a")
+	})
+	t.Run("held in the builds", func(t *testing.T) {
+		f := withDB(t)
+		f.fleet.EntryPoints = map[string]map[string]traffic.EntryPointUse{
+			"cloud": {"db": {Services: []string{"ops/postgres"}, CatchAll: true}, "web": {Services: []string{"ops/grafana"}}},
+		}
+		p := f.plan()
+		wantMoves(t, p)
+		for _, svc := range []string{"svc-a", "svc-b"} {
+			wantContains(t, svc+"'s reason", skipReason(t, p, svc), "which already routes ops/postgres")
+		}
+	})
+	t.Run("its own route", func(t *testing.T) {
+		// A move back finds the route it left there itself.
+		f := withDB(t)
+		f.fleet.Ports["svc-b"] = f.fleet.Ports["svc-b"][:1]
+		f.fleet.EntryPoints = map[string]map[string]traffic.EntryPointUse{"cloud": {"db": {Services: []string{"a/svc-a"}, CatchAll: true}}}
+		wantMoves(t, f.plan(), "svc-a edge-a→cloud", "svc-b edge-b→cloud")
+	})
+	t.Run("an HTTP port where a catch-all route holds the entry point", func(t *testing.T) {
+		f := withDB(t)
+		f.fleet.Ports["svc-a"], f.fleet.Ports["svc-b"] = f.fleet.Ports["svc-a"][:1], f.fleet.Ports["svc-b"][:1]
+		f.fleet.EntryPoints = map[string]map[string]traffic.EntryPointUse{"cloud": {"web": {Services: []string{"ops/proxy"}, CatchAll: true}}}
+		p := f.plan()
+		wantMoves(t, p)
+		wantContains(t, "svc-a's reason", skipReason(t, p, "svc-a"), "cloud: port http 80 (http): a HostSNI(`*`) or UDP route takes every connection of entry point web, for ops/proxy")
+	})
 }
 
 func TestLatencyBound(t *testing.T) {
@@ -194,8 +275,8 @@ func TestCooldown(t *testing.T) {
 }
 
 func TestDependencyReachability(t *testing.T) {
-	// orc8r calls db, which runs in edge: from cloud, orc8r reaches it only through an
-	// IngressRoute in edge.
+	// orc8r calls db, which runs in edge: from cloud, orc8r reaches it only through a
+	// Traefik route in edge.
 	setup := func(t *testing.T) *fixture {
 		f := newFixture(t)
 		f.cfg.Services = append(f.cfg.Services, config.Service{Name: "db", Namespace: "db-ns", Base: "base/db", Clients: []string{"orc8r"}, Pinned: true})
@@ -205,7 +286,7 @@ func TestDependencyReachability(t *testing.T) {
 	t.Run("unreachable", func(t *testing.T) {
 		p := setup(t).plan()
 		wantMoves(t, p)
-		wantContains(t, "orc8r's reason", skipReason(t, p, "orc8r"), "cloud: calls db, unreachable from cloud: runs in edge without an IngressRoute to it")
+		wantContains(t, "orc8r's reason", skipReason(t, p, "orc8r"), "cloud: calls db, unreachable from cloud: runs in edge without a Traefik route to it")
 	})
 	t.Run("routed where it runs", func(t *testing.T) {
 		f := setup(t)

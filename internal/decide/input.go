@@ -12,6 +12,7 @@ import (
 
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/metrics"
+	"github.com/gitmig/gitmig/internal/traffic"
 )
 
 // Input is everything a plan depends on.
@@ -21,6 +22,11 @@ type Input struct {
 	Metrics *metrics.Snapshot
 	// InFlight are the migrations started and not yet finished.
 	InFlight []Migration
+	// Recent are the migrations completed within the last policy.sustain: the
+	// sustained metrics may still count the service where it was, so its load is
+	// credited to its source and promised to its destination, as for one in flight,
+	// but it holds no slot of policy.maxConcurrent.
+	Recent []Migration
 	// Cooldowns are the (service, destination) pairs that must not be chosen yet.
 	Cooldowns []Cooldown
 }
@@ -30,11 +36,14 @@ type Input struct {
 type Fleet struct {
 	// Running maps a service to the clusters whose overlay build has its Deployment.
 	Running map[string][]string
-	// Routed maps a service to the clusters whose build has a traefik.io IngressRoute
-	// routing to it.
+	// Routed maps a service to the clusters whose build has a traefik.io route of any
+	// kind routing to it.
 	Routed map[string][]string
 	// Ports maps a service to the ports of its Service, from its base.
 	Ports map[string][]Port
+	// EntryPoints maps a cluster to what its Traefik routes send through each entry
+	// point, by entry point name.
+	EntryPoints map[string]map[string]traffic.EntryPointUse
 }
 
 // Port is one port of a service's Kubernetes Service.
@@ -42,6 +51,9 @@ type Port struct {
 	Name     string
 	Port     int32
 	Protocol string
+	// AppProtocol is what the port speaks: gitmig.yaml's override for it, else its
+	// appProtocol.
+	AppProtocol string
 }
 
 // Migration is a migration in flight: its service's requests and usage are promised to

@@ -15,8 +15,8 @@ const (
 )
 
 // Plan is the engine's answer: the state of every cluster, the migrations to start and,
-// for every other service, why it stays. Its JSON form is DESIGN.md's `gitmig plan -o
-// json` schema.
+// for every other service, why it stays. Its JSON form is what `gitmig plan -o json`
+// prints.
 type Plan struct {
 	EvaluatedAt time.Time       `json:"evaluatedAt"`
 	Clusters    []ClusterStatus `json:"clusters"`

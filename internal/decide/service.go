@@ -7,29 +7,63 @@ import (
 	"time"
 
 	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/traffic"
 )
 
 // serviceState is one service of gitmig.yaml with everything the engine looks up about
 // it, resolved to indexes once so that assessing thousands of (service, cluster) pairs
 // does no map or list search.
 type serviceState struct {
-	cfg     config.Service
+	cfg config.Service
+	// ref is the service's Service as namespace/name.
+	ref     string
 	running []*clusterState
-	ports   []Port
+	ports   []portRoute
 	// tiers is nil when every tier is allowed.
 	tiers map[string]bool
 	// deps are the services it calls.
 	deps []*serviceState
 	// clients are the clusters where its clients run, each with the clients' names.
 	clients []clientPlacement
-	// routedFrom is a cluster that runs the service and routes to it through an
-	// IngressRoute: from there it is reachable from every cluster. Empty when none.
+	// routedFrom is a cluster that runs the service and routes to it through a Traefik
+	// route: from there it is reachable from every cluster. Empty when none.
 	routedFrom string
 
 	migrating *Migration
 	coolAll   time.Time
 	coolTo    map[string]time.Time
 	handled   bool
+}
+
+// portRoute is a port of a service and how Traefik carries it.
+type portRoute struct {
+	name string
+	port int32
+	kind traffic.Kind
+	// unroutable says why no Traefik route can carry the port; "" when one can.
+	unroutable string
+}
+
+func newPortRoutes(ports []Port) []portRoute {
+	routes := make([]portRoute, len(ports))
+	for i, p := range ports {
+		routes[i].name, routes[i].port = p.Name, p.Port
+		var err error
+		if routes[i].kind, err = traffic.KindOf(p.Protocol, p.AppProtocol); err != nil {
+			routes[i].unroutable = err.Error()
+		}
+	}
+	return routes
+}
+
+// arrive records in c the routes s will have there once it moves: planned or in
+// flight, they are not in the builds yet.
+func (c *clusterState) arrive(s *serviceState) {
+	for _, p := range s.ports {
+		if ep, ok := c.entryPoints[p.port]; ok && p.unroutable == "" {
+			c.use[ep.name] = c.use[ep.name].With(s.ref, p.kind)
+		}
+	}
 }
 
 type clientPlacement struct {
@@ -63,7 +97,7 @@ func newServiceStates(in Input, clusters map[string]*clusterState) []*serviceSta
 	byName := map[string]*serviceState{}
 	services := make([]*serviceState, 0, len(cfg.Services))
 	for _, sc := range cfg.Services {
-		s := &serviceState{cfg: sc, ports: fleet.Ports[sc.Name], coolTo: map[string]time.Time{}}
+		s := &serviceState{cfg: sc, ref: sc.Namespace + "/" + sc.Name, ports: newPortRoutes(fleet.Ports[sc.Name]), coolTo: map[string]time.Time{}}
 		for _, name := range sortedCopy(fleet.Running[sc.Name]) {
 			if c := clusters[name]; c != nil && !slices.Contains(s.running, c) {
 				s.running = append(s.running, c)

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/kyaml/openapi"
 
+	"github.com/gitmig/gitmig/internal/traffic"
 	"github.com/gitmig/gitmig/internal/tree"
 )
 
@@ -153,9 +154,11 @@ type Build struct {
 	// read maps each path the build asked about to the questions it asked.
 	read map[string][]byte
 
-	byKey      map[objectKey]*Object
-	routes     map[serviceKey][]*Object
-	namespaces map[string]bool
+	byKey  map[objectKey]*Object
+	routes map[serviceKey][]*Object
+	// entryPoints tells, per Traefik entry point, what the build routes through it.
+	entryPoints map[string]traffic.EntryPointUse
+	namespaces  map[string]bool
 	// deployments lists the Deployments of each namespace.
 	deployments map[string][]*Object
 }
@@ -172,6 +175,7 @@ func newBuild(dir string, objects []*Object, trace []observation) *Build {
 		read:        make(map[string][]byte, len(trace)),
 		byKey:       make(map[objectKey]*Object, len(objects)),
 		routes:      map[serviceKey][]*Object{},
+		entryPoints: map[string]traffic.EntryPointUse{},
 		namespaces:  map[string]bool{},
 		deployments: map[string][]*Object{},
 	}
@@ -189,15 +193,29 @@ func newBuild(dir string, objects []*Object, trace []observation) *Build {
 		case o.Deployment != nil:
 			b.deployments[o.Namespace] = append(b.deployments[o.Namespace], o)
 		case o.IngressRoute != nil && o.Group() == TraefikGroup:
-			for _, svc := range routedServices(o) {
+			services := routedServices(o)
+			for _, svc := range services {
 				b.routes[svc] = append(b.routes[svc], o)
 			}
+			for _, ep := range o.IngressRoute.EntryPoints {
+				use := b.entryPoints[ep]
+				use.CatchAll = use.CatchAll || o.CatchesAll()
+				for _, svc := range services {
+					if ref := svc.namespace + "/" + svc.name; !slices.Contains(use.Services, ref) {
+						use.Services = append(use.Services, ref)
+					}
+				}
+				b.entryPoints[ep] = use
+			}
 		}
+	}
+	for _, use := range b.entryPoints {
+		slices.Sort(use.Services)
 	}
 	return b
 }
 
-// routedServices lists the Kubernetes Services an IngressRoute forwards to, once each.
+// routedServices lists the Kubernetes Services a Traefik route forwards to, once each.
 func routedServices(o *Object) []serviceKey {
 	var keys []serviceKey
 	for _, route := range o.IngressRoute.Routes {
@@ -237,11 +255,16 @@ func (b *Build) HasNamespace(name string) bool { return b.namespaces[name] }
 // Deployments returns the Deployments of a namespace.
 func (b *Build) Deployments(namespace string) []*Object { return b.deployments[namespace] }
 
-// RoutesTo returns the traefik.io IngressRoutes that forward to Service
-// namespace/name.
+// RoutesTo returns the traefik.io routes of every kind (IngressRoute, IngressRouteTCP,
+// IngressRouteUDP) that forward to Service namespace/name.
 func (b *Build) RoutesTo(namespace, name string) []*Object {
 	return b.routes[serviceKey{namespace, name}]
 }
+
+// EntryPoints tells, per entry point named by the build's traefik.io routes, what they
+// send through it: the Services, sorted, and whether one route takes every connection
+// (Object.CatchesAll).
+func (b *Build) EntryPoints() map[string]traffic.EntryPointUse { return b.entryPoints }
 
 // stillValid reports whether the build reads the same from after as from before,
 // which differs from it by edits: whether the answers to every question it asked

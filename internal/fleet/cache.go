@@ -28,7 +28,7 @@ const DefaultCacheSize = 512 << 20
 
 // cacheFormat changes whenever what a cached build holds changes, so that an older
 // cache is never read as a newer one.
-const cacheFormat = "1"
+const cacheFormat = "2"
 
 // Cache keeps kustomize builds on disk between runs, as Argo CD's repo-server keeps
 // manifests per revision and path. A build is stored under the answers to every

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
 
 	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/traffic"
 	"github.com/gitmig/gitmig/internal/tree"
 )
 
@@ -86,6 +88,99 @@ func TestModelIndexes(t *testing.T) {
 	route := m.Build("east").RoutesTo("shop", "api")
 	if len(route) != 1 || route[0].IngressRoute.Routes[0].Services[0].PortName != "http" {
 		t.Errorf("RoutesTo(shop/api) = %+v", route)
+	}
+}
+
+// Every kind of Traefik route is read, indexed by the Service it forwards to and by
+// its entry points; HostSNI(`*`) without TLS and UDP routes take their entry point.
+func TestTraefikRoutesOfEveryKind(t *testing.T) {
+	files := testFiles()
+	files["clusters/east/kustomization.yaml"] = &fstest.MapFile{Data: []byte("resources: [ns.yaml, ../../base/api, route.yaml, tcp.yaml]\n")}
+	files["clusters/east/tcp.yaml"] = &fstest.MapFile{Data: []byte(`apiVersion: traefik.io/v1alpha1
+kind: IngressRouteTCP
+metadata: {name: api-tls, namespace: shop}
+spec:
+  entryPoints: [websecure]
+  routes:
+  - match: HostSNI(` + "`api`" + `) || HostSNI(` + "`api.shop`" + `)
+    services: [{name: api, port: 443}]
+  tls: {passthrough: true}
+---
+apiVersion: traefik.io/v1alpha1
+kind: IngressRouteTCP
+metadata: {name: db, namespace: shop}
+spec:
+  entryPoints: [db]
+  routes:
+  - match: HostSNI(` + "`*`" + `)
+    services: [{name: db, port: 5432}]
+---
+apiVersion: traefik.io/v1alpha1
+kind: IngressRouteUDP
+metadata: {name: dns, namespace: shop}
+spec:
+  entryPoints: [dns]
+  routes:
+  - services: [{name: dns, port: 53}, {name: api, namespace: other, port: 53}]
+---
+apiVersion: traefik.io/v1alpha1
+kind: IngressRouteTCP
+metadata: {name: web, namespace: shop}
+spec:
+  entryPoints: [web]
+  routes:
+  - match: HostSNI(` + "`web`" + `)
+    services: [{name: web, port: 80}]
+`)}
+	m := testModel(t, NewBuilder(nil, 0), files)
+	b := m.Build("east")
+	var kinds []string
+	for _, o := range b.RoutesTo("shop", "api") {
+		kinds = append(kinds, o.Kind+"/"+o.Name)
+	}
+	if want := []string{"IngressRoute/api", "IngressRouteTCP/api-tls"}; !slices.Equal(kinds, want) {
+		t.Errorf("RoutesTo(shop/api) = %v, want %v", kinds, want)
+	}
+	tcp, _ := b.Find(TraefikGroup, KindIngressRouteTCP, "shop", "api-tls")
+	if tcp.IngressRoute.TLS == nil || !tcp.IngressRoute.TLS.Passthrough || tcp.CatchesAll() {
+		t.Errorf("IngressRouteTCP api-tls: tls %+v, catches all %v", tcp.IngressRoute.TLS, tcp.CatchesAll())
+	}
+	if got := HostSNIs(tcp.IngressRoute.Routes[0].Match); !slices.Equal(got, []string{"api", "api.shop"}) {
+		t.Errorf("HostSNIs = %v", got)
+	}
+	db := m.Config.Services[0]
+	db.Name = "db"
+	if got := m.RoutedIn(db); !slices.Equal(got, []string{"east"}) {
+		t.Errorf("RoutedIn(db), routed by an IngressRouteTCP = %v", got)
+	}
+	want := map[string]traffic.EntryPointUse{
+		"web":       {Services: []string{"shop/api", "shop/web"}},
+		"websecure": {Services: []string{"shop/api"}},
+		"db":        {Services: []string{"shop/db"}, CatchAll: true},
+		"dns":       {Services: []string{"other/api", "shop/dns"}, CatchAll: true},
+	}
+	if got := b.EntryPoints(); !reflect.DeepEqual(got, want) {
+		t.Errorf("EntryPoints() = %+v\nwant %+v", got, want)
+	}
+}
+
+func TestPortKind(t *testing.T) {
+	svc := config.Service{Ports: []config.PortProtocol{{Name: "legacy", AppProtocol: "grpc"}}}
+	for _, tt := range []struct {
+		port Port
+		want traffic.Kind
+	}{
+		{Port{Name: "web", Port: 80}, traffic.HTTP},
+		{Port{Name: "controller", Port: 443, AppProtocol: "https"}, traffic.TLS},
+		{Port{Name: "legacy", Port: 9000, AppProtocol: "http"}, traffic.H2C},
+		{Port{Name: "dns", Port: 53, Protocol: "UDP"}, traffic.UDP},
+	} {
+		if got, err := tt.port.Kind(svc); err != nil || got != tt.want {
+			t.Errorf("%+v.Kind() = %q, %v; want %q", tt.port, got, err, tt.want)
+		}
+	}
+	if _, err := (Port{Name: "s1ap", Port: 36412, Protocol: "SCTP"}).Kind(svc); err == nil {
+		t.Error("an SCTP port has a kind of route")
 	}
 }
 

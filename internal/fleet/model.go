@@ -20,7 +20,7 @@ type Model struct {
 	builder *Builder
 	builds  map[string]*Build
 	// running and routed map a Service's namespace/name to the clusters whose builds
-	// run its Deployment, or route to it with a traefik.io IngressRoute, sorted.
+	// run its Deployment, or route to it with a traefik.io route of any kind, sorted.
 	running map[serviceKey][]string
 	routed  map[serviceKey][]string
 }
@@ -122,8 +122,8 @@ func (m *Model) Running(svc config.Service) []string {
 	return m.running[serviceKey{svc.Namespace, svc.Name}]
 }
 
-// RoutedIn returns the clusters whose build has a traefik.io IngressRoute forwarding to
-// the service, sorted.
+// RoutedIn returns the clusters whose build has a traefik.io route of any kind
+// forwarding to the service, sorted.
 func (m *Model) RoutedIn(svc config.Service) []string {
 	return m.routed[serviceKey{svc.Namespace, svc.Name}]
 }

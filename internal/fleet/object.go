@@ -3,7 +3,11 @@ package fleet
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+
+	"github.com/gitmig/gitmig/internal/config"
+	"github.com/gitmig/gitmig/internal/traffic"
 )
 
 // Object is one Kubernetes object of a build, decoded once: its identity, the typed
@@ -15,8 +19,8 @@ type Object struct {
 	Namespace   string
 	Labels      map[string]string
 	Annotations map[string]string
-	// The typed view for a Service, a Deployment or a Traefik IngressRoute; nil for the
-	// other kinds.
+	// The typed view for a Service, a Deployment or a Traefik route (an IngressRoute,
+	// IngressRouteTCP or IngressRouteUDP, as Kind says); nil for the other kinds.
 	Service      *Service
 	Deployment   *Deployment
 	IngressRoute *IngressRoute
@@ -54,6 +58,18 @@ type Port struct {
 	AppProtocol string `json:"appProtocol,omitempty"`
 }
 
+// Kind is how Traefik carries the port of svc, from what it speaks: gitmig.yaml's
+// override for it, else its appProtocol.
+func (p Port) Kind(svc config.Service) (traffic.Kind, error) {
+	return traffic.KindOf(p.Protocol, p.AppProtocolOf(svc))
+}
+
+// AppProtocolOf is what the port of svc speaks: gitmig.yaml's override for it, else its
+// own appProtocol.
+func (p Port) AppProtocolOf(svc config.Service) string {
+	return svc.AppProtocol(p.Name, p.Port, p.AppProtocol)
+}
+
 // Label is the port's name, or its number when it has none.
 func (p Port) Label() string {
 	if p.Name != "" {
@@ -76,13 +92,31 @@ const (
 	OldTraefikGroup = "traefik.containo.us"
 )
 
-// IngressRoute is what gitmig reads of a Traefik IngressRoute of either group.
+// The kinds of Traefik's routes: HTTP routers, TCP routers and UDP routers.
+const (
+	KindIngressRoute    = "IngressRoute"
+	KindIngressRouteTCP = "IngressRouteTCP"
+	KindIngressRouteUDP = "IngressRouteUDP"
+)
+
+// IngressRoute is what gitmig reads of a Traefik IngressRoute, IngressRouteTCP or
+// IngressRouteUDP of either group: the three share their shape, and the object's Kind
+// says which it is.
 type IngressRoute struct {
 	EntryPoints []string `json:"entryPoints"`
 	Routes      []Route  `json:"routes"`
+	// TLS is set where Traefik handles TLS: for an IngressRouteTCP, passing it through
+	// or terminating it.
+	TLS *RouteTLS `json:"tls,omitempty"`
 }
 
-// Route is one Traefik route: a rule and the Services it forwards to.
+// RouteTLS is what gitmig reads of a route's tls section.
+type RouteTLS struct {
+	// Passthrough leaves the client's TLS unopened, to the pods.
+	Passthrough bool `json:"passthrough"`
+}
+
+// Route is one Traefik route: a rule (none for UDP) and the Services it forwards to.
 type Route struct {
 	Match    string         `json:"match"`
 	Kind     string         `json:"kind,omitempty"`
@@ -95,6 +129,8 @@ type RouteService struct {
 	Name      string `json:"name"`
 	Namespace string `json:"namespace,omitempty"`
 	Kind      string `json:"kind,omitempty"`
+	// Scheme is how an HTTP route talks to the pods: http when empty, h2c, https.
+	Scheme string `json:"scheme,omitempty"`
 	// PortNumber or PortName is set, from the route's port.
 	PortNumber int32  `json:"-"`
 	PortName   string `json:"-"`
@@ -130,6 +166,29 @@ func (s RouteService) NamespaceIn(route *Object) string {
 		return s.Namespace
 	}
 	return route.Namespace
+}
+
+// CatchesAll reports whether a Traefik route takes every connection of its entry
+// points, so that no other Service can share them: an IngressRouteUDP, or an
+// IngressRouteTCP with a HostSNI(`*`) rule and no TLS.
+func (o *Object) CatchesAll() bool {
+	if o.IngressRoute == nil {
+		return false
+	}
+	switch o.Kind {
+	case KindIngressRouteUDP:
+		return true
+	case KindIngressRouteTCP:
+		if o.IngressRoute.TLS != nil {
+			return false
+		}
+		for _, r := range o.IngressRoute.Routes {
+			if slices.Contains(HostSNIs(r.Match), "*") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Ref names the object the way people read it: Kind/namespace/name.
@@ -206,7 +265,8 @@ func decodeObject(data []byte) (*Object, error) {
 			}
 		}
 		o.Deployment = &Deployment{Selector: spec.Selector.MatchLabels, PodLabels: spec.Template.Metadata.Labels}
-	case o.Kind == "IngressRoute" && (group == TraefikGroup || group == OldTraefikGroup):
+	case (o.Kind == KindIngressRoute || o.Kind == KindIngressRouteTCP || o.Kind == KindIngressRouteUDP) &&
+		(group == TraefikGroup || group == OldTraefikGroup):
 		o.IngressRoute = &IngressRoute{}
 		view = o.IngressRoute
 	}

@@ -2,38 +2,47 @@ package fleet
 
 import "strings"
 
-// Hosts returns the hosts a Traefik rule matches unconditionally: those of the Host
-// matchers among its top-level alternatives. A rule such as
+// Hosts returns the hosts a Traefik HTTP rule matches unconditionally: those of the
+// Host matchers among its top-level alternatives. A rule such as
 // "Host(`a`) && PathPrefix(`/x`)" matches only part of a host's traffic and yields none,
 // so the verifier never counts a partial route as a route.
-func Hosts(rule string) []string {
+func Hosts(rule string) []string { return matched(rule, "Host") }
+
+// HostSNIs returns the server names a Traefik TCP rule matches unconditionally, as
+// Hosts does for HTTP: those of its top-level HostSNI matchers, "*" for the one that
+// matches every connection.
+func HostSNIs(rule string) []string { return matched(rule, "HostSNI") }
+
+// matched returns the arguments of the matchers named matcher among the top-level
+// alternatives of rule, lower-cased.
+func matched(rule, matcher string) []string {
 	rule = strings.TrimSpace(rule)
 	for strings.HasPrefix(rule, "(") && strings.HasSuffix(rule, ")") && balanced(rule[1:len(rule)-1]) {
 		rule = strings.TrimSpace(rule[1 : len(rule)-1])
 	}
 	if alternatives := splitTopLevel(rule, "||"); len(alternatives) > 1 {
-		var hosts []string
+		var names []string
 		for _, alternative := range alternatives {
-			hosts = append(hosts, Hosts(alternative)...)
+			names = append(names, matched(alternative, matcher)...)
 		}
-		return hosts
+		return names
 	}
-	if !strings.HasPrefix(rule, "Host(") || !strings.HasSuffix(rule, ")") {
+	if !strings.HasPrefix(rule, matcher+"(") || !strings.HasSuffix(rule, ")") {
 		return nil
 	}
-	args := rule[len("Host(") : len(rule)-1]
+	args := rule[len(matcher)+1 : len(rule)-1]
 	if strings.ContainsAny(args, "()|&!") {
 		return nil
 	}
-	// Traefik v2 accepted Host(`a`, `b`); v3 takes one host per matcher.
-	var hosts []string
+	// Traefik v2 accepted Host(`a`, `b`); v3 takes one name per matcher.
+	var names []string
 	for _, arg := range strings.Split(args, ",") {
 		arg = strings.TrimSpace(arg)
 		if len(arg) >= 2 && (arg[0] == '`' || arg[0] == '"') && arg[len(arg)-1] == arg[0] {
-			hosts = append(hosts, strings.ToLower(arg[1:len(arg)-1]))
+			names = append(names, strings.ToLower(arg[1:len(arg)-1]))
 		}
 	}
-	return hosts
+	return names
 }
 
 // splitTopLevel splits s at sep where sep is outside parentheses and quotes.

@@ -23,3 +23,24 @@ func TestHosts(t *testing.T) {
 		}
 	}
 }
+
+func TestHostSNIs(t *testing.T) {
+	tests := []struct {
+		rule string
+		want string
+	}{
+		{"HostSNI(`a`) || HostSNI(`B.c`)", "a,b.c"},
+		{"HostSNI(`*`)", "*"},
+		{"HostSNI(`a`) && ClientIP(`10.0.0.0/8`)", ""},
+		{"Host(`a`)", ""},
+		{"HostSNIRegexp(`.+`)", ""},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(HostSNIs(tt.rule), ","); got != tt.want {
+			t.Errorf("HostSNIs(%q) = %q, want %q", tt.rule, got, tt.want)
+		}
+	}
+	if got := Hosts("HostSNI(`a`)"); len(got) != 0 {
+		t.Errorf("Hosts reads HostSNI: %v", got)
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/gate"
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
-	"github.com/gitmig/gitmig/internal/render"
 	"github.com/gitmig/gitmig/internal/report"
 	"github.com/gitmig/gitmig/internal/step"
 	"github.com/gitmig/gitmig/internal/text"
@@ -42,23 +41,43 @@ func (p *passCtx) advance(ctx context.Context, m *migration) error {
 			return p.awaitMerge(ctx, m, status, next, pr)
 		}
 		if merged == 0 {
-			return p.openStep(ctx, m, status, step.Deploy)
+			return p.openOrHold(ctx, m, status, step.Deploy)
 		}
 	}
 	res, err := p.checkGate(ctx, m, merged)
 	if err != nil {
 		return err
 	}
+	if res.Verdict == gate.Pass && !merged.Last() {
+		// The migration goes on only if its next step can be written: if not, the
+		// merged step's gate fails with why, where reviewers look.
+		work, err := p.stepCommit(ctx, m, merged+1, p.ws.Head())
+		var cannot *StepError
+		if errors.As(err, &cannot) {
+			why := p.cannotWrite(m, cannot)
+			res = gate.Failed("%s", why)
+			status.Gate = &report.GateStatus{Step: int(merged), Verdict: res.Verdict, Reason: res.Reason}
+			if err := p.reportGate(ctx, m, merged, res); err != nil {
+				return err
+			}
+			return p.blocked(ctx, m, status, merged+1, why)
+		}
+		if err != nil {
+			return err
+		}
+		status.Gate = &report.GateStatus{Step: int(merged), Verdict: res.Verdict, Reason: res.Reason}
+		if err := p.reportGate(ctx, m, merged, res); err != nil {
+			return err
+		}
+		return p.open(ctx, m, status, merged+1, work)
+	}
 	status.Gate = &report.GateStatus{Step: int(merged), Verdict: res.Verdict, Reason: res.Reason}
 	if err := p.reportGate(ctx, m, merged, res); err != nil {
 		return err
 	}
 	if res.Verdict == gate.Pass {
-		if merged.Last() {
-			status.Status, status.WaitingFor = string(record.Completed), ""
-			return p.end(ctx, m, record.Completed, fmt.Sprintf("step %s applied: %s", merged.Of(), res.Reason))
-		}
-		return p.openStep(ctx, m, status, merged+1)
+		status.Status, status.WaitingFor = string(record.Completed), ""
+		return p.end(ctx, m, record.Completed, fmt.Sprintf("step %s applied: %s", merged.Of(), res.Reason))
 	}
 	if why := p.timedOut(m, merged, res); why != "" {
 		return p.openUndo(ctx, m, status, merged, why)
@@ -95,7 +114,7 @@ func (p *passCtx) awaitMerge(ctx context.Context, m *migration, status *report.M
 	if _, ok := m.branches[key]; !ok {
 		// The branch was deleted under its open pull request: put gitmig's commit
 		// back, so that the pull request can be merged again.
-		return p.openStep(ctx, m, status, s)
+		return p.openOrHold(ctx, m, status, s)
 	}
 	why, err := p.notOwn(ctx, m, key, pr.HeadSHA)
 	if err != nil {
@@ -140,6 +159,16 @@ func (p *passCtx) askGate(ctx context.Context, m *migration, s step.Step, pr for
 		selector = model.Selector(svc)
 	}
 	to, _ := p.st.cfg.Cluster(m.rec.Spec.To)
+	var routes []gate.Route
+	if b := model.Build(to.Name); b != nil {
+		for _, o := range b.RoutesTo(m.rec.Spec.Namespace, m.rec.Spec.Service) {
+			// A route the build leaves without a namespace lands where the engine
+			// puts it, which gitmig cannot tell; the ones it writes have one.
+			if o.Namespace != "" {
+				routes = append(routes, gate.Route{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name})
+			}
+		}
+	}
 	return p.r.Gate.Check(ctx, gate.Request{
 		MigrationID: m.id(),
 		Service:     m.rec.Spec.Service,
@@ -157,6 +186,7 @@ func (p *passCtx) askGate(ctx context.Context, m *migration, s step.Step, pr for
 		},
 		ToDNSName:   to.Ingress.DNSName,
 		PodSelector: selector,
+		Routes:      routes,
 		Undo:        undo,
 		ReadOnly:    p.r.DryRun,
 	})
@@ -189,20 +219,29 @@ func (p *passCtx) setStatus(ctx context.Context, m *migration, s step.Step, pr f
 	return err
 }
 
-// openStep renders a step on the base head, pushes its branch and opens its pull
-// request, adopting a branch or pull request an interrupted pass left behind. A step
-// that cannot be rendered, or whose branch holds work gitmig did not write, blocks
-// the migration (see blocked).
-func (p *passCtx) openStep(ctx context.Context, m *migration, status *report.MigrationStatus, s step.Step) error {
+// openOrHold opens step s: it renders the step on the base head, pushes its branch
+// and opens its pull request, adopting a branch or pull request an interrupted pass
+// left behind. A step that cannot be written, or whose branch holds work gitmig did
+// not write, holds the migration (see blocked).
+func (p *passCtx) openOrHold(ctx context.Context, m *migration, status *report.MigrationStatus, s step.Step) error {
 	work, err := p.stepCommit(ctx, m, s, p.ws.Head())
-	var state *render.StateError
-	if errors.As(err, &state) {
-		// The tree is not as this step expects (someone edited it by hand).
-		return p.blocked(ctx, m, status, s, fmt.Sprintf("cannot render step %d: %v", int(s), err))
+	var cannot *StepError
+	if errors.As(err, &cannot) {
+		return p.blocked(ctx, m, status, s, p.cannotWrite(m, cannot))
 	}
 	if err != nil {
 		return err
 	}
+	return p.open(ctx, m, status, s, work)
+}
+
+// cannotWrite says why a step cannot be written and what fixes it.
+func (p *passCtx) cannotWrite(m *migration, cannot *StepError) string {
+	return fmt.Sprintf("%v. Fix gitmig.yaml or the overlays so that it can be, or run gitmig abort %s", cannot, m.id())
+}
+
+// open pushes the branch of a step's commit and opens its pull request.
+func (p *passCtx) open(ctx context.Context, m *migration, status *report.MigrationStatus, s step.Step, work *stepWork) error {
 	preview, err := work.change.Preview()
 	if err != nil {
 		return err
@@ -402,6 +441,8 @@ func (p *passCtx) status(m *migration) *report.MigrationStatus {
 		Step:      m.rec.Status.Step,
 		Status:    string(m.rec.Status.Phase),
 		Message:   m.rec.Status.Message,
+
+		PolicyOverridden: m.rec.Spec.PolicyOverridden,
 	}
 	for _, st := range step.All() {
 		if pr, ok := m.prs[st]; ok {

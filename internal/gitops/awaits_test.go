@@ -26,6 +26,10 @@ func TestPassSaysWhoActsNext(t *testing.T) {
 	f.mergeOpen()
 	expect(mustPass(t, r), report.AwaitsReview, time.Time{}) // step 2 opened
 	f.mergeOpen()
+	// The route settles: the gate waits for the clock, and says until when.
+	routed := f.prs()[1].MergedAt
+	expect(mustPass(t, r), report.AwaitsGate, routed.Add(f.cfg.Policy.RouteSettle.Duration))
+	f.clock.Add(f.cfg.Policy.RouteSettle.Duration)
 	expect(mustPass(t, r), report.AwaitsReview, time.Time{}) // step 3 opened
 	f.mergeOpen()
 	merged := f.prs()[2].MergedAt
@@ -43,7 +47,7 @@ func TestPassSaysWhoActsNext(t *testing.T) {
 	// the time to look again.
 	r.Gate = stuckAt(step.Flip, gate.Wait)
 	expect(mustPass(t, r), report.AwaitsGate, merged.Add(f.cfg.Policy.StepTimeout.Duration))
-	r.Gate = gate.Drain{Inner: gate.Merged{}, Duration: f.cfg.Policy.Drain.Duration}
+	r.Gate = gate.Hold{Inner: gate.Merged{}, Settle: f.cfg.Policy.RouteSettle.Duration, Drain: f.cfg.Policy.Drain.Duration}
 	f.clock.Add(f.cfg.Policy.Drain.Duration)
 	expect(mustPass(t, r), report.AwaitsReview, time.Time{}) // step 4 opened
 	// An auto-merged step is merged by this pass; the next one checks its gate.

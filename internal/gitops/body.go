@@ -38,21 +38,53 @@ func stepSummary(rec *record.Record, st step.Step) string {
 	return ""
 }
 
-// gateSummary says what must hold after a step merges before the next one opens.
+// gateSummary says what gitmig waits for after a step merges, before the next one
+// opens: the gates gitmig.yaml configures (see Gate), no more and no less.
 func gateSummary(cfg *config.Config, rec *record.Record, st step.Step) string {
 	s, from, to := rec.Spec.Service, rec.Spec.From, rec.Spec.To
-	applied := fmt.Sprintf("%s's overlay applied at the merge commit (engine: %s)", st.Cluster(from, to), cfg.GitOps.Engine)
-	switch st {
-	case step.Deploy:
-		return applied + fmt.Sprintf("; %s's Deployment available in %s.", s, to)
-	case step.Route:
-		return applied + fmt.Sprintf("; the IngressRoutes answer for %s's hostnames.", s)
-	case step.Flip:
-		return applied + fmt.Sprintf("; at least %s (policy.drain) elapsed; traffic to %s's pods in %s near zero where measured.", cfg.Policy.Drain.Duration, s, from)
-	case step.Cleanup:
-		return applied + fmt.Sprintf("; %s's pods gone from %s. Then the migration is Completed.", s, from)
+	cluster := st.Cluster(from, to)
+	g := cfg.GitOps
+	var waits []string
+	switch g.Engine {
+	case config.EngineArgoCD:
+		waits = append(waits, fmt.Sprintf("Argo CD's Application %s/%s synced to the merge commit (or a later one) and Healthy", g.ArgoCD.Namespace, g.ArgoCD.Applications[cluster]))
+	case config.EngineFlux:
+		waits = append(waits, fmt.Sprintf("Flux's Kustomization %s/%s reconciled at the merge commit (or a later one) and Ready", g.Flux.Namespace, g.Flux.Kustomizations[cluster]))
+	default:
+		waits = append(waits, "nothing waits for Argo CD or Flux (gitops.engine is none): the merge counts as applied")
 	}
-	return ""
+	access, checked := g.Workloads[cluster]
+	via := "its API server"
+	if access.Prometheus {
+		via = "kube-state-metrics in Prometheus"
+	}
+	switch {
+	case !checked:
+		waits = append(waits, fmt.Sprintf("%s's workloads are not checked (no gitops.workloads.%s)", cluster, cluster))
+	case st == step.Deploy:
+		waits = append(waits, fmt.Sprintf("%s's Deployment rolled out in %s, read through %s", s, to, via))
+	case st == step.Route:
+		waits = append(waits, fmt.Sprintf("the Traefik routes to %s in %s, read through %s", s, to, via))
+	case st == step.Flip:
+		waits = append(waits, fmt.Sprintf("%s's Service in %s an ExternalName to %s, read through %s", s, from, to, via))
+	case st == step.Cleanup:
+		waits = append(waits, fmt.Sprintf("%s's pods gone from %s, read through %s", s, from, via))
+	}
+	if st == step.Route && cfg.Policy.RouteSettle.Duration > 0 {
+		waits = append(waits, fmt.Sprintf("%s (policy.routeSettle) since the route applied, for Traefik to load it", cfg.Policy.RouteSettle.Duration))
+	}
+	if st == step.Flip {
+		drain := fmt.Sprintf("%s (policy.drain) since the flip applied", cfg.Policy.Drain.Duration)
+		if cfg.Policy.Queries.RequestRate != "" {
+			drain += fmt.Sprintf(", and the requests to %s in %s below policy.idleRate", s, from)
+		}
+		waits = append(waits, drain)
+	}
+	summary := strings.Join(waits, "; ") + "."
+	if st == step.Cleanup {
+		summary += " Then the migration is Completed."
+	}
+	return summary
 }
 
 // rollbackSummary says how to undo a step once merged.
@@ -88,6 +120,13 @@ func Body(in BodyInput) string {
 	fmt.Fprintf(&b, "## Move `%s` (namespace `%s`) from %s to %s: step %s, %s\n\n", rec.Spec.Service, rec.Spec.Namespace, rec.Spec.From, rec.Spec.To, this.Of(), this.Name())
 	fmt.Fprintf(&b, "%s\n\n", stepSummary(rec, this))
 	fmt.Fprintf(&b, "Migration `%s`, decided %s by %s: %s\n\n", rec.ID(), rec.Spec.DecidedAt.UTC().Format("2006-01-02 15:04 MST"), rec.Spec.DecidedBy, rec.Spec.Reason)
+	if refused := rec.Spec.PolicyOverridden; len(refused) > 0 {
+		b.WriteString("> [!CAUTION]\n> **Started with `--force`, over policy.** Policy refused this move:\n")
+		for _, r := range refused {
+			fmt.Fprintf(&b, "> - %s\n", r)
+		}
+		b.WriteString("\n")
+	}
 
 	b.WriteString("### Steps\n\n")
 	for _, s := range step.All() {

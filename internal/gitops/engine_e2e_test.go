@@ -279,6 +279,13 @@ func TestEnginesGateEveryStepOnRealAPIServers(t *testing.T) {
 				}
 				e.sync(cluster)
 				e.assertLive(num)
+				if num == 2 {
+					report := mustPass(t, r)
+					if !strings.Contains(report.Migrations[0].WaitingFor, "settling cloud") {
+						t.Fatalf("after the route: waiting for %q", report.Migrations[0].WaitingFor)
+					}
+					f.clock.Add(f.cfg.Policy.RouteSettle.Duration)
+				}
 				if num == 3 {
 					report := mustPass(t, r)
 					if !strings.Contains(report.Migrations[0].WaitingFor, "draining edge") {

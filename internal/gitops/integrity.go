@@ -39,6 +39,21 @@ func (e *ForeignError) Error() string {
 		e.Branch, short(e.SHA), e.Why)
 }
 
+// StepError says that gitmig cannot write a step of a migration on the fleet as it is:
+// the tree is not as the step expects (someone edited it by hand), gitmig.yaml changed
+// under the migration, or the step's edits leave an overlay that does not build. It
+// holds that migration only; the others go on.
+type StepError struct {
+	Step step.Step
+	Err  error
+}
+
+func (e *StepError) Error() string {
+	return fmt.Sprintf("gitmig cannot write step %d (%s): %v", int(e.Step), e.Step.Name(), e.Err)
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
 // stepWork is the commit of one step, on one base commit.
 type stepWork struct {
 	sha    string
@@ -82,12 +97,12 @@ func (p *passCtx) stepCommit(ctx context.Context, m *migration, s step.Step, bas
 func stepEdits(cfg *config.Config, model *fleet.Model, rec record.Record, s step.Step, prURL string, earlier []record.PullRequestRef) (*stepWork, []tree.Edit, error) {
 	mig, err := render.NewMigration(cfg, rec.ID(), rec.Spec.Service, rec.Spec.From, rec.Spec.To)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, &StepError{Step: s, Err: err}
 	}
 	mig.PullRequest = prURL
 	change, err := render.Render(model, mig, s)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, &StepError{Step: s, Err: err}
 	}
 	rec.Status.Step = int(s)
 	rec.Status.PullRequests = slices.Clone(rec.Status.PullRequests)
@@ -182,9 +197,9 @@ func (p *passCtx) judge(ctx context.Context, m *migration, key step.Branch, sha 
 		want = w
 	} else {
 		work, err := p.stepCommit(ctx, m, key.Step, base)
-		var state *render.StateError
-		if errors.As(err, &state) {
-			return fmt.Sprintf("step %s cannot be rendered on %s, where it starts: %v", key.Step, short(base), err), nil
+		var cannot *StepError
+		if errors.As(err, &cannot) {
+			return fmt.Sprintf("step %s cannot be rendered on %s, where it starts: %v", key.Step, short(base), cannot.Err), nil
 		}
 		if err != nil {
 			return "", err
@@ -232,7 +247,7 @@ func (p *passCtx) undoCommitFor(m *migration, k step.Step, sha, base string) (wh
 		return "it lacks the migration's record", "", nil
 	}
 	rec, err := record.Parse(data)
-	if err != nil || rec.Spec != m.rec.Spec || rec.Status.Step != int(k)-1 || rec.Status.Rollback == nil {
+	if err != nil || !rec.Spec.Equal(m.rec.Spec) || rec.Status.Step != int(k)-1 || rec.Status.Rollback == nil {
 		return "its record is not this rollback's", "", nil
 	}
 	edits = append(edits, tree.Edit{Path: record.Path(m.id()), Content: data})

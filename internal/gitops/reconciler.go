@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/gitmig/gitmig/internal/config"
@@ -27,6 +28,14 @@ type Reconciler struct {
 	Metrics metrics.Source
 	// Config overrides the base branch's gitmig.yaml when set.
 	Config *config.Config
+	// GateFor and MetricsFor, when set, make Gate and Metrics from the gitmig.yaml of
+	// each pass, the base branch's, so that the steps, the gates and the plan of a pass
+	// follow one file; they are made again only when it changes.
+	GateFor    func(*config.Config) (gate.Gate, error)
+	MetricsFor func(*config.Config) (metrics.Source, error)
+	// WorkTree is the gitmig.yaml the command started from, the work tree's, which
+	// says where the remote is; a pass notes when the base branch's differs.
+	WorkTree *config.Config
 	// Now is the clock; At, when set, is the metrics evaluation time.
 	Now func() time.Time
 	At  time.Time
@@ -42,6 +51,32 @@ type Reconciler struct {
 	// checked remembers, by branch and commit, why a commit is not gitmig's own ("" when
 	// it is): a commit does not change, and judging it renders a step.
 	checked map[string]string
+	// followed is the gitmig.yaml Gate and Metrics were last made from.
+	followed *config.Config
+}
+
+// follow makes the gate and the metrics source from cfg, the pass's gitmig.yaml,
+// unless they were made from the same one.
+func (r *Reconciler) follow(cfg *config.Config) error {
+	if r.followed != nil && reflect.DeepEqual(r.followed, cfg) {
+		return nil
+	}
+	if r.GateFor != nil {
+		g, err := r.GateFor(cfg)
+		if err != nil {
+			return err
+		}
+		r.Gate = g
+	}
+	if r.MetricsFor != nil {
+		m, err := r.MetricsFor(cfg)
+		if err != nil {
+			return err
+		}
+		r.Metrics = m
+	}
+	r.followed = cfg
+	return nil
 }
 
 func statusKey(sha string, st forge.Status) string { return sha + "\x00" + st.Context }
@@ -101,7 +136,7 @@ func (r *Reconciler) pass(ctx context.Context, ws *workspace.Workspace, rep *rep
 		return err
 	}
 	rep.Head = st.head
-	rep.Notes = append(rep.Notes, st.foreign...)
+	rep.Notes = append(rep.Notes, st.notes...)
 	rep.Invalid = st.invalid
 	p := &passCtx{r: r, ws: ws, st: st, report: rep, now: r.now()}
 	for _, m := range st.migrations {

@@ -71,17 +71,24 @@ func newFleet(t *testing.T) *testFleet {
 		t.Fatal(err)
 	}
 	f := &testFleet{t: t, remote: filepath.Join(t.TempDir(), "fleet.git"), clock: &testClock{now: snap.EvaluatedAt}, snap: snap}
-	if f.seed, err = workspace.Seed(f.remote, "main", gitmig.Example, "gitmig", "gitmig@localhost", f.clock.Now()); err != nil {
-		t.Fatal(err)
-	}
+	// The remote's gitmig.yaml is the example's with the local forge on the remote and
+	// engine none, so that a pass that follows the base branch's file runs the same.
 	data, err := fs.ReadFile(gitmig.Example, "gitmig.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	i := strings.Index(string(data), "\ngitops:")
+	if i < 0 {
+		t.Fatal("the example's gitmig.yaml has no gitops section")
+	}
+	data = fmt.Appendf(data[:i:i], "\ngitops: {remote: %q, branch: main, engine: none, forge: local, dns: externalname}\n", f.remote)
 	if f.cfg, err = config.Parse(data); err != nil {
 		t.Fatal(err)
 	}
-	f.cfg.GitOps = config.GitOps{Remote: f.remote, Branch: "main", Engine: config.EngineNone, Forge: config.ForgeLocal, DNS: config.DNSExternalName}
+	files := tree.With(tree.FromFS(gitmig.Example), []tree.Edit{{Path: "gitmig.yaml", Content: data}})
+	if f.seed, err = workspace.Seed(f.remote, "main", files, "gitmig", "gitmig@localhost", f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
 	f.forge = f.newForge()
 	return f
 }
@@ -102,7 +109,7 @@ func (f *testFleet) reconciler() *Reconciler {
 	return &Reconciler{
 		Clone:   setup.Clone(f.clock.Now),
 		Forge:   f.forge,
-		Gate:    gate.Drain{Inner: gate.Merged{}, Duration: f.cfg.Policy.Drain.Duration},
+		Gate:    gate.Hold{Inner: gate.Merged{}, Settle: f.cfg.Policy.RouteSettle.Duration, Drain: f.cfg.Policy.Drain.Duration},
 		Metrics: staticSource{f.snap},
 		Config:  f.cfg,
 		Now:     f.clock.Now,
@@ -222,6 +229,10 @@ func TestReconcileIsIdempotentAndOpensOnePullRequestPerMerge(t *testing.T) {
 		}
 		if got := f.mergeOpen(); got != 1 {
 			t.Fatalf("merged %d pull requests, want 1", got)
+		}
+		if s == step.Route {
+			// The route holds the flip for policy.routeSettle.
+			f.clock.Add(f.cfg.Policy.RouteSettle.Duration)
 		}
 		if s == step.Flip {
 			// The flip holds cleanup for policy.drain.

@@ -150,23 +150,25 @@ func Gate(cfg *config.Config, env Env) (gate.Gate, error) {
 	if len(kube.Clients) > 0 {
 		gates = append(gates, kube)
 	}
-	drain := gate.Drain{Inner: gates, Duration: cfg.Policy.Drain.Duration}
+	hold := gate.Hold{Inner: gates, Settle: cfg.Policy.RouteSettle.Duration, Drain: cfg.Policy.Drain.Duration}
 	if len(viaPrometheus) > 0 || cfg.Policy.Queries.RequestRate != "" {
 		metrics, err := prometheus.NewSource(cfg, prometheus.Options{Getenv: env})
 		if err != nil {
 			return nil, err
 		}
 		if len(viaPrometheus) > 0 {
-			drain.Inner = append(gates, gate.PrometheusWorkloads{Metrics: metrics, Clusters: viaPrometheus, Queries: cfg.Policy.Queries})
+			hold.Inner = append(gates, gate.PrometheusWorkloads{Metrics: metrics, Clusters: viaPrometheus, Queries: cfg.Policy.Queries})
 		}
 		if q := cfg.Policy.Queries.RequestRate; q != "" {
-			drain.Idle = &gate.Idle{Metrics: metrics, Query: q, Threshold: cfg.Policy.IdleRate, Step: time.Minute}
+			hold.Idle = &gate.Idle{Metrics: metrics, Query: q, Threshold: cfg.Policy.IdleRate, Step: time.Minute}
 		}
 	}
-	return drain, nil
+	return hold, nil
 }
 
-// NewReconciler wires a reconciler from gitmig.yaml; builder builds the overlays.
+// NewReconciler wires a reconciler from the work tree's gitmig.yaml, which says where
+// the remote and the forge are; each pass then follows the base branch's gitmig.yaml,
+// gates included. builder builds the overlays.
 func NewReconciler(cfg *config.Config, repoDir string, env Env, now func() time.Time, builder *fleet.Builder) (*Reconciler, error) {
 	setup, err := NewSetup(cfg, repoDir, env)
 	if err != nil {
@@ -176,9 +178,9 @@ func NewReconciler(cfg *config.Config, repoDir string, env Env, now func() time.
 	if err != nil {
 		return nil, err
 	}
-	g, err := Gate(cfg, env)
-	if err != nil {
-		return nil, err
-	}
-	return &Reconciler{Clone: setup.Clone(now), Forge: f, Gate: g, Now: now, Builder: builder}, nil
+	return &Reconciler{
+		Clone: setup.Clone(now), Forge: f, Now: now, Builder: builder,
+		GateFor:  func(cfg *config.Config) (gate.Gate, error) { return Gate(cfg, env) },
+		WorkTree: cfg,
+	}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"reflect"
 	"slices"
 	"sort"
 
@@ -23,8 +24,9 @@ type state struct {
 	cfg        *config.Config
 	tree       tree.Tree
 	migrations []*migration
-	// foreign are gitmig pull requests and branches that belong to no record.
-	foreign []string
+	// notes are what a person may want to look at: gitmig pull requests of no
+	// record, a work tree's gitmig.yaml that differs from the base branch's.
+	notes []string
 	// invalid are the record files that cannot be used, shown and otherwise ignored.
 	invalid []record.Invalid
 	// orphans are the pull requests of migration ids that have no record.
@@ -90,6 +92,12 @@ func (r *Reconciler) load(ctx context.Context, ws *workspace.Workspace) (*state,
 	if st.cfg, err = r.config(st.tree); err != nil {
 		return nil, err
 	}
+	if err := r.follow(st.cfg); err != nil {
+		return nil, fmt.Errorf("gitmig.yaml on %s at %s: %w", ws.Branch(), short(st.head), err)
+	}
+	if r.WorkTree != nil && r.Config == nil && !reflect.DeepEqual(r.WorkTree, st.cfg) {
+		st.notes = append(st.notes, fmt.Sprintf("gitmig.yaml here differs from %s's at %s: this pass follows %s's", ws.Branch(), short(st.head), ws.Branch()))
+	}
 	records, invalid, err := record.LoadAll(st.tree, st.cfg)
 	if err != nil {
 		return nil, fmt.Errorf("reading migration records at %s: %w", short(st.head), err)
@@ -115,7 +123,7 @@ func (r *Reconciler) load(ctx context.Context, ws *workspace.Workspace) (*state,
 		m := byID[b.ID]
 		switch {
 		case !ok || m == nil:
-			st.foreign = append(st.foreign, fmt.Sprintf("pull request #%d (%s) has no migration record", pr.Number, pr.Head))
+			st.notes = append(st.notes, fmt.Sprintf("pull request #%d (%s) has no migration record", pr.Number, pr.Head))
 			if ok {
 				st.orphans[b.ID] = append(st.orphans[b.ID], pr)
 			}

@@ -9,7 +9,6 @@ import (
 	"github.com/gitmig/gitmig/internal/fleet"
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
-	"github.com/gitmig/gitmig/internal/render"
 	"github.com/gitmig/gitmig/internal/step"
 )
 
@@ -113,9 +112,9 @@ func CheckStepBranch(ctx context.Context, ws *workspace.Workspace, builder *flee
 		}
 	}
 	_, edits, err := stepEdits(cfg, model, *rec, b.Step, headURL(branch), earlier)
-	var state *render.StateError
-	if errors.As(err, &state) {
-		check.Problems = append(check.Problems, fmt.Sprintf("gitmig cannot write step %s on %s: %v", b.Step, short(base), err))
+	var cannot *StepError
+	if errors.As(err, &cannot) {
+		check.Problems = append(check.Problems, fmt.Sprintf("gitmig cannot write step %s on %s: %v", b.Step, short(base), cannot.Err))
 		return check, nil
 	}
 	if err != nil {

@@ -46,6 +46,10 @@ func TestCheckStepBranchAcceptsEveryStepGitmigOpens(t *testing.T) {
 	f := newFleet(t)
 	r := f.reconciler()
 	for n := 1; n <= 4; n++ {
+		if n == 3 {
+			// The route holds the flip for policy.routeSettle.
+			f.clock.Add(f.cfg.Policy.RouteSettle.Duration)
+		}
 		if n == 4 {
 			// The flip holds cleanup for policy.drain.
 			f.clock.Add(f.cfg.Policy.Drain.Duration)

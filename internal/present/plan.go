@@ -20,8 +20,8 @@ import (
 	"github.com/gitmig/gitmig/internal/text"
 )
 
-// PlanJSON writes the plan as JSON (docs/design.md has the schema), indented, with a
-// final newline.
+// PlanJSON writes the plan as JSON (decide.Plan's fields), indented, with a final
+// newline.
 func PlanJSON(w io.Writer, p decide.Plan) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

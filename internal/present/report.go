@@ -48,7 +48,15 @@ func StatusTable(w io.Writer, rep *report.Report) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.Service, m.From, m.To, step.Step(m.Step).Of(), m.Status,
 			orDash(strings.Join(prs, ", ")), orDash(text.Printable(waiting(m))))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, m := range rep.Migrations {
+		if len(m.PolicyOverridden) > 0 {
+			fmt.Fprintf(w, "%s was started with --force over policy, which refused: %s\n", m.ID, text.Printable(strings.Join(m.PolicyOverridden, "; ")))
+		}
+	}
+	return nil
 }
 
 // Pass writes what a pass did, then the status of every migration.

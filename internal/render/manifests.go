@@ -2,6 +2,7 @@ package render
 
 import (
 	"net"
+	"strings"
 
 	"github.com/gitmig/gitmig/internal/fleet"
 )
@@ -63,25 +64,82 @@ func externalNamePatch(meta map[string]any, dnsName string) map[string]any {
 	}
 }
 
-// ingressRoute is a traefik.io IngressRoute on one entry point that sends the hosts
-// matched by match to a Service port.
-func ingressRoute(meta map[string]any, entryPoint, match, service, namespace string, port int32) map[string]any {
+// backend is the Service port a Traefik route sends its traffic to.
+type backend struct {
+	name, namespace string
+	port            int32
+}
+
+func (b backend) manifest() map[string]any {
+	return map[string]any{"name": b.name, "namespace": b.namespace, "port": b.port}
+}
+
+// matcherRule is the Traefik rule that matches any of names with matcher (Host or
+// HostSNI): Host(`a`) || Host(`b`).
+func matcherRule(matcher string, names []string) string {
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = matcher + "(`" + n + "`)"
+	}
+	return strings.Join(parts, " || ")
+}
+
+// ingressRoute is a traefik.io IngressRoute, an HTTP router on one entry point, that
+// sends the requests match matches to a Service port, speaking scheme to the pods
+// (http when empty).
+func ingressRoute(meta map[string]any, entryPoint, match string, to backend, scheme string) map[string]any {
+	service := to.manifest()
+	service["kind"] = "Service"
+	if scheme != "" {
+		service["scheme"] = scheme
+	}
 	return map[string]any{
 		"apiVersion": fleet.TraefikGroup + "/v1alpha1",
-		"kind":       "IngressRoute",
+		"kind":       fleet.KindIngressRoute,
 		"metadata":   meta,
 		"spec": map[string]any{
 			"entryPoints": []any{entryPoint},
 			"routes": []any{map[string]any{
-				"kind":  "Rule",
-				"match": match,
-				"services": []any{map[string]any{
-					"kind":      "Service",
-					"name":      service,
-					"namespace": namespace,
-					"port":      port,
-				}},
+				"kind":     "Rule",
+				"match":    match,
+				"services": []any{service},
 			}},
+		},
+	}
+}
+
+// ingressRouteTCP is a traefik.io IngressRouteTCP, a TCP router on one entry point,
+// that sends the connections match matches to a Service port; with passthrough it
+// matches on the TLS server name and leaves the TLS to the pods.
+func ingressRouteTCP(meta map[string]any, entryPoint, match string, to backend, passthrough bool) map[string]any {
+	spec := map[string]any{
+		"entryPoints": []any{entryPoint},
+		"routes": []any{map[string]any{
+			"match":    match,
+			"services": []any{to.manifest()},
+		}},
+	}
+	if passthrough {
+		spec["tls"] = map[string]any{"passthrough": true}
+	}
+	return map[string]any{
+		"apiVersion": fleet.TraefikGroup + "/v1alpha1",
+		"kind":       fleet.KindIngressRouteTCP,
+		"metadata":   meta,
+		"spec":       spec,
+	}
+}
+
+// ingressRouteUDP is a traefik.io IngressRouteUDP that sends every datagram of its
+// entry point to a Service port.
+func ingressRouteUDP(meta map[string]any, entryPoint string, to backend) map[string]any {
+	return map[string]any{
+		"apiVersion": fleet.TraefikGroup + "/v1alpha1",
+		"kind":       fleet.KindIngressRouteUDP,
+		"metadata":   meta,
+		"spec": map[string]any{
+			"entryPoints": []any{entryPoint},
+			"routes":      []any{map[string]any{"services": []any{to.manifest()}}},
 		},
 	}
 }

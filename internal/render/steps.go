@@ -2,15 +2,14 @@ package render
 
 import (
 	"fmt"
-	"maps"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/fleet"
 	"github.com/gitmig/gitmig/internal/step"
+	"github.com/gitmig/gitmig/internal/traffic"
 	"github.com/gitmig/gitmig/internal/tree"
 )
 
@@ -240,7 +239,7 @@ func (s *stepState) stubDependency(e *edits, dep config.Service) error {
 		}
 	}
 	if serving == "" {
-		return s.refuse("%s calls %s, which %s cannot reach: no cluster both runs %s and routes it with a traefik.io IngressRoute (running in: %s)",
+		return s.refuse("%s calls %s, which %s cannot reach: no cluster both runs %s and routes it with a traefik.io route (running in: %s)",
 			s.svc().Name, dep.Name, s.cluster.Name, dep.Name, orNone(s.model.Running(dep)))
 	}
 	target, _ := s.model.Config.Cluster(serving)
@@ -265,9 +264,10 @@ func orNone(s []string) string {
 	return strings.Join(s, ", ")
 }
 
-// route adds one Traefik IngressRoute per service port on the destination, on the entry
-// point listening on that port, matching every in-cluster name of the service and the
-// destination's ingress name; with external-dns also a DNSEndpoint for that name.
+// route adds one Traefik route per service port on the destination, of the kind that
+// carries what the port speaks, on the entry point listening on that port (see
+// ingressRoutes); with external-dns also a DNSEndpoint for the destination's ingress
+// name.
 func (s *stepState) route(e *edits) error {
 	svc := s.svc()
 	if !s.hasDeployment(s.build) {
@@ -330,32 +330,60 @@ func (s *stepState) writtenByThisMigration(full string) bool {
 	return false
 }
 
+// ingressRoutes returns, per port of the service, the Traefik route that carries what
+// the port speaks (package traffic lists the kinds) on the destination's entry point
+// for it: HTTP and h2c by Host and TLS passed through by SNI, both on every name a
+// client may use; TCP and UDP on an entry point of their own.
 func (s *stepState) ingressRoutes(ports []fleet.Port) ([]any, error) {
 	svc := s.svc()
-	hosts := append(fleet.InClusterHosts(svc.Name, svc.Namespace), s.cluster.Ingress.DNSName)
-	var matchers []string
-	for _, h := range hosts {
-		matchers = append(matchers, "Host(`"+h+"`)")
-	}
+	names := append(fleet.InClusterHosts(svc.Name, svc.Namespace), s.cluster.Ingress.DNSName)
+	names = append(names, svc.Hosts...)
 	var routes []any
 	for _, p := range ports {
-		ep, ok := s.cluster.EntryPointForPort(p.Port)
-		if !ok {
-			return nil, s.refuse("%s's Traefik has no entry point on port %d for %s's port %s (entry points: %s)",
-				s.cluster.Name, p.Port, svc.Name, p.Label(), entryPointList(s.cluster))
+		kind, err := p.Kind(svc)
+		if err != nil {
+			return nil, s.refuse("%s's port %s: %v", svc.Name, p.Label(), err)
+		}
+		ep, err := s.cluster.EntryPointFor(p.Port, kind)
+		if err != nil {
+			return nil, s.refuse("%s's Traefik cannot carry %s's port %s (%s): %v (entry points: %s)",
+				s.cluster.Name, svc.Name, p.Label(), kind, err, s.cluster.EntryPointList())
+		}
+		if err := s.requireEntryPointFree(ep, kind); err != nil {
+			return nil, err
 		}
 		meta := s.meta(svc.Name+"-"+p.Label(), svc.Namespace, nil)
-		routes = append(routes, ingressRoute(meta, ep, strings.Join(matchers, " || "), svc.Name, svc.Namespace, p.Port))
+		to := backend{name: svc.Name, namespace: svc.Namespace, port: p.Port}
+		switch kind {
+		case traffic.HTTP:
+			routes = append(routes, ingressRoute(meta, ep, matcherRule("Host", names), to, ""))
+		case traffic.H2C:
+			routes = append(routes, ingressRoute(meta, ep, matcherRule("Host", names), to, "h2c"))
+		case traffic.TLS:
+			routes = append(routes, ingressRouteTCP(meta, ep, matcherRule("HostSNI", names), to, true))
+		case traffic.TCP:
+			routes = append(routes, ingressRouteTCP(meta, ep, matcherRule("HostSNI", []string{"*"}), to, false))
+		case traffic.UDP:
+			routes = append(routes, ingressRouteUDP(meta, ep, to))
+		}
 	}
 	return routes, nil
 }
 
-func entryPointList(cl config.Cluster) string {
-	var parts []string
-	for _, name := range slices.Sorted(maps.Keys(cl.Ingress.EntryPoints)) {
-		parts = append(parts, fmt.Sprintf("%s:%d", name, cl.Ingress.EntryPoints[name]))
+// requireEntryPointFree refuses a route of kind k on entry point ep where the route or
+// one already there would take every connection of ep, and another Service is routed
+// there: Traefik could not tell their clients apart.
+func (s *stepState) requireEntryPointFree(ep string, k traffic.Kind) error {
+	others := s.build.EntryPoints()[ep].Conflicts(s.svc().Namespace+"/"+s.svc().Name, k)
+	if len(others) == 0 {
+		return nil
 	}
-	return strings.Join(parts, ", ")
+	if k.Exclusive() {
+		return s.refuse("%s's %s route would take every connection of %s's entry point %s, which already routes %s",
+			s.svc().Name, k, s.cluster.Name, ep, strings.Join(others, ", "))
+	}
+	return s.refuse("a HostSNI(`*`) or UDP route takes every connection of %s's entry point %s, for %s",
+		s.cluster.Name, ep, strings.Join(others, ", "))
 }
 
 // flip patches the source's Service into an ExternalName to the destination's ingress.
@@ -370,7 +398,7 @@ func (s *stepState) flip(e *edits) error {
 		return s.refuse("%s already patches the Service with %s: step 3 is done", s.kust.Path, entry)
 	}
 	if len(s.model.Build(s.m.To.Name).RoutesTo(svc.Namespace, svc.Name)) == 0 {
-		return s.refuse("expects %s to route %s (step 2), but its build has no traefik.io IngressRoute to Service %s/%s",
+		return s.refuse("expects %s to route %s (step 2), but its build has no traefik.io route to Service %s/%s",
 			s.m.To.Name, svc.Name, svc.Namespace, svc.Name)
 	}
 	if err := s.writeExternalNamePatch(e, s.m.To.Ingress.DNSName); err != nil {

@@ -286,7 +286,7 @@ func TestExampleAfterCleanup(t *testing.T) {
 		t.Errorf("edge Service orc8r: clusterIP %q, clusterIPs %v, selector %v; want none",
 			svc.ClusterIP, svc.ClusterIPs, svc.Selector)
 	}
-	if got := portList(svc); got != "controller/8443/TCP api/9443/TCP" {
+	if got := portList(svc); got != "controller/443/TCP rpc/9180/TCP api/8080/TCP" {
 		t.Errorf("edge Service orc8r ports = %s", got)
 	}
 	if _, ok := edge.Deployment("orc8r-ns", "orc8r"); ok {
@@ -312,8 +312,11 @@ func TestExampleAfterCleanup(t *testing.T) {
 	if got := fleet.InClusterHosts("orc8r", "orc8r-ns"); !slices.Equal(got, hosts) {
 		t.Errorf("InClusterHosts = %q, want %q", got, hosts)
 	}
-	if got := routeSummary(t, cloudBuild, "orc8r-ns", "orc8r"); got != "controller:8443 api:9443" {
-		t.Errorf("cloud routes orc8r on %q, want every in-cluster host on controller:8443 and api:9443", got)
+	// Gateways dial the controller by in-cluster names and by the names gitmig.yaml
+	// lists; the TLS reaches orc8r unopened, the gRPC as h2c.
+	names := append(hosts, cloud.Ingress.DNSName, "controller.magma.test", "bootstrapper-controller.magma.test")
+	if got, want := routeSummary(t, cloudBuild, "orc8r-ns", "orc8r", names), "tls@websecure:443 h2c@rpc:9180 http@api:8080"; got != want {
+		t.Errorf("cloud routes orc8r as %q, want %q", got, want)
 	}
 	if fog := mustBuild(t, repo, "fog"); len(fog.Objects) != 0 {
 		t.Errorf("fog's build changed: %d objects", len(fog.Objects))
@@ -354,8 +357,9 @@ func TestMetroAfterEachStep(t *testing.T) {
 
 	runSteps(t, repo, m, step.Route)
 	wb = mustBuild(t, repo, "metro-west")
-	if got := routeSummary(t, wb, "sessions", "sessiond"); got != "grpc:50051 alt-http:8081" {
-		t.Errorf("metro-west routes sessiond on %q, want grpc:50051 alt-http:8081", got)
+	names := append(fleet.InClusterHosts("sessiond", "sessions"), west.Ingress.DNSName)
+	if got, want := routeSummary(t, wb, "sessions", "sessiond", names), "h2c@grpc:50051 http@alt-http:8081 tcp@diameter:3868 udp@radius-acct:1813"; got != want {
+		t.Errorf("metro-west routes sessiond as %q, want %q", got, want)
 	}
 	dns, ok := wb.Find("externaldns.k8s.io", "DNSEndpoint", "sessions", "sessiond")
 	if !ok {
@@ -377,7 +381,7 @@ func TestMetroAfterEachStep(t *testing.T) {
 		svc.ClusterIP != "" || len(svc.Selector) != 0 {
 		t.Errorf("metro-east Service sessiond: %s to %q, clusterIP %q, selector %v", svc.Type, svc.ExternalName, svc.ClusterIP, svc.Selector)
 	}
-	if got := portList(svc); got != "grpc/50051/TCP http/8081/TCP" {
+	if got := portList(svc); got != "grpc/50051/TCP http/8081/TCP gx/3868/TCP radius-acct/1813/UDP" {
 		t.Errorf("metro-east Service sessiond ports = %s", got)
 	}
 	if _, ok := eb.Deployment("sessions", "sessiond"); ok {
@@ -407,8 +411,10 @@ func TestStepRefusals(t *testing.T) {
 		before []step.Step
 		// prepare edits the tree before the steps.
 		prepare []tree.Edit
-		step    step.Step
-		want    string
+		// config edits gitmig.yaml before the steps.
+		config func(*config.Config)
+		step   step.Step
+		want   string
 	}{
 		{
 			name: "route before deploy", fleet: exampleFleet,
@@ -428,7 +434,7 @@ func TestStepRefusals(t *testing.T) {
 		{
 			name: "flip when the destination has no route", fleet: exampleFleet,
 			before: []step.Step{step.Deploy}, step: step.Flip,
-			want: "step 3-flip: expects cloud to route orc8r (step 2), but its build has no traefik.io IngressRoute to Service orc8r-ns/orc8r",
+			want: "step 3-flip: expects cloud to route orc8r (step 2), but its build has no traefik.io route to Service orc8r-ns/orc8r",
 		},
 		{
 			name: "flip twice", fleet: exampleFleet,
@@ -469,7 +475,7 @@ func TestStepRefusals(t *testing.T) {
 			// The core no longer routes subscriberdb, so only the core can call it.
 			prepare: []tree.Edit{{Path: "clusters/core/kustomization.yaml", Content: []byte("resources: [namespaces.yaml, ../../base/subscriberdb]\n")}},
 			step:    step.Deploy,
-			want:    "step 1-deploy: sessiond calls subscriberdb, which metro-west cannot reach: no cluster both runs subscriberdb and routes it with a traefik.io IngressRoute (running in: core)",
+			want:    "step 1-deploy: sessiond calls subscriberdb, which metro-west cannot reach: no cluster both runs subscriberdb and routes it with a traefik.io route (running in: core)",
 		},
 		{
 			name: "deploy where the base's Namespace is defined already", fleet: metroFleet,
@@ -483,7 +489,41 @@ func TestStepRefusals(t *testing.T) {
 		{
 			name: "route to a destination without an entry point for a port", fleet: metroFleet,
 			to: "aggregation", before: []step.Step{step.Deploy}, step: step.Route,
-			want: "step 2-route: aggregation's Traefik has no entry point on port 50051 for sessiond's port grpc (entry points: web:80, websecure:443)",
+			want: "step 2-route: aggregation's Traefik cannot carry sessiond's port grpc (h2c): no entry point on port 50051 (entry points: web:80/http, websecure:443/http)",
+		},
+		{
+			name: "route an h2c port where the entry point on its port is a tls one", fleet: metroFleet,
+			config: func(c *config.Config) {
+				west := &c.Clusters[slices.IndexFunc(c.Clusters, func(cl config.Cluster) bool { return cl.Name == "metro-west" })]
+				west.Ingress.EntryPoints["grpc"] = config.EntryPoint{Port: 50051, Protocol: "tls"}
+			},
+			before: []step.Step{step.Deploy}, step: step.Route,
+			want: "step 2-route: metro-west's Traefik cannot carry sessiond's port grpc (h2c): entry point grpc on port 50051 is tls, not http as the port's h2c route needs (entry points: alt-http:8081/http, diameter:3868/tcp, grpc:50051/tls, http:80/http, radius-acct:1813/udp)",
+		},
+		{
+			name: "route a TLS port where the entry point on its port is an http one", fleet: exampleFleet,
+			config: func(c *config.Config) {
+				cloud := &c.Clusters[slices.IndexFunc(c.Clusters, func(cl config.Cluster) bool { return cl.Name == "cloud" })]
+				cloud.Ingress.EntryPoints["websecure"] = config.EntryPoint{Port: 443, Protocol: "http"}
+			},
+			before: []step.Step{step.Deploy}, step: step.Route,
+			want: "step 2-route: cloud's Traefik cannot carry orc8r's port controller (tls): entry point websecure on port 443 is http, not tls as the port's tls route needs (entry points: api:8080/http, rpc:9180/http, web:80/http, websecure:443/http)",
+		},
+		{
+			name: "route a TCP port to an entry point another service holds", fleet: metroFleet,
+			prepare: []tree.Edit{
+				{Path: "overlays/metro/west/kustomization.yaml", Content: []byte("resources: [site.yaml, pcrf.yaml]\n")},
+				{Path: "overlays/metro/west/pcrf.yaml", Content: []byte("apiVersion: traefik.io/v1alpha1\nkind: IngressRouteTCP\nmetadata: {name: pcrf, namespace: kube-public}\n" +
+					"spec:\n  entryPoints: [diameter]\n  routes: [{match: HostSNI(`*`), services: [{name: pcrf, port: 3868}]}]\n")},
+			},
+			before: []step.Step{step.Deploy}, step: step.Route,
+			want: "step 2-route: sessiond's tcp route would take every connection of metro-west's entry point diameter, which already routes kube-public/pcrf",
+		},
+		{
+			name: "route an SCTP port", fleet: exampleFleet,
+			prepare: []tree.Edit{{Path: "base/orc8r/service.yaml", Content: []byte("apiVersion: v1\nkind: Service\nmetadata: {name: orc8r, namespace: orc8r-ns}\nspec:\n  selector: {app.kubernetes.io/name: orc8r}\n  ports: [{name: s1ap, port: 36412, protocol: SCTP}]\n")}},
+			before:  []step.Step{step.Deploy}, step: step.Route,
+			want: "step 2-route: orc8r's port s1ap: protocol SCTP: Traefik carries TCP and UDP only",
 		},
 		{
 			name: "flip twice on a non-default overlay path's fleet", fleet: metroFleet,
@@ -501,6 +541,9 @@ func TestStepRefusals(t *testing.T) {
 			repo := tt.fleet.load(t)
 			if err := repo.Apply(tt.prepare); err != nil {
 				t.Fatal(err)
+			}
+			if tt.config != nil {
+				tt.config(repo.Config())
 			}
 			to := tt.fleet.to
 			if tt.to != "" {
@@ -587,25 +630,46 @@ func portList(s *fleet.Service) string {
 	return strings.Join(parts, " ")
 }
 
-// routeSummary lists, as entryPoint:port, the traefik.io/v1alpha1 IngressRoutes of a
-// build that forward to the Service's port and match all four in-cluster hosts of it.
-func routeSummary(t *testing.T, b *fleet.Build, namespace, name string) string {
+// routeSummary lists, as kind@entryPoint:port, the traefik.io/v1alpha1 routes of a
+// build that forward to a port of Service namespace/name, by what they carry: http or
+// h2c for IngressRoutes matching every one of names by Host, tls for IngressRouteTCPs
+// passing TLS through on every one of names by SNI, tcp for IngressRouteTCP
+// HostSNI(`*`) and udp for IngressRouteUDPs; any other route is "other".
+func routeSummary(t *testing.T, b *fleet.Build, namespace, name string, names []string) string {
 	t.Helper()
+	matchesAll := func(got []string) bool {
+		for _, n := range names {
+			if !slices.Contains(got, n) {
+				return false
+			}
+		}
+		return true
+	}
 	var parts []string
 	for _, o := range b.Objects {
 		if o.IngressRoute == nil || o.APIVersion != "traefik.io/v1alpha1" {
 			continue
 		}
+		tls := o.IngressRoute.TLS
 		for _, route := range o.IngressRoute.Routes {
-			hosts := fleet.Hosts(route.Match)
-			matchesAll := true
-			for _, h := range fleet.InClusterHosts(name, namespace) {
-				matchesAll = matchesAll && slices.Contains(hosts, h)
-			}
 			for _, rs := range route.Services {
-				if rs.Name == name && rs.NamespaceIn(o) == namespace && matchesAll {
-					parts = append(parts, fmt.Sprintf("%s:%d", strings.Join(o.IngressRoute.EntryPoints, ","), rs.PortNumber))
+				if rs.Name != name || rs.NamespaceIn(o) != namespace {
+					continue
 				}
+				kind := "other"
+				switch {
+				case o.Kind == "IngressRoute" && matchesAll(fleet.Hosts(route.Match)) && rs.Scheme == "":
+					kind = "http"
+				case o.Kind == "IngressRoute" && matchesAll(fleet.Hosts(route.Match)) && rs.Scheme == "h2c":
+					kind = "h2c"
+				case o.Kind == "IngressRouteTCP" && tls != nil && tls.Passthrough && matchesAll(fleet.HostSNIs(route.Match)):
+					kind = "tls"
+				case o.Kind == "IngressRouteTCP" && tls == nil && route.Match == "HostSNI(`*`)":
+					kind = "tcp"
+				case o.Kind == "IngressRouteUDP":
+					kind = "udp"
+				}
+				parts = append(parts, fmt.Sprintf("%s@%s:%d", kind, strings.Join(o.IngressRoute.EntryPoints, ","), rs.PortNumber))
 			}
 		}
 	}

@@ -45,6 +45,9 @@ type MigrationStatus struct {
 	Gate         *GateStatus `json:"gate,omitempty"`
 	PullRequests []PRStatus  `json:"pullRequests"`
 	Message      string      `json:"message,omitempty"`
+	// PolicyOverridden lists what policy refused about a migration started with
+	// --force.
+	PolicyOverridden []string `json:"policyOverridden,omitempty"`
 }
 
 // GateStatus is the gate's latest answer on a merged step.

@@ -5,13 +5,16 @@
 package verify
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/fleet"
+	"github.com/gitmig/gitmig/internal/traffic"
 )
 
 // Finding is one violation in a tree: which service, seen from which cluster, and what
@@ -34,8 +37,7 @@ func (f Finding) String() string {
 
 // Verify checks a fleet: every configured service leads to a Deployment from every
 // cluster where one of its clients runs or where a Service of its name exists, and none
-// of a migration's traps is present (docs/design.md lists them). Findings are sorted
-// by cluster, then service.
+// of a migration's traps is present. Findings are sorted by cluster, then service.
 func Verify(m *fleet.Model) []Finding {
 	v := &verifier{model: m, cfg: m.Config}
 	for _, cl := range v.cfg.Clusters {
@@ -82,7 +84,7 @@ func (v *verifier) checkTraps(cl config.Cluster, b *fleet.Build) {
 		case o.Malformed != "":
 			v.add(o.Name, cl.Name, "%s does not read as a %s: %s", o.Ref(), o.Kind, o.Malformed)
 		case o.IngressRoute != nil && o.Group() == fleet.OldTraefikGroup:
-			v.add(serviceOf(o), cl.Name, "IngressRoute %s uses the %s API group, removed in Traefik v3; use %s/v1alpha1", o.Ref(), fleet.OldTraefikGroup, fleet.TraefikGroup)
+			v.add(serviceOf(o), cl.Name, "%s %s uses the %s API group, removed in Traefik v3; use %s/v1alpha1", o.Kind, o.Ref(), fleet.OldTraefikGroup, fleet.TraefikGroup)
 		case o.Service != nil:
 			if s := o.Service; s.IsExternalName() && (s.ClusterIP != "" || len(s.ClusterIPs) > 0) {
 				v.add(o.Name, cl.Name, "ExternalName Service %s sets clusterIP %q; the API server rejects it", o.Ref(), s.ClusterIP)
@@ -93,9 +95,29 @@ func (v *verifier) checkTraps(cl config.Cluster, b *fleet.Build) {
 		v.add("", cl.Name, "the build has no Namespace %s for %s: the apply fails, or pruning deletes them with the Namespace",
 			ns, strings.Join(missing[ns], ", "))
 	}
+	uses := b.EntryPoints()
+	for _, ep := range slices.Sorted(maps.Keys(uses)) {
+		if use := uses[ep]; use.CatchAll && len(use.Services) > 1 {
+			v.add(v.serviceNamed(use.Services), cl.Name, "entry point %s routes %s, and a HostSNI(`*`) or UDP route there takes every connection: Traefik cannot tell their clients apart, and each needs an entry point of its own",
+				ep, strings.Join(use.Services, " and "))
+		}
+	}
 }
 
-// serviceOf names the service an IngressRoute forwards to, for findings about it.
+// serviceNamed names the first of refs (namespace/name) that gitmig.yaml lists, for a
+// finding about them all.
+func (v *verifier) serviceNamed(refs []string) string {
+	for _, ref := range refs {
+		for _, svc := range v.cfg.Services {
+			if ref == svc.Namespace+"/"+svc.Name {
+				return svc.Name
+			}
+		}
+	}
+	return ""
+}
+
+// serviceOf names the service a Traefik route forwards to, for findings about it.
 func serviceOf(o *fleet.Object) string {
 	for _, route := range o.IngressRoute.Routes {
 		for _, rs := range route.Services {
@@ -115,6 +137,7 @@ func (v *verifier) checkService(svc config.Service) {
 		v.add(svc.Name, "", "%v", err)
 		return
 	}
+	v.checkPortProtocols(svc, ports)
 	need := map[string]string{}
 	for _, name := range svc.Clients {
 		client, ok := v.cfg.Service(name)
@@ -136,6 +159,23 @@ func (v *verifier) checkService(svc config.Service) {
 		if problem := v.resolve(svc, ports, cluster, nil); problem != "" {
 			v.add(svc.Name, cluster, "%s (checked because %s)", problem, need[cluster])
 		}
+	}
+}
+
+// checkPortProtocols reports the overrides of gitmig.yaml's services[].ports that name
+// no port of the service's Service: config cannot know its ports, the builds do.
+func (v *verifier) checkPortProtocols(svc config.Service, ports []fleet.Port) {
+	i := slices.IndexFunc(v.cfg.Services, func(s config.Service) bool { return s.Name == svc.Name })
+	for j, o := range svc.Ports {
+		if slices.ContainsFunc(ports, func(p fleet.Port) bool { return o.Names(p.Name, p.Port) }) {
+			continue
+		}
+		var have []string
+		for _, p := range ports {
+			have = append(have, fmt.Sprintf("%s/%d", p.Name, p.Port))
+		}
+		v.add(svc.Name, "", "gitmig.yaml services[%d].ports[%d] names port %s, which Service %s/%s does not have (its ports: %s)",
+			i, j, cmp.Or(o.Name, fmt.Sprint(o.Port)), svc.Namespace, svc.Name, strings.Join(have, ", "))
 	}
 }
 
@@ -195,15 +235,21 @@ func selects(selector, podLabels map[string]string) bool {
 	return true
 }
 
-// routed checks that the target cluster's Traefik forwards port p of the service, on the
-// entry point listening on p, for every in-cluster name of the service.
+// routed checks that the target cluster's Traefik carries port p of the service as
+// what the port speaks (package traffic): on the entry point listening on p, with a
+// route of the right kind that matches every name a client may use.
 func (v *verifier) routed(svc config.Service, p fleet.Port, target config.Cluster, tb *fleet.Build) string {
-	ep, ok := target.EntryPointForPort(p.Port)
-	if !ok {
-		return fmt.Sprintf("%s's Traefik has no entry point on port %d (%s)", target.Name, p.Port, p.Label())
+	kind, err := p.Kind(svc)
+	if err != nil {
+		return fmt.Sprintf("port %s: %v", p.Label(), err)
 	}
-	want := fleet.InClusterHosts(svc.Name, svc.Namespace)
-	var best []string // the hosts missing from the closest route seen
+	ep, err := target.EntryPointFor(p.Port, kind)
+	if err != nil {
+		return fmt.Sprintf("port %s (%d, %s): %s's Traefik cannot carry it: %v", p.Label(), p.Port, kind, target.Name, err)
+	}
+	want := append(fleet.InClusterHosts(svc.Name, svc.Namespace), svc.Hosts...)
+	// Of the routes that forward the port, the problem of the one closest to right.
+	closest, rank := "", math.MaxInt
 	for _, o := range tb.RoutesTo(svc.Namespace, svc.Name) {
 		if !slices.Contains(o.IngressRoute.EntryPoints, ep) {
 			continue
@@ -212,26 +258,94 @@ func (v *verifier) routed(svc config.Service, p fleet.Port, target config.Cluste
 			if !v.forwardsPort(route, o, svc, p, tb) {
 				continue
 			}
-			hosts := fleet.Hosts(route.Match)
-			var missing []string
-			for _, h := range want {
-				if !slices.Contains(hosts, h) {
-					missing = append(missing, h)
-				}
-			}
-			if len(missing) == 0 {
+			problem, r := carries(kind, o, route, want)
+			if problem == "" {
 				return ""
 			}
-			if best == nil || len(missing) < len(best) {
-				best = missing
+			if r < rank {
+				closest, rank = fmt.Sprintf("port %s (%d, %s): %s's %s on entry point %s %s",
+					p.Label(), p.Port, kind, target.Name, o.Ref(), ep, problem), r
 			}
 		}
 	}
-	if best != nil {
-		return fmt.Sprintf("%s's IngressRoute on entry point %s does not match host %s", target.Name, ep, strings.Join(best, ", "))
+	if closest != "" {
+		return closest
 	}
-	return fmt.Sprintf("no traefik.io IngressRoute in %s forwards entry point %s (port %d) to Service %s/%s port %d",
-		target.Name, ep, p.Port, svc.Namespace, svc.Name, p.Port)
+	return fmt.Sprintf("port %s (%d, %s): no traefik.io route in %s forwards entry point %s to Service %s/%s port %d",
+		p.Label(), p.Port, kind, target.Name, ep, svc.Namespace, svc.Name, p.Port)
+}
+
+// wrongKind ranks a route of the wrong kind below any route of the right one.
+const wrongKind = math.MaxInt - 1
+
+// carries says what keeps one route of o from carrying a port of kind k for the names
+// clients use, "" when nothing does, and how far it is from right: the number of
+// names it misses, or wrongKind.
+func carries(k traffic.Kind, o *fleet.Object, route fleet.Route, names []string) (string, int) {
+	tls := o.IngressRoute.TLS
+	switch k {
+	case traffic.HTTP, traffic.H2C:
+		switch {
+		case o.Kind != fleet.KindIngressRoute:
+			return "is " + router(o) + ", which cannot see the Host of a request; route it with an IngressRoute", wrongKind
+		case tls != nil:
+			return "has a tls section, so it answers TLS only, which the port's clients do not speak", wrongKind
+		}
+		if lacking := missing(names, fleet.Hosts(route.Match)); len(lacking) > 0 {
+			return "does not match host " + strings.Join(lacking, ", "), len(lacking)
+		}
+		for _, rs := range route.Services {
+			if k == traffic.H2C && rs.Scheme != "h2c" {
+				return "sends HTTP/1.1 to pods that speak h2c; give its service scheme: h2c", 1
+			}
+		}
+	case traffic.TLS:
+		switch {
+		case o.Kind != fleet.KindIngressRouteTCP:
+			return "is " + router(o) + ": Traefik would end the client's TLS itself, with no certificate for it and no mutual TLS; route it with an IngressRouteTCP on HostSNI with tls.passthrough: true", wrongKind
+		case tls == nil || !tls.Passthrough:
+			return "ends the client's TLS (no tls.passthrough): Traefik has no certificate for it, and mutual TLS ends there", wrongKind
+		}
+		if sni := fleet.HostSNIs(route.Match); !slices.Contains(sni, "*") {
+			if lacking := missing(names, sni); len(lacking) > 0 {
+				return "does not match SNI " + strings.Join(lacking, ", "), len(lacking)
+			}
+		}
+	case traffic.TCP:
+		switch {
+		case o.Kind != fleet.KindIngressRouteTCP:
+			return "is " + router(o) + "; only an IngressRouteTCP HostSNI(`*`) carries raw TCP", wrongKind
+		case tls != nil || !slices.Contains(fleet.HostSNIs(route.Match), "*"):
+			return "matches on TLS, which a raw TCP client does not speak; route it with HostSNI(`*`) and no tls", wrongKind
+		}
+	case traffic.UDP:
+		if o.Kind != fleet.KindIngressRouteUDP {
+			return "is " + router(o) + "; only an IngressRouteUDP carries UDP", wrongKind
+		}
+	}
+	return "", 0
+}
+
+// router says what kind of Traefik router a route object is.
+func router(o *fleet.Object) string {
+	switch o.Kind {
+	case fleet.KindIngressRouteTCP:
+		return "a TCP router"
+	case fleet.KindIngressRouteUDP:
+		return "a UDP router"
+	}
+	return "an HTTP router"
+}
+
+// missing returns the names of want that got lacks.
+func missing(want, got []string) []string {
+	var m []string
+	for _, n := range want {
+		if !slices.Contains(got, n) {
+			m = append(m, n)
+		}
+	}
+	return m
 }
 
 // forwardsPort reports whether a route sends traffic to the service's port p.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io/fs"
 	"maps"
 	"os"
 	"os/exec"
@@ -163,8 +162,10 @@ func TestArgoCDBootstrapMatchesGitmigYAML(t *testing.T) {
 	if lookup(cm, "metadata", "namespace") != cfg.GitOps.ArgoCD.Namespace {
 		t.Errorf("argocd-cm is in namespace %v, Argo CD in %s", lookup(cm, "metadata", "namespace"), cfg.GitOps.ArgoCD.Namespace)
 	}
-	if str(lookup(cm, "data", ingressRouteHealthKey)) == "" {
-		t.Errorf("argocd-cm has no %s", ingressRouteHealthKey)
+	for _, kind := range []string{"IngressRoute", "IngressRouteTCP", "IngressRouteUDP"} {
+		if str(lookup(cm, "data", healthKey(kind))) == "" {
+			t.Errorf("argocd-cm has no %s", healthKey(kind))
+		}
 	}
 	for _, o := range []map[string]any{project, set} {
 		if ns := lookup(o, "metadata", "namespace"); ns != cfg.GitOps.ArgoCD.Namespace {
@@ -343,7 +344,8 @@ func TestVerifyWarnsWithoutChangingTheExitCode(t *testing.T) {
 	}
 }
 
-const ingressRouteHealthKey = "resource.customizations.health.traefik.io_IngressRoute"
+// healthKey is argocd-cm's key of the health check for a kind of traefik.io object.
+func healthKey(kind string) string { return "resource.customizations.health.traefik.io_" + kind }
 
 // lua finds a Lua 5.1 interpreter, the dialect of the gopher-lua that Argo CD runs
 // health checks with. Missing, it skips the test, or fails it in CI.
@@ -354,7 +356,7 @@ func lua(t *testing.T) string {
 			return path
 		}
 	}
-	msg := "lua5.1 is not installed (apt-get install lua5.1): cannot run Argo CD's IngressRoute health check"
+	msg := "lua5.1 is not installed (apt-get install lua5.1): cannot run Argo CD's health checks of Traefik's routes"
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
@@ -411,38 +413,71 @@ func health(t *testing.T, interpreter, check string, obj map[string]any) (status
 	return status, message
 }
 
-func TestIngressRouteHealthCheck(t *testing.T) {
+// TestTraefikRouteHealthChecks runs argocd-cm's health checks of the three kinds of
+// Traefik route on the routes gitmig's step 2 writes for the example fleet (an HTTP
+// and an h2c IngressRoute, a passthrough IngressRouteTCP) and for the render tests'
+// metro fleet (also an IngressRouteTCP HostSNI(`*`) and an IngressRouteUDP): each is
+// Healthy; routes that cannot carry traffic are Degraded.
+func TestTraefikRouteHealthChecks(t *testing.T) {
 	interpreter := lua(t)
 	repo, _ := rootRepo(t, "")
-	check := str(lookup(get(t, build(t, repo, "argocd"), "ConfigMap/argocd-cm"), "data", ingressRouteHealthKey))
+	cm := get(t, build(t, repo, "argocd"), "ConfigMap/argocd-cm")
 
-	// The IngressRoutes gitmig writes in step 2 are Healthy.
-	routes := stepTwoIngressRoutes(t)
-	if len(routes) == 0 {
-		t.Fatal("step 2 wrote no IngressRoute")
+	written := stepTwoRoutes(t, tree.FromFS(gitmig.Example), "orc8r", "edge", "cloud")
+	metro, err := tree.Disk(filepath.Join("..", "render", "testdata", "fleets", "metro"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, r := range routes {
-		if status, msg := health(t, interpreter, check, r); status != "Healthy" || !strings.Contains(msg, "entry point") {
-			t.Errorf("gitmig's IngressRoute %v: %s %q, want Healthy", lookup(r, "metadata", "name"), status, msg)
+	maps.Copy(written, stepTwoRoutes(t, metro, "sessiond", "metro-east", "metro-west"))
+	for _, kind := range []string{"IngressRoute", "IngressRouteTCP", "IngressRouteUDP"} {
+		check := str(lookup(cm, "data", healthKey(kind)))
+		if check == "" {
+			t.Errorf("argocd-cm has no %s", healthKey(kind))
+			continue
+		}
+		var routes []map[string]any
+		for name, r := range written {
+			if r["kind"] == kind {
+				routes = append(routes, written[name])
+			}
+		}
+		if len(routes) == 0 {
+			t.Errorf("step 2 wrote no %s", kind)
+		}
+		for _, r := range routes {
+			if status, msg := health(t, interpreter, check, r); status != "Healthy" || !strings.Contains(msg, "entry point") {
+				t.Errorf("gitmig's %s %v: %s %q, want Healthy", kind, lookup(r, "metadata", "name"), status, msg)
+			}
+		}
+		degraded := map[string]map[string]any{
+			"no routes": {"spec": map[string]any{"routes": []any{}}},
+			"no spec":   {},
+		}
+		if kind != "IngressRouteUDP" {
+			degraded["no match"] = map[string]any{"spec": map[string]any{"routes": []any{map[string]any{"services": []any{map[string]any{"name": "a", "port": int64(80)}}}}}}
+		}
+		if kind == "IngressRoute" {
+			degraded["nowhere to send"] = map[string]any{"spec": map[string]any{"routes": []any{map[string]any{"match": "Host(`a`)"}}}}
+		} else {
+			degraded["no services"] = map[string]any{"spec": map[string]any{"routes": []any{map[string]any{"match": "HostSNI(`*`)", "services": []any{}}}}}
+		}
+		for name, obj := range degraded {
+			if status, msg := health(t, interpreter, check, obj); status != "Degraded" || msg == "" {
+				t.Errorf("%s with %s: %s %q, want Degraded with a message", kind, name, status, msg)
+			}
 		}
 	}
-	for name, obj := range map[string]map[string]any{
-		"no routes":       {"spec": map[string]any{"routes": []any{}}},
-		"no spec":         {},
-		"no match":        {"spec": map[string]any{"routes": []any{map[string]any{"services": []any{map[string]any{"name": "a", "port": int64(80)}}}}}},
-		"nowhere to send": {"spec": map[string]any{"routes": []any{map[string]any{"match": "Host(`a`)"}}}},
-	} {
-		if status, msg := health(t, interpreter, check, obj); status != "Degraded" || msg == "" {
-			t.Errorf("%s: %s %q, want Degraded with a message", name, status, msg)
-		}
+	if status, msg := health(t, interpreter, str(lookup(cm, "data", healthKey("IngressRouteTCP"))), written["orc8r-controller"]); !strings.Contains(msg, "TLS passed through") {
+		t.Errorf("orc8r's passthrough IngressRouteTCP: %s %q, want the message to say the TLS is passed through", status, msg)
 	}
 }
 
-// stepTwoIngressRoutes renders steps 1 and 2 of moving orc8r from edge to cloud in the
-// example fleet and returns the IngressRoutes of cloud's build.
-func stepTwoIngressRoutes(t *testing.T) []map[string]any {
+// stepTwoRoutes renders steps 1 and 2 of moving service from one cluster to another
+// in the fleet of t, and returns the Traefik routes of the destination's build, by
+// name.
+func stepTwoRoutes(t *testing.T, repo tree.Tree, service, from, to string) map[string]map[string]any {
 	t.Helper()
-	data, err := fs.ReadFile(gitmig.Example, "gitmig.yaml")
+	data, err := repo.ReadFile("gitmig.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,11 +485,11 @@ func stepTwoIngressRoutes(t *testing.T) []map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	model, err := fleet.NewBuilder(nil, 0).Load(context.Background(), tree.FromFS(gitmig.Example), cfg)
+	model, err := fleet.NewBuilder(nil, 0).Load(context.Background(), repo, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := render.NewMigration(cfg, render.MigrationID("orc8r", "edge", "cloud", time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)), "orc8r", "edge", "cloud")
+	m, err := render.NewMigration(cfg, render.MigrationID(service, from, to, time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)), service, from, to)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -465,14 +500,14 @@ func stepTwoIngressRoutes(t *testing.T) []map[string]any {
 		}
 		model = change.After
 	}
-	var routes []map[string]any
-	for _, o := range model.Build("cloud").Objects {
-		if o.Kind == "IngressRoute" {
+	routes := map[string]map[string]any{}
+	for _, o := range model.Build(to).Objects {
+		if o.IngressRoute != nil {
 			raw, err := o.Raw()
 			if err != nil {
 				t.Fatal(err)
 			}
-			routes = append(routes, raw)
+			routes[o.Name] = raw
 		}
 	}
 	return routes

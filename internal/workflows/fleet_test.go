@@ -115,7 +115,7 @@ func TestFleetGitmigWorkflow(t *testing.T) {
 	// The dispatch inputs become words of the command only after a step that keeps
 	// each to one word.
 	command := str(lookup(migrate, "with", "command"))
-	for _, want := range []string{"migrate", "${{ inputs.to }}", "${{ inputs.dry_run && '--dry-run' || '' }}", "-- ${{ inputs.service }}"} {
+	for _, want := range []string{"migrate", "${{ inputs.to }}", "${{ inputs.dry_run && '--dry-run' || '' }}", "${{ inputs.force && '--force' || '' }}", "-- ${{ inputs.service }}"} {
 		if !strings.Contains(command, want) {
 			t.Errorf("migrate's command %q lacks %s", command, want)
 		}
@@ -212,8 +212,10 @@ func TestFleetCIOnTheExampleFleet(t *testing.T) {
 		t.Fatalf("%s: %v\n%s", commands["verify"], err, out)
 	}
 
-	// gitmig opens step 1, as `gitmig migrate` does from the workflow's dispatch.
-	if out, err := cli("migrate checkout --to cloud", ""); err != nil {
+	// gitmig opens step 1, as `gitmig migrate` does from the workflow's dispatch; the
+	// example's Prometheus is not reachable here, so policy cannot weigh the move and
+	// the dispatch forces it.
+	if out, err := cli("migrate checkout --to cloud --force", ""); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out)
 	}
 	git(t, work, "fetch", "--quiet", "origin")

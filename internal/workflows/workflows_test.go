@@ -250,6 +250,7 @@ func TestGitmigDispatchInputs(t *testing.T) {
 		"service": {"string", true},
 		"to":      {"string", true},
 		"dry_run": {"boolean", false},
+		"force":   {"boolean", false},
 	}
 	if got := slices.Sorted(maps.Keys(inputs)); !slices.Equal(got, slices.Sorted(maps.Keys(want))) {
 		t.Fatalf("inputs %v, want %v", got, slices.Sorted(maps.Keys(want)))
@@ -470,20 +471,22 @@ func TestGitmigJob(t *testing.T) {
 		t.Errorf("reconcile runs if %q, migrate if %q: want the schedule and the dispatch", reconcile["if"], migrate["if"])
 	}
 	for env, want := range map[string]string{"GITMIG_PROMETHEUS_URL": "vars.", "GITMIG_PROMETHEUS_TOKEN": "secrets.", "GITMIG_PROMETHEUS_USERNAME": "secrets.", "GITMIG_PROMETHEUS_PASSWORD": "secrets."} {
-		if got := str(lookup(reconcile, "env", env)); !strings.Contains(got, want) {
-			t.Errorf("reconcile: env %s = %q, want it from %s", env, got, want)
+		for name, job := range map[string]map[string]any{"reconcile": reconcile, "migrate": migrate} {
+			if got := str(lookup(job, "env", env)); !strings.Contains(got, want) {
+				t.Errorf("%s: env %s = %q, want it from %s", name, env, got, want)
+			}
 		}
 		if strings.Contains(str(reconcile["run"]), "PROMETHEUS_TOKEN") || strings.Contains(str(reconcile["run"]), "PASSWORD") {
 			t.Errorf("reconcile's script names a Prometheus credential: it belongs in the environment only")
 		}
 	}
-	for env, input := range map[string]string{"SERVICE": "inputs.service", "TO": "inputs.to", "DRY_RUN": "inputs.dry_run"} {
+	for env, input := range map[string]string{"SERVICE": "inputs.service", "TO": "inputs.to", "DRY_RUN": "inputs.dry_run", "FORCE": "inputs.force"} {
 		if got := str(lookup(migrate, "env", env)); !strings.Contains(got, input) {
 			t.Errorf("migrate: env %s = %q, want %s", env, got, input)
 		}
 	}
 	script := str(migrate["run"])
-	for _, want := range []string{`"$SERVICE"`, `"$TO"`, `--dry-run`, `"$DRY_RUN" = true`} {
+	for _, want := range []string{`"$SERVICE"`, `"$TO"`, `--dry-run`, `"$DRY_RUN" = true`, `--force`, `"$FORCE" = true`} {
 		if !strings.Contains(script, want) {
 			t.Errorf("migrate's script lacks %s:\n%s", want, script)
 		}

@@ -1,5 +1,6 @@
 // Package migrate implements `gitmig migrate SERVICE --to CLUSTER`: starts a migration
-// by hand, or with --dry-run shows all four steps without touching anything.
+// by hand, or with --dry-run shows all four steps without touching anything. Policy
+// judges a move by hand as it judges the plan's own; --force overrides it, and says so.
 package migrate
 
 import (
@@ -15,8 +16,11 @@ import (
 	"github.com/gitmig/gitmig/internal/cmdutil"
 	"github.com/gitmig/gitmig/internal/fleet"
 	"github.com/gitmig/gitmig/internal/gitops"
+	"github.com/gitmig/gitmig/internal/gitops/record"
+	"github.com/gitmig/gitmig/internal/rehearsal"
 	"github.com/gitmig/gitmig/internal/render"
 	"github.com/gitmig/gitmig/internal/step"
+	"github.com/gitmig/gitmig/internal/text"
 	"github.com/gitmig/gitmig/internal/verify"
 )
 
@@ -28,7 +32,10 @@ type Options struct {
 	From    string
 	To      string
 	DryRun  bool
+	// Force starts a migration that policy refuses.
+	Force   bool
 	Reason  string
+	Metrics cmdutil.MetricsFlags
 	Env     gitops.Env
 	Now     func() time.Time
 }
@@ -37,13 +44,24 @@ type Options struct {
 func NewCmd(streams cmdutil.Streams, g *cmdutil.Globals) *cobra.Command {
 	opts := &Options{Globals: g, Streams: streams, Env: os.Getenv, Now: time.Now}
 	cmd := &cobra.Command{
-		Use:   "migrate SERVICE --to CLUSTER [--from CLUSTER] [--dry-run]",
+		Use:   "migrate SERVICE --to CLUSTER [--from CLUSTER] [--dry-run] [--force]",
 		Short: "Move a service to another cluster by hand",
 		Long: `migrate starts moving a service to another cluster through the same path as a
-planned migration: a record on the base branch, then step 1's branch and pull
-request; gitmig reconcile carries it on. With --dry-run it prints, for each of the
-four steps, the files it changes and the rendered objects added, changed and removed
-in the step's cluster, as unified YAML diffs, and touches nothing.`,
+planned migration. Policy judges the move by the plan's rules, on the metrics of now:
+the service is not pinned, cooling down or migrating already, a slot of
+policy.maxConcurrent is free, and the destination is allowed by its tiers, within
+policy.target once it holds the service, within maxLatencyMs of its clients, has an
+entry point for every port and reaches what the service calls. Metrics that cannot be
+read are a refusal too. --force starts a refused migration anyway; its record, pull
+requests and gitmig status then say what policy refused.
+
+All four steps are then rendered and verified on the fleet, in memory: a migration
+that cannot finish never starts. Then a record on the base branch claims it and step
+1's branch and pull request open; gitmig reconcile carries it on.
+
+With --dry-run it prints policy's verdict and, for each of the four steps, the files
+it changes and the rendered objects added, changed and removed in the step's cluster,
+as unified YAML diffs, and touches nothing.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Service = args[0]
@@ -52,7 +70,9 @@ in the step's cluster, as unified YAML diffs, and touches nothing.`,
 	}
 	cmd.Flags().StringVar(&opts.To, "to", "", "the destination cluster")
 	cmd.Flags().StringVar(&opts.From, "from", "", "the source cluster (default: the one cluster that runs the service)")
-	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the four steps without changing anything")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print policy's verdict and the four steps without changing anything")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "start the migration although policy refuses it (never one that cannot finish)")
+	opts.Metrics.AddFlags(cmd)
 	cmd.Flags().StringVar(&opts.Reason, "reason", "started by hand with gitmig migrate", "why, for the record and the pull requests")
 	_ = cmd.MarkFlagRequired("to")
 	return cmd
@@ -84,20 +104,51 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	out := opts.Streams.Out
 	fmt.Fprintf(out, "Migration %s: %s (namespace %s) from %s to %s, dry run\n", m.ID, m.Service.Name, m.Service.Namespace, from, opts.To)
-	for _, s := range step.All() {
-		change, err := render.Render(model, m, s)
-		if err != nil {
-			return err
-		}
+	if err := printJudgement(ctx, opts, model, from); err != nil {
+		return err
+	}
+	r, rehearsed := rehearsal.Run(model, m)
+	for _, change := range r.Changes {
 		preview, err := change.Preview()
 		if err != nil {
 			return err
 		}
 		printPreview(out, preview)
-		model = change.After
 	}
-	findings := verify.Verify(model)
-	fmt.Fprintf(out, "\nAfter step %d: %s runs in %s; verify: %s\n", step.Count, m.Service.Name, strings.Join(model.Running(m.Service), ", "), verdict(findings))
+	if rehearsed != nil {
+		return fmt.Errorf("this migration cannot finish, so gitmig would not start it: %w", rehearsed)
+	}
+	fmt.Fprintf(out, "\nAfter step %d: %s runs in %s; verify: %s\n", step.Count, m.Service.Name, strings.Join(r.Final.Running(m.Service), ", "), verdict(verify.Verify(r.Final)))
+	return nil
+}
+
+// printJudgement says what policy makes of the move, with the work tree's records.
+func printJudgement(ctx context.Context, opts *Options, model *fleet.Model, from string) error {
+	source, err := opts.Metrics.Source(model.Config)
+	if err != nil {
+		return err
+	}
+	at, err := opts.Metrics.EvaluationTime(opts.Now())
+	if err != nil {
+		return err
+	}
+	records, _, err := record.LoadAll(model.Tree, model.Config)
+	if err != nil {
+		return err
+	}
+	j, err := gitops.Weigh(ctx, model, records, source, at, opts.Service, from, opts.To)
+	if err != nil {
+		return err
+	}
+	out := opts.Streams.Out
+	if len(j.Refusals) == 0 {
+		fmt.Fprintf(out, "Policy: allowed. %s: %s\n", opts.To, text.Printable(j.Candidate.Why))
+		return nil
+	}
+	fmt.Fprintf(out, "Policy: refused (--force would start it anyway):\n")
+	for _, r := range j.Refusals {
+		fmt.Fprintf(out, "  - %s\n", text.Printable(r))
+	}
 	return nil
 }
 
@@ -111,10 +162,17 @@ func start(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	report, err := r.Start(ctx, opts.Service, opts.From, opts.To, opts.Reason)
+	// The plan's queries come from each pass's gitmig.yaml, the base branch's.
+	r.MetricsFor = opts.Metrics.Source
+	if opts.Metrics.Time != "" {
+		if r.At, err = opts.Metrics.EvaluationTime(opts.Now()); err != nil {
+			return err
+		}
+	}
+	report, err := r.Start(ctx, gitops.StartRequest{Service: opts.Service, From: opts.From, To: opts.To, Reason: opts.Reason, Force: opts.Force})
 	if report != nil {
 		for _, a := range report.Actions {
-			fmt.Fprintf(opts.Streams.Out, "%s %s: %s\n", a.Kind, a.Migration, a.Detail)
+			fmt.Fprintf(opts.Streams.Out, "%s %s: %s\n", a.Kind, a.Migration, text.Printable(a.Detail))
 		}
 	}
 	return err

@@ -92,8 +92,9 @@ func Run(ctx context.Context, opts *Options) error {
 	for _, r := range invalid {
 		fmt.Fprintf(opts.Streams.Err, "gitmig: warning: %s is not a usable migration record, ignored: %s\n", r.File, r.Problem)
 	}
-	inFlight, cooldowns := gitops.Constraints(cfg, records, at)
-	plan := decide.NewPlan(decide.Input{Config: cfg, Fleet: placement, Metrics: snap, InFlight: inFlight, Cooldowns: cooldowns})
+	in := gitops.Constraints(cfg, records, at)
+	in.Config, in.Fleet, in.Metrics = cfg, placement, snap
+	plan := decide.NewPlan(in)
 	switch opts.Output {
 	case "json":
 		return present.PlanJSON(opts.Streams.Out, plan)

@@ -75,9 +75,8 @@ func Run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	r.DryRun = opts.DryRun
-	if r.Metrics, err = opts.Metrics.Source(cfg); err != nil {
-		return err
-	}
+	// The plan's queries come from each pass's gitmig.yaml, the base branch's.
+	r.MetricsFor = opts.Metrics.Source
 	if opts.Metrics.Time != "" {
 		if r.At, err = opts.Metrics.EvaluationTime(opts.Now()); err != nil {
 			return err

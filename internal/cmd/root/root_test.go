@@ -113,7 +113,7 @@ func TestVerifyExitsOneAndNamesTheService(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("verify: exit %d, want 1\n%s%s", code, out, errOut)
 	}
-	if !strings.Contains(out, "service orc8r, cluster edge: ") || !strings.Contains(out, "no traefik.io IngressRoute in cloud") {
+	if !strings.Contains(out, "service orc8r, cluster edge: ") || !strings.Contains(out, "no traefik.io route in cloud") {
 		t.Errorf("verify output does not name the service, the cluster and the missing route:\n%s", out)
 	}
 	if !strings.Contains(errOut, "problem(s) found") {
@@ -139,7 +139,8 @@ func TestMigrateDryRunTouchesNothing(t *testing.T) {
 		"== Step 1/4 deploy: cluster cloud ==",
 		"  added   Deployment.apps/orc8r-ns/orc8r",
 		"== Step 2/4 route: cluster cloud ==",
-		"  added   IngressRoute.traefik.io/orc8r-ns/orc8r-controller",
+		"  added   IngressRouteTCP.traefik.io/orc8r-ns/orc8r-controller",
+		"  added   IngressRoute.traefik.io/orc8r-ns/orc8r-rpc",
 		"== Step 3/4 flip: cluster edge ==",
 		"+  type: ExternalName",
 		"== Step 4/4 cleanup: cluster edge ==",

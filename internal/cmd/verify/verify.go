@@ -32,9 +32,11 @@ func NewCmd(streams cmdutil.Streams, g *cmdutil.Globals) *cobra.Command {
 		Long: `verify builds every cluster's overlay and follows each service in gitmig.yaml from
 every cluster where one of its clients runs or a Service of its name exists: a
 ClusterIP Service must select a Deployment in the same cluster; an ExternalName must
-name a cluster's ingress dnsName whose traefik.io IngressRoute matches the service's
-hosts on the entry point of each port and forwards to such a Service there. It also
-reports the traps of a migration. It exits 1 when it finds anything.
+name a cluster's ingress dnsName whose Traefik carries each port the way it speaks, on
+the entry point of its port (an IngressRoute matching every name clients use for HTTP
+and h2c, an IngressRouteTCP passing TLS through on those names for TLS, one of its own
+for raw TCP and UDP), and forwards to such a Service there. It also reports the traps
+of a migration. It exits 1 when it finds anything.
 
 With --step-branch REF it checks a gitmig step pull request instead: REF (its branch
 gitmig/<migration id>/<n>-<step>, or its head commit) must be exactly one commit on

@@ -72,12 +72,23 @@ type Request struct {
 	ToDNSName string
 	// PodSelector selects the service's pods, from its base Deployment.
 	PodSelector map[string]string
+	// Routes are the Traefik routes to the service in the destination's build, those
+	// step 2 wrote: one per port, of the kind that carries what the port speaks.
+	Routes []Route
 	// Undo is set when the merge rolled Step back: only "applied" matters then.
 	Undo bool
 	// ReadOnly asks the gates to change nothing, not even to ask an engine to look
 	// now: gitmig status and dry runs only read.
 	ReadOnly bool
 }
+
+// Route names a Traefik route: its kind (IngressRoute, IngressRouteTCP or
+// IngressRouteUDP), namespace and name.
+type Route struct {
+	Kind, Namespace, Name string
+}
+
+func (r Route) String() string { return r.Kind + " " + r.Namespace + "/" + r.Name }
 
 // Gate checks a merged step.
 type Gate interface {
@@ -93,43 +104,63 @@ func (Merged) Check(_ context.Context, req Request) (Result, error) {
 	return Passed("step %d merged as %s; engine none applies on merge", int(req.Step), short(req.MergeCommit)), nil
 }
 
-// Drain holds the flip (step 3) until Duration has passed since it was applied, so
-// that clients holding the old address finish before cleanup removes the pods. It
-// counts from the engine's AppliedAt when the inner gate reports one, else from the
-// merge, the earliest moment the flip can have been applied.
-type Drain struct {
-	Inner    Gate
-	Duration time.Duration
-	// Idle, when set, also waits for the source's request rate to fall to idle.
+// Hold keeps two steps waiting a while after they are applied. The route (step 2)
+// waits Settle, so that the ingress controller has loaded the new routes before the
+// flip sends clients to them: Traefik applies provider changes in batches
+// (providersThrottleDuration, 2s by default) and answers 404 for a route it has not
+// loaded. The flip (step 3) waits Drain, so that clients holding the old address
+// finish before cleanup removes the pods. Both count from the engine's AppliedAt when
+// the inner gate reports one, else from the merge, the earliest moment the step can
+// have been applied.
+type Hold struct {
+	Inner  Gate
+	Settle time.Duration
+	Drain  time.Duration
+	// Idle, when set, also holds the flip until the source's requests fall to idle.
 	Idle *Idle
 }
 
-// Check asks the inner gate, then holds step 3 for the drain.
-func (d Drain) Check(ctx context.Context, req Request) (Result, error) {
-	res, err := d.Inner.Check(ctx, req)
-	if err != nil || res.Verdict != Pass || req.Step != step.Flip || req.Undo {
+// Check asks the inner gate, then holds steps 2 and 3.
+func (h Hold) Check(ctx context.Context, req Request) (Result, error) {
+	res, err := h.Inner.Check(ctx, req)
+	if err != nil || res.Verdict != Pass || req.Undo {
 		return res, err
 	}
-	since, what := req.MergedAt, "merged"
-	if !res.AppliedAt.IsZero() {
-		since, what = res.AppliedAt, "applied"
-	}
-	elapsed := req.Now.Sub(since)
-	if elapsed < d.Duration {
-		wait := Waiting("draining %s: %s of %s since the flip %s at %s (%s)",
-			req.From, max(elapsed, 0).Truncate(time.Second), d.Duration, what, since.UTC().Format(time.RFC3339), res.Reason)
-		wait.RecheckAt = since.Add(d.Duration)
-		return wait, nil
-	}
-	res.Reason = fmt.Sprintf("%s; drained %s", res.Reason, d.Duration)
-	if d.Idle != nil {
-		idle := d.Idle.check(ctx, req)
+	switch req.Step {
+	case step.Route:
+		return hold(req, res, h.Settle, "settling", "the route"), nil
+	case step.Flip:
+		if res = hold(req, res, h.Drain, "draining", "the flip"); res.Verdict != Pass || h.Idle == nil {
+			return res, nil
+		}
+		idle := h.Idle.check(ctx, req)
 		if idle.Verdict != Pass {
 			return idle, nil
 		}
 		res.Reason += "; " + idle.Reason
 	}
 	return res, nil
+}
+
+// hold turns the inner gate's Pass into a Wait until d has passed since the step was
+// applied.
+func hold(req Request, res Result, d time.Duration, doing, what string) Result {
+	since, how := req.MergedAt, "merged"
+	if !res.AppliedAt.IsZero() {
+		since, how = res.AppliedAt, "applied"
+	}
+	elapsed := req.Now.Sub(since)
+	if elapsed < d {
+		wait := Waiting("%s %s: %s of %s since %s %s at %s (%s)",
+			doing, req.Cluster, max(elapsed, 0).Truncate(time.Second), d, what, how, since.UTC().Format(time.RFC3339), res.Reason)
+		// The hold ends by the clock alone: a follower sleeps until then, not polling.
+		wait.RecheckAt = since.Add(d)
+		return wait
+	}
+	if d > 0 {
+		res.Reason = fmt.Sprintf("%s; %s %s", res.Reason, strings.TrimSuffix(doing, "ing")+"ed", d)
+	}
+	return res
 }
 
 // All passes when every gate passes; otherwise it answers with the first Fail, or

@@ -18,7 +18,7 @@ var mergedAt = time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
 func request(n int) Request {
 	onBranch := map[string]bool{"merge0000": true, "later0000": true}
 	return Request{
-		Service: "orc8r", Namespace: "orc8r-ns", From: "edge", To: "cloud", Cluster: "cloud",
+		Service: "orc8r", Namespace: "orc8r-ns", From: "edge", To: "cloud", Cluster: step.Step(n).Cluster("edge", "cloud"),
 		Step: step.Step(n), MergeCommit: "merge0000", MergedAt: mergedAt, Now: mergedAt.Add(10 * time.Minute),
 		Descends: func(_ context.Context, sha string) (bool, error) { return onBranch[sha], nil },
 	}
@@ -190,21 +190,24 @@ type fixed Result
 
 func (f fixed) Check(context.Context, Request) (Result, error) { return Result(f), nil }
 
-func TestDrainHoldsOnlyTheFlip(t *testing.T) {
+func TestHoldSettlesTheRouteAndDrainsTheFlip(t *testing.T) {
 	applied := mergedAt.Add(2 * time.Minute)
 	inner := fixed{Verdict: Pass, Reason: "applied", AppliedAt: applied}
-	d := Drain{Inner: inner, Duration: 5 * time.Minute}
+	d := Hold{Inner: inner, Settle: 15 * time.Second, Drain: 5 * time.Minute}
 	for _, tt := range []struct {
 		step    int
 		now     time.Time
 		verdict Verdict
 		reason  string
-		// recheck is when the drain ends, on a Wait: the answer changes then.
+		// recheck is when the hold ends, on a Wait: the answer changes then.
 		recheck time.Time
 	}{
 		{3, applied.Add(4 * time.Minute), Wait, "draining edge: 4m0s of 5m0s since the flip applied at 2026-05-04T09:02:00Z", applied.Add(5 * time.Minute)},
 		{3, applied.Add(5 * time.Minute), Pass, "applied; drained 5m0s", time.Time{}},
-		{2, applied, Pass, "applied", time.Time{}},
+		{2, applied.Add(10 * time.Second), Wait, "settling cloud: 10s of 15s since the route applied at 2026-05-04T09:02:00Z", applied.Add(15 * time.Second)},
+		{2, applied.Add(15 * time.Second), Pass, "applied; settled 15s", time.Time{}},
+		{1, applied, Pass, "applied", time.Time{}},
+		{4, applied, Pass, "applied", time.Time{}},
 	} {
 		req := request(tt.step)
 		req.Now = tt.now

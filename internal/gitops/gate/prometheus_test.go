@@ -88,10 +88,10 @@ func TestPrometheusWorkloadsAgainstARealPrometheus(t *testing.T) {
 
 func TestDrainWaitsForTheSourceToGoIdle(t *testing.T) {
 	src, cfg := startPrometheus(t, requests(at.Add(-5*time.Minute)))
-	d := Drain{
-		Inner:    fixed{Verdict: Pass, Reason: "applied", AppliedAt: at.Add(-20 * time.Minute)},
-		Duration: 5 * time.Minute,
-		Idle:     &Idle{Metrics: src, Query: cfg.Policy.Queries.RequestRate, Threshold: 0.1, Step: time.Minute},
+	d := Hold{
+		Inner: fixed{Verdict: Pass, Reason: "applied", AppliedAt: at.Add(-20 * time.Minute)},
+		Drain: 5 * time.Minute,
+		Idle:  &Idle{Metrics: src, Query: cfg.Policy.Queries.RequestRate, Threshold: 0.1, Step: time.Minute},
 	}
 	req := request(3)
 	req.Now = at.Add(-6 * time.Minute)

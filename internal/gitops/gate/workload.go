@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -24,16 +23,24 @@ import (
 )
 
 var (
-	deploymentResource   = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
-	podResource          = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
-	serviceResource      = schema.GroupVersionResource{Version: "v1", Resource: "services"}
-	ingressRouteResource = schema.GroupVersionResource{Group: "traefik.io", Version: "v1alpha1", Resource: "ingressroutes"}
+	deploymentResource = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	podResource        = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	serviceResource    = schema.GroupVersionResource{Version: "v1", Resource: "services"}
 )
 
+// routeResource is the resource of a kind of Traefik route.
+func routeResource(kind string) (schema.GroupVersionResource, bool) {
+	switch kind {
+	case "IngressRoute", "IngressRouteTCP", "IngressRouteUDP":
+		return schema.GroupVersionResource{Group: "traefik.io", Version: "v1alpha1", Resource: strings.ToLower(kind) + "s"}, true
+	}
+	return schema.GroupVersionResource{}, false
+}
+
 // Workloads checks the clusters themselves, where gitmig.yaml's gitops.workloads gives
-// access: after deploy the service's Deployment is available in the destination; after
-// route its IngressRoutes are there; after flip the source's Service is the
-// ExternalName; after cleanup its pods are gone from the source.
+// access: after deploy the service's Deployment is available in the destination;
+// after route the Traefik routes of its build are there; after flip the source's
+// Service is the ExternalName; after cleanup its pods are gone from the source.
 type Workloads struct {
 	Clients map[string]dynamic.Interface
 }
@@ -105,26 +112,28 @@ func conditionMessage(conditions []kstatus.Condition) string {
 	return ": " + strings.Join(msgs, "; ")
 }
 
+// routesInPlace waits until every Traefik route of the destination's build for the
+// service, of whatever kind, is in the cluster.
 func routesInPlace(ctx context.Context, client dynamic.Interface, req Request) (Result, error) {
-	list, err := client.Resource(ingressRouteResource).Namespace(req.Namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return Result{}, fmt.Errorf("listing IngressRoutes in %s: %w", req.Cluster, err)
+	if len(req.Routes) == 0 {
+		return Waiting("%s's build has no Traefik route to %s/%s yet", req.Cluster, req.Namespace, req.Service), nil
 	}
 	var names []string
-	for _, ir := range list.Items {
-		routes, _, _ := unstructured.NestedSlice(ir.Object, "spec", "routes")
-		for _, r := range routes {
-			services, _, _ := unstructured.NestedSlice(r.(map[string]any), "services")
-			if slices.ContainsFunc(services, func(s any) bool { m, _ := s.(map[string]any); return m["name"] == req.Service }) {
-				names = append(names, ir.GetName())
-				break
-			}
+	for _, r := range req.Routes {
+		res, ok := routeResource(r.Kind)
+		if !ok {
+			return Result{}, fmt.Errorf("%s: not a kind of Traefik route", r)
 		}
+		_, err := client.Resource(res).Namespace(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return Waiting("%s is not in %s yet", r, req.Cluster), nil
+		}
+		if err != nil {
+			return Result{}, fmt.Errorf("reading %s in %s: %w", r, req.Cluster, err)
+		}
+		names = append(names, r.String())
 	}
-	if len(names) == 0 {
-		return Waiting("no IngressRoute in %s routes to %s yet", req.Cluster, req.Service), nil
-	}
-	return Passed("IngressRoutes %s in %s", strings.Join(names, ", "), req.Cluster), nil
+	return Passed("%s in %s", strings.Join(names, ", "), req.Cluster), nil
 }
 
 func serviceFlipped(ctx context.Context, client dynamic.Interface, req Request) (Result, error) {

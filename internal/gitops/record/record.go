@@ -67,6 +67,16 @@ type Spec struct {
 	Reason    string `json:"reason"`
 	// Evidence is the plan's Markdown evidence block: utilisation, PromQL, candidates.
 	Evidence string `json:"evidence,omitempty"`
+	// PolicyOverridden lists what policy refused about a migration started by hand
+	// with --force.
+	PolicyOverridden []string `json:"policyOverridden,omitempty"`
+}
+
+// Equal reports whether two specs are the same decision.
+func (s Spec) Equal(o Spec) bool {
+	return s.Service == o.Service && s.Namespace == o.Namespace && s.From == o.From && s.To == o.To &&
+		s.DecidedAt.Equal(o.DecidedAt) && s.DecidedBy == o.DecidedBy && s.Reason == o.Reason &&
+		s.Evidence == o.Evidence && slices.Equal(s.PolicyOverridden, o.PolicyOverridden)
 }
 
 // Status is how far the migration went.

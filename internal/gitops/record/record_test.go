@@ -28,7 +28,7 @@ func TestRoundTripAndLoadAll(t *testing.T) {
 		t.Fatal(err, invalid)
 	}
 	got := recs[0]
-	if len(recs) != 1 || got.Spec != rec.Spec || got.Status.Step != 2 || got.Status.Phase != InProgress {
+	if len(recs) != 1 || !got.Spec.Equal(rec.Spec) || got.Status.Step != 2 || got.Status.Phase != InProgress {
 		t.Fatalf("round trip: %+v", got)
 	}
 	if prs := got.Status.PullRequests; len(prs) != 2 || prs[0].Number != 7 || prs[1].Number != 9 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/testenv/kubeenv"
+	"github.com/gitmig/gitmig/internal/traffic"
 )
 
 // readyTimeout bounds how long one program may take to come up on two shared cores.
@@ -134,9 +135,14 @@ func startTraefik(t testing.TB, bins binaries, cl config.Cluster, c *kubeenv.Clu
 	slices.Sort(names)
 	var addrs []string
 	for _, name := range names {
-		// An entry point's address takes a /udp suffix for UDP; gitmig.yaml has
-		// no protocol per entry point yet, so every one is TCP.
-		addr := net.JoinHostPort(cn.ingress, fmt.Sprint(cl.Ingress.EntryPoints[name]))
+		ep := cl.Ingress.EntryPoints[name]
+		addr := net.JoinHostPort(cn.ingress, fmt.Sprint(ep.Port))
+		if ep.Protocol == string(traffic.UDP) {
+			// A UDP entry point's address takes a /udp suffix, and no TCP dial can
+			// tell that it listens.
+			args = append(args, fmt.Sprintf("--entryPoints.%s.address=%s/udp", name, addr))
+			continue
+		}
 		addrs = append(addrs, addr)
 		args = append(args, fmt.Sprintf("--entryPoints.%s.address=%s", name, addr))
 	}

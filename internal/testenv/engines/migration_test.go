@@ -45,11 +45,13 @@ const optIn = "GITMIG_ENGINES_E2E"
 const drain = 5 * time.Second
 
 var (
-	deployments   = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
-	services      = schema.GroupVersionResource{Version: "v1", Resource: "services"}
-	namespaces    = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
-	pods          = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
-	ingressRoutes = schema.GroupVersionResource{Group: "traefik.io", Version: "v1alpha1", Resource: "ingressroutes"}
+	deployments      = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	services         = schema.GroupVersionResource{Version: "v1", Resource: "services"}
+	namespaces       = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+	pods             = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	ingressRoutes    = schema.GroupVersionResource{Group: "traefik.io", Version: "v1alpha1", Resource: "ingressroutes"}
+	ingressRouteTCPs = schema.GroupVersionResource{Group: "traefik.io", Version: "v1alpha1", Resource: "ingressroutetcps"}
+	ingressRouteUDPs = schema.GroupVersionResource{Group: "traefik.io", Version: "v1alpha1", Resource: "ingressrouteudps"}
 )
 
 // TestMain keeps the git server's line per HTTP request (gitkit logs through the
@@ -204,9 +206,15 @@ func (s *scenario) assertLive(step int, baseline map[string]map[string]string) {
 		s.t.Errorf("after step %d: %v", step, err)
 	}
 	if step >= 2 {
-		routes, err := s.Env.Cluster("cloud").Dynamic.Resource(ingressRoutes).Namespace("orc8r-ns").List(context.Background(), metav1.ListOptions{})
-		if err != nil || len(routes.Items) == 0 {
-			s.t.Errorf("after step %d: no IngressRoute for orc8r in cloud (%v)", step, err)
+		// orc8r's controller speaks TLS, passed through by an IngressRouteTCP; its rpc
+		// and api ports go through IngressRoutes.
+		for _, want := range []struct {
+			res  schema.GroupVersionResource
+			name string
+		}{{ingressRouteTCPs, "orc8r-controller"}, {ingressRoutes, "orc8r-rpc"}, {ingressRoutes, "orc8r-api"}} {
+			if s.get("cloud", want.res, "orc8r-ns", want.name) == nil {
+				s.t.Errorf("after step %d: no %s orc8r-ns/%s in cloud", step, want.res.Resource, want.name)
+			}
 		}
 	}
 	svc := s.get("edge", services, "orc8r-ns", "orc8r")
@@ -340,7 +348,7 @@ func (s *scenario) fingerprints() map[string]map[string]string {
 	system := []string{"kube-system", "kube-public", "kube-node-lease", "orc8r-ns"}
 	for _, cluster := range []string{"edge", "fog", "cloud"} {
 		prints := map[string]string{}
-		for _, res := range []schema.GroupVersionResource{namespaces, deployments, services, pods, ingressRoutes} {
+		for _, res := range []schema.GroupVersionResource{namespaces, deployments, services, pods, ingressRoutes, ingressRouteTCPs, ingressRouteUDPs} {
 			list, err := s.Env.Cluster(cluster).Dynamic.Resource(res).List(context.Background(), metav1.ListOptions{})
 			if err != nil {
 				s.t.Fatalf("listing %s in %s: %v", res.Resource, cluster, err)
