@@ -265,6 +265,11 @@ func (p *passCtx) open(ctx context.Context, m *migration, status *report.Migrati
 		status.PullRequests = append(status.PullRequests, prStatus(s, created))
 		status.WaitingFor = fmt.Sprintf("review and merge of pull request #%d (step %d %s)", created.Number, int(s), s.Name())
 		status.Awaits = report.AwaitsReview
+		if p.autoMerge(s) {
+			// The next pass merges it, once it has checked the head: no one need act.
+			status.WaitingFor = fmt.Sprintf("the next reconcile pass, which merges pull request #%d (step %d %s, gitops.autoMerge)", created.Number, int(s), s.Name())
+			status.Awaits = report.AwaitsPass
+		}
 	} else {
 		status.WaitingFor = fmt.Sprintf("the next reconcile pass, which opens step %d (%s)", int(s), s.Name())
 		status.Awaits = report.AwaitsPass
