@@ -24,6 +24,7 @@ func follow(ctx context.Context, opts *Options, cfg *config.Config, pass func() 
 		Pass:      func(context.Context) (*report.Report, error) { return pass() },
 		UntilIdle: true,
 		Until:     opts.Now().Add(opts.Timeout),
+		Interval:  followSafetyNet,
 		Clock:     Clock(opts.Now),
 	}
 	w, err := Watch(ctx, cfg, run, log)
@@ -42,6 +43,11 @@ func follow(ctx context.Context, opts *Options, cfg *config.Config, pass func() 
 	}
 	return err
 }
+
+// followSafetyNet is how long a follow waits for an event before passing anyway: a
+// watch the kubeconfig may not make (no list or watch verb) or a change no informer
+// sees (a Prometheus gate's metrics) then costs a minute, not the rest of the follow.
+const followSafetyNet = time.Minute
 
 // Watch starts the informers on what the gates read, each change requesting a pass,
 // and waits, within a bound, for the engine's first list: a change the first pass
