@@ -218,8 +218,8 @@ func eventually(t *testing.T, what string, cond func() bool, logs ...*replica) {
 	}
 }
 
-// Two replicas share one Lease on a real kube-apiserver: only the leader is ready and
-// acts. Killed mid-migration, holding the Lease, the leader is replaced once the
+// Two replicas share one Lease on a real kube-apiserver: only the leader acts, and
+// the other refuses webhooks. Killed mid-migration, holding the Lease, the leader is replaced once the
 // Lease expires, and the survivor finishes the migration: each step's pull request
 // opened once, none twice.
 func TestLeaderKilledMidMigrationSurvivorFinishes(t *testing.T) {
@@ -258,8 +258,11 @@ func TestLeaderKilledMidMigrationSurvivorFinishes(t *testing.T) {
 	eventually(t, "a leads and is ready", func() bool { return a.status(t, "/readyz") == http.StatusOK }, a)
 	b := startReplica(t, "b", repo, metricsFile, kubeconfig, at)
 	eventually(t, "b serves", func() bool { return b.status(t, "/healthz") == http.StatusOK }, b)
-	if got := b.status(t, "/readyz"); got != http.StatusServiceUnavailable {
+	if got := b.status(t, "/readyz"); got != http.StatusOK {
 		t.Errorf("b, standing by, answers /readyz with %d", got)
+	}
+	if got := b.push(t); got != http.StatusServiceUnavailable {
+		t.Errorf("b, standing by, answers a webhook with %d", got)
 	}
 	eventually(t, "a's first pass opens step 1", has(1, forge.StateOpen), a, b)
 

@@ -28,10 +28,11 @@ type Handler struct {
 	Secret []byte
 	// Branch is the base branch: a push to it may be a merged step.
 	Branch string
-	// Request asks for a pass; it must not block.
-	Request func(runner.Trigger)
-	// Ready reports whether this replica should receive traffic: it leads, and its
-	// watch has synced.
+	// Request asks for a pass and reports whether one will run: false on a replica
+	// that stands by. It must not block.
+	Request func(runner.Trigger) bool
+	// Ready reports whether this replica works: it leads and its watch has synced, or
+	// it stands by for election.
 	Ready func() bool
 	Log   *slog.Logger
 
@@ -54,7 +55,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 
 func (h *Handler) readyz(w http.ResponseWriter, _ *http.Request) {
 	if h.Ready != nil && !h.Ready() {
-		http.Error(w, "not ready: not the leader, or the watch has not synced", http.StatusServiceUnavailable)
+		http.Error(w, "not ready: the watch has not synced", http.StatusServiceUnavailable)
 		return
 	}
 	_, _ = io.WriteString(w, "ok\n")
@@ -78,7 +79,8 @@ type payload struct {
 // webhook checks a delivery's signature before reading anything in it, then starts a
 // pass for a closed gitmig pull request or a push to the base branch. Answers:
 // 202 a pass is requested, 204 nothing to do, 401 a signature that does not match
-// (nothing started), 400 a body that is not the event's JSON.
+// (nothing started), 400 a body that is not the event's JSON, 503 this replica does
+// not lead.
 func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 	event := r.Header.Get("X-GitHub-Event")
 	label := event
@@ -113,9 +115,16 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	if !h.Request(runner.TriggerWebhook) {
+		// A replica standing by runs no pass: say so, so that GitHub's delivery log
+		// shows it and the delivery can be sent again; the leader's watch and timer
+		// still see the change.
+		h.Metrics.webhooks.WithLabelValues(label, "standby").Inc()
+		http.Error(w, "this replica is not the leader", http.StatusServiceUnavailable)
+		return
+	}
 	h.Metrics.webhooks.WithLabelValues(label, "pass").Inc()
 	h.Log.Info("webhook", "event", event, "action", p.Action, "delivery", r.Header.Get("X-GitHub-Delivery"))
-	h.Request(runner.TriggerWebhook)
 	w.WriteHeader(http.StatusAccepted)
 }
 

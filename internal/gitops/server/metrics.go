@@ -72,7 +72,7 @@ func NewMetrics() *Metrics {
 		}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gitmig_webhooks_total",
-			Help: "GitHub webhook deliveries, by event and result (pass, ignored, unauthorized, invalid).",
+			Help: "GitHub webhook deliveries, by event and result (pass, ignored, unauthorized, invalid, standby).",
 		}, []string{"event", "result"}),
 	}
 	m.Registry.MustRegister(m.migrations, m.stepDuration, m.passDuration, m.passes, m.errors, m.lastSuccess, m.leader, m.webhooks)

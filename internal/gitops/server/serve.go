@@ -118,19 +118,25 @@ type state struct {
 	synced <-chan struct{}
 }
 
-func (s *state) request(t runner.Trigger) {
+func (s *state) request(t runner.Trigger) bool {
 	s.mu.Lock()
 	run := s.run
 	s.mu.Unlock()
 	if run != nil {
 		run.Request(t)
 	}
+	return run != nil
 }
 
+// isReady: a leader once its watch has synced; a replica standing by at once, so that
+// a rolling update, whose new pod cannot lead before the old one goes, proceeds.
 func (s *state) isReady() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.run == nil || s.synced == nil {
+	if s.run == nil {
+		return s.opts.Election != nil
+	}
+	if s.synced == nil {
 		return false
 	}
 	select {

@@ -34,10 +34,11 @@ type requests struct {
 	got []runner.Trigger
 }
 
-func (r *requests) add(t runner.Trigger) {
+func (r *requests) add(t runner.Trigger) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.got = append(r.got, t)
+	return true
 }
 
 func (r *requests) take() []runner.Trigger {
@@ -270,8 +271,7 @@ func TestMetricsParse(t *testing.T) {
 	}
 }
 
-// /healthz answers while the process runs; /readyz only while this replica leads and
-// its watch has synced, so that a Service sends webhooks to the leader alone.
+// /healthz answers while the process runs; /readyz once the watch has synced.
 func TestHealthAndReadiness(t *testing.T) {
 	var ready atomic.Bool
 	h := NewHandler(Handler{Metrics: NewMetrics(), Ready: ready.Load, Log: slog.New(slog.DiscardHandler)})
@@ -286,10 +286,18 @@ func TestHealthAndReadiness(t *testing.T) {
 		return resp.StatusCode
 	}
 	if get("/healthz") != http.StatusOK || get("/readyz") != http.StatusServiceUnavailable {
-		t.Error("a replica that does not lead is alive but not ready")
+		t.Error("a replica whose watch has not synced is alive but not ready")
 	}
 	ready.Store(true)
 	if get("/readyz") != http.StatusOK {
 		t.Error("the leader is not ready")
+	}
+
+	// A replica standing by takes no webhook: it says so.
+	standby := NewHandler(Handler{Metrics: NewMetrics(), Secret: []byte(secret), Branch: "main", Request: func(runner.Trigger) bool { return false }, Log: slog.New(slog.DiscardHandler)})
+	srv2 := httptest.NewServer(standby)
+	defer srv2.Close()
+	if got := deliver(t, srv2, "push", sign(secret, push("refs/heads/main")), push("refs/heads/main")); got != http.StatusServiceUnavailable {
+		t.Errorf("a replica standing by answers a webhook with %d", got)
 	}
 }
