@@ -49,9 +49,11 @@ func follow(ctx context.Context, opts *Options, cfg *config.Config, pass func() 
 // sees (a Prometheus gate's metrics) then costs a minute, not the rest of the follow.
 const followSafetyNet = time.Minute
 
-// Watch starts the informers on what the gates read, each change requesting a pass,
-// and waits, within a bound, for the engine's first list: a change the first pass
-// does not see then starts the next. The watch ends with ctx.
+// Watch starts the informers on what the gates read, each change requesting a pass;
+// the watch ends with ctx. The first pass does not wait for the informers' first
+// list: a kubeconfig without list and watch would hold every run up, and a change
+// between that pass's reads and the list is seen by the next pass, at the latest on
+// the safety net's timer. The watcher logs a watch it cannot make.
 func Watch(ctx context.Context, cfg *config.Config, run *runner.Runner, log *slog.Logger) (*watch.Watcher, error) {
 	w, err := watch.New(cfg, watch.Options{
 		OnChange: func(c watch.Change) {
@@ -64,9 +66,6 @@ func Watch(ctx context.Context, cfg *config.Config, run *runner.Runner, log *slo
 		return nil, fmt.Errorf("watching the gates: %w", err)
 	}
 	go w.Run(ctx)
-	if !w.WaitSynced(ctx) && ctx.Err() == nil {
-		log.Warn("the engine's objects are not listed yet; passes run on the clock until they are")
-	}
 	return w, nil
 }
 
