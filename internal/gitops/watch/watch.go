@@ -251,12 +251,16 @@ func object(obj any) *unstructured.Unstructured {
 // Workload kinds watched in a target's namespace: what the gates of gitops.workloads
 // read that the engine's status may not reflect, such as pods still terminating after
 // a prune.
-var workloadKinds = []struct {
+func workloadKinds() []workloadKind {
+	return []workloadKind{
+		{schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, "Deployment"},
+		{schema.GroupVersionResource{Version: "v1", Resource: "pods"}, "Pod"},
+	}
+}
+
+type workloadKind struct {
 	resource schema.GroupVersionResource
 	kind     string
-}{
-	{schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, "Deployment"},
-	{schema.GroupVersionResource{Version: "v1", Resource: "pods"}, "Pod"},
 }
 
 // Focus says which migrations are in flight: only their clusters' engine objects
@@ -288,7 +292,7 @@ func (w *Watcher) Focus(targets []Target) {
 		}
 		ctx, stop := context.WithCancel(w.ctx)
 		w.running[t] = stop
-		for _, k := range workloadKinds {
+		for _, k := range workloadKinds() {
 			informer := newInformer(w.workloads[t.Cluster].Resource(k.resource).Namespace(t.Namespace))
 			w.handleErrors(informer, fmt.Sprintf("%ss in %s/%s", k.kind, t.Cluster, t.Namespace))
 			changed := func(obj any) {
