@@ -255,7 +255,9 @@ func TestLeaderKilledMidMigrationSurvivorFinishes(t *testing.T) {
 	}
 
 	a := startReplica(t, "a", repo, metricsFile, kubeconfig, at)
-	eventually(t, "a leads and is ready", func() bool { return a.status(t, "/readyz") == http.StatusOK }, a)
+	eventually(t, "a leads and is ready", func() bool {
+		return strings.Contains(a.get(t, "/metrics"), "\ngitmig_leader 1\n") && a.status(t, "/readyz") == http.StatusOK
+	}, a)
 	b := startReplica(t, "b", repo, metricsFile, kubeconfig, at)
 	eventually(t, "b serves", func() bool { return b.status(t, "/healthz") == http.StatusOK }, b)
 	if got := b.status(t, "/readyz"); got != http.StatusOK {
@@ -275,6 +277,9 @@ func TestLeaderKilledMidMigrationSurvivorFinishes(t *testing.T) {
 	a.kill(t)
 	merge(2)
 	eventually(t, "b takes over and opens step 3", has(3, forge.StateOpen), a, b)
+	if !strings.Contains(b.get(t, "/metrics"), "\ngitmig_leader 1\n") {
+		t.Error("b opened step 3 without leading")
+	}
 	if got := b.status(t, "/readyz"); got != http.StatusOK {
 		t.Errorf("b, leading, answers /readyz with %d", got)
 	}
