@@ -87,6 +87,12 @@ func (p *passCtx) advance(ctx context.Context, m *migration) error {
 		return p.openUndo(ctx, m, status, merged, why)
 	}
 	status.WaitingFor = fmt.Sprintf("step %d gate: %s", int(merged), res.Reason)
+	status.Awaits = report.AwaitsGate
+	status.RecheckAt = res.RecheckAt
+	if pr, ok := m.prs[merged]; ok && !pr.MergedAt.IsZero() {
+		// The step rolls back at its timeout, however quiet the engine is.
+		status.RecheckAt = earliest(status.RecheckAt, pr.MergedAt.Add(p.st.cfg.Policy.StepTimeout.Duration))
+	}
 	return nil
 }
 
@@ -95,6 +101,7 @@ func (p *passCtx) awaitMerge(ctx context.Context, m *migration, status *report.M
 	switch pr.State {
 	case forge.StateMerged:
 		status.WaitingFor = fmt.Sprintf("pull request #%d is merged; waiting for %s to show it", pr.Number, p.ws.Branch())
+		status.Awaits = report.AwaitsPass
 		return nil
 	case forge.StateClosed:
 		return p.abort(ctx, m, status, pr)
@@ -121,11 +128,14 @@ func (p *passCtx) awaitMerge(ctx context.Context, m *migration, status *report.M
 		return p.refuseForeign(ctx, m, status, s, pr, &ForeignError{Branch: key.String(), SHA: pr.HeadSHA, Why: why})
 	}
 	if p.autoMerge(s) {
+		status.WaitingFor = fmt.Sprintf("the gate of step %d %s, which gitmig merges (gitops.autoMerge)", int(s), s.Name())
+		status.Awaits = report.AwaitsPass
 		// Only the head just checked: a commit pushed since is not merged.
 		return p.act(ctx, &report.Action{Kind: report.ActionMerge, Migration: m.id(), Step: int(s), Detail: fmt.Sprintf("#%d at %s (gitops.autoMerge)", pr.Number, short(pr.HeadSHA))},
 			func(ctx context.Context) error { _, err := p.r.Forge.Merge(ctx, pr.Number, pr.HeadSHA); return err })
 	}
 	status.WaitingFor = fmt.Sprintf("review and merge of pull request #%d (step %d %s)", pr.Number, int(s), s.Name())
+	status.Awaits = report.AwaitsReview
 	return nil
 }
 
@@ -280,8 +290,15 @@ func (p *passCtx) open(ctx context.Context, m *migration, status *report.Migrati
 		m.prs[s] = created
 		status.PullRequests = append(status.PullRequests, prStatus(s, created))
 		status.WaitingFor = fmt.Sprintf("review and merge of pull request #%d (step %d %s)", created.Number, int(s), s.Name())
+		status.Awaits = report.AwaitsReview
+		if p.autoMerge(s) {
+			// The next pass merges it, once it has checked the head: no one need act.
+			status.WaitingFor = fmt.Sprintf("the next reconcile pass, which merges pull request #%d (step %d %s, gitops.autoMerge)", created.Number, int(s), s.Name())
+			status.Awaits = report.AwaitsPass
+		}
 	} else {
 		status.WaitingFor = fmt.Sprintf("the next reconcile pass, which opens step %d (%s)", int(s), s.Name())
+		status.Awaits = report.AwaitsPass
 	}
 	return nil
 }
@@ -467,5 +484,13 @@ func (p *passCtx) status(m *migration) *report.MigrationStatus {
 }
 
 func prStatus(s step.Step, pr forge.PullRequest) report.PRStatus {
-	return report.PRStatus{Step: int(s), Number: pr.Number, State: string(pr.State), URL: pr.URL, Title: pr.Title}
+	return report.PRStatus{Step: int(s), Number: pr.Number, State: string(pr.State), URL: pr.URL, Title: pr.Title, MergedAt: pr.MergedAt}
+}
+
+// earliest is the earlier of two times, a zero one counting as none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }

@@ -289,6 +289,7 @@ func (p *passCtx) blocked(ctx context.Context, m *migration, status *report.Migr
 	}
 	if p.now.Sub(since) <= timeout {
 		status.WaitingFor = fmt.Sprintf("%s (gitmig rolls back at %s, policy.stepTimeout after %s)", why, since.Add(timeout).UTC().Format(time.RFC3339), since.UTC().Format(time.RFC3339))
+		status.Awaits, status.RecheckAt = report.AwaitsReview, since.Add(timeout)
 		return nil
 	}
 	reason := fmt.Sprintf("step %d (%s) could not go on within policy.stepTimeout (%s): %s", int(s), s.Name(), timeout, why)

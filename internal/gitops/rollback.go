@@ -63,8 +63,10 @@ func (p *passCtx) rollBack(ctx context.Context, m *migration, status *report.Mig
 		switch pr.State {
 		case forge.StateOpen:
 			status.WaitingFor = fmt.Sprintf("review and merge of rollback pull request #%d (undo step %d)", pr.Number, int(inEffect))
+			status.Awaits = report.AwaitsReview
 		case forge.StateMerged:
 			status.WaitingFor = fmt.Sprintf("rollback pull request #%d is merged; waiting for %s to show it", pr.Number, p.ws.Branch())
+			status.Awaits = report.AwaitsPass
 		case forge.StateClosed:
 			why := fmt.Sprintf("rollback pull request #%d (undo step %d) was closed without merge; steps 1-%d stay merged", pr.Number, int(inEffect), int(inEffect))
 			status.Status, status.WaitingFor, status.Message = string(record.Aborted), "", why
@@ -80,6 +82,7 @@ func (p *passCtx) rollBack(ctx context.Context, m *migration, status *report.Mig
 		}
 		if res.Verdict != gate.Pass {
 			status.WaitingFor = fmt.Sprintf("rollback of step %d to be applied: %s", int(s), res.Reason)
+			status.Awaits, status.RecheckAt = report.AwaitsGate, res.RecheckAt
 			return nil
 		}
 	}
@@ -145,6 +148,9 @@ func (p *passCtx) checkUndo(ctx context.Context, m *migration, s step.Step) (gat
 // openUndo opens the pull request that reverts one merged step.
 func (p *passCtx) openUndo(ctx context.Context, m *migration, status *report.MigrationStatus, k step.Step, reason string) error {
 	status.Status = report.StatusRollingBack
+	// Every way out of here but an error waits for a person: a review, or a revert by
+	// hand.
+	status.Awaits, status.RecheckAt = report.AwaitsReview, time.Time{}
 	merged, ok := m.prs[k]
 	if !ok || merged.MergeCommit == "" {
 		status.WaitingFor = fmt.Sprintf("cannot roll back step %d: its merged pull request is not found; revert it by hand", int(k))

@@ -36,7 +36,12 @@ type MigrationStatus struct {
 	Step   int    `json:"step"`
 	Status string `json:"status"`
 	// WaitingFor says what the migration needs next, empty once it has ended.
-	WaitingFor   string      `json:"waitingFor"`
+	WaitingFor string `json:"waitingFor"`
+	// Awaits says who acts next, empty once the migration has ended.
+	Awaits Awaits `json:"awaits,omitempty"`
+	// RecheckAt, when set, is when the answer may change by the clock alone, whatever
+	// else happens: the end of the drain, or policy.stepTimeout.
+	RecheckAt    time.Time   `json:"recheckAt,omitzero"`
 	Gate         *GateStatus `json:"gate,omitempty"`
 	PullRequests []PRStatus  `json:"pullRequests"`
 	Message      string      `json:"message,omitempty"`
@@ -54,11 +59,56 @@ type GateStatus struct {
 
 // PRStatus is one step's pull request.
 type PRStatus struct {
-	Step   int    `json:"step"`
-	Number int    `json:"number"`
-	State  string `json:"state"`
-	URL    string `json:"url"`
-	Title  string `json:"title"`
+	Step     int       `json:"step"`
+	Number   int       `json:"number"`
+	State    string    `json:"state"`
+	URL      string    `json:"url"`
+	Title    string    `json:"title"`
+	MergedAt time.Time `json:"mergedAt,omitzero"`
+}
+
+// Awaits names who a migration waits for.
+type Awaits string
+
+// Who acts next. A migration that awaits the gate or a pass moves on without anyone's
+// help, so a caller that follows passes keeps going; one that awaits a review does not.
+const (
+	// AwaitsGate: a merged step, or the rollback of one, is to be applied and healthy.
+	AwaitsGate Awaits = "gate"
+	// AwaitsPass: the next pass acts by itself, such as when a merge is not yet on the
+	// base branch it read.
+	AwaitsPass Awaits = "pass"
+	// AwaitsReview: someone must merge or close a pull request, or fix what blocks the
+	// migration.
+	AwaitsReview Awaits = "review"
+)
+
+// Pending reports whether a migration moves on without anyone's help.
+func (m MigrationStatus) Pending() bool {
+	return m.Awaits == AwaitsGate || m.Awaits == AwaitsPass
+}
+
+// Pending lists the migrations that move on without anyone's help.
+func (r *Report) Pending() []MigrationStatus {
+	var out []MigrationStatus
+	for _, m := range r.Migrations {
+		if m.Pending() {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// RecheckAt is the earliest time after now at which a migration's answer may change
+// by the clock alone; zero when none is set.
+func (r *Report) RecheckAt(now time.Time) time.Time {
+	var first time.Time
+	for _, m := range r.Migrations {
+		if m.RecheckAt.After(now) && (first.IsZero() || m.RecheckAt.Before(first)) {
+			first = m.RecheckAt
+		}
+	}
+	return first
 }
 
 // Action is one externally visible thing a pass did, or would do on a dry run.

@@ -3,15 +3,19 @@ package workflows
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	reconcilecmd "github.com/gitmig/gitmig/internal/cmd/reconcile"
 	rootcmd "github.com/gitmig/gitmig/internal/cmd/root"
 	"github.com/gitmig/gitmig/internal/cmdutil"
 )
@@ -90,8 +94,13 @@ func TestFleetGitmigWorkflow(t *testing.T) {
 		t.Fatalf("want the reconcile and migrate steps, got %v", steps)
 	}
 	reconcile, migrate := steps[0], steps[1]
-	if got := str(lookup(reconcile, "with", "command")); got != "reconcile --once" {
+	if got := str(lookup(reconcile, "with", "command")); got != "reconcile --follow --timeout 15m" {
 		t.Errorf("the pass runs %q", got)
+	}
+	// The job outlives the follow and the pass under way at its end, which
+	// reconcile.DefaultTimeout bounds.
+	if minutes, _ := strconv.Atoi(fmt.Sprint(wf.jobs()["gitmig"]["timeout-minutes"])); time.Duration(minutes)*time.Minute < 15*time.Minute+reconcilecmd.DefaultTimeout {
+		t.Errorf("timeout-minutes %v cuts the follow short", wf.jobs()["gitmig"]["timeout-minutes"])
 	}
 	if !strings.Contains(str(reconcile["if"]), "!= 'workflow_dispatch'") || !strings.Contains(str(migrate["if"]), "== 'workflow_dispatch'") {
 		t.Errorf("reconcile runs if %q, migrate if %q", reconcile["if"], migrate["if"])

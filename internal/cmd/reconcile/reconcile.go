@@ -25,7 +25,10 @@ type Options struct {
 	Metrics  cmdutil.MetricsFlags
 	Once     bool
 	Interval time.Duration
-	// Timeout bounds each pass, however its calls fare.
+	// Follow keeps passing while a migration moves on without anyone's help, woken
+	// by the engine's objects changing and by waits on the clock ending.
+	Follow bool
+	// Timeout bounds each pass, however its calls fare; with Follow, the whole follow.
 	Timeout time.Duration
 	DryRun  bool
 	Env     gitops.Env
@@ -36,22 +39,30 @@ type Options struct {
 func NewCmd(streams cmdutil.Streams, g *cmdutil.Globals) *cobra.Command {
 	opts := &Options{Globals: g, Streams: streams, Env: os.Getenv, Now: time.Now}
 	cmd := &cobra.Command{
-		Use:   "reconcile [--once | --interval D] [--dry-run]",
+		Use:   "reconcile [--once | --interval D | --follow [--timeout D]] [--dry-run]",
 		Short: "Advance every migration by at most one step and start new ones from the plan",
 		Long: `reconcile runs one pass, or one every --interval: it rebuilds its state from the
 repository's migration records, gitmig's pull requests and the gates, advances each
 migration by at most one step, then starts new migrations from the plan while fewer
 than policy.maxConcurrent are in flight. A pass is idempotent: run it again after any
-interruption and it converges.`,
+interruption and it converges.
+
+With --follow, reconcile keeps passing while a migration moves on without anyone's
+help: a merged step waits for its gate, or a step gitmig merged itself. It watches the
+Argo CD Applications or Flux Kustomizations the gates read and passes again when one
+changes, or when a wait on the clock (the route's settle, the drain) ends; it returns
+when every migration waits for a review or has ended, or after --timeout. With
+prompt reviews, or autoMerge, a migration can finish within one run.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return Run(cmd.Context(), opts) },
 	}
 	opts.Metrics.AddFlags(cmd)
 	cmd.Flags().BoolVar(&opts.Once, "once", false, "run one pass and exit (the default without --interval)")
 	cmd.Flags().DurationVar(&opts.Interval, "interval", 0, "run a pass every interval until interrupted")
-	cmd.Flags().DurationVar(&opts.Timeout, "timeout", DefaultTimeout, "give up a pass that takes longer; the next one carries on")
+	cmd.Flags().BoolVar(&opts.Follow, "follow", false, "keep passing while a gate or a merge gitmig made is pending, then exit")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", DefaultTimeout, "give up a pass that takes longer; the next one carries on (with --follow: stop following after this long)")
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print what a pass would do without doing it")
-	cmd.MarkFlagsMutuallyExclusive("once", "interval")
+	cmd.MarkFlagsMutuallyExclusive("once", "interval", "follow")
 	return cmd
 }
 
@@ -82,8 +93,12 @@ func Run(ctx context.Context, opts *Options) error {
 			return err
 		}
 	}
+	passTimeout := opts.Timeout
+	if opts.Follow {
+		passTimeout = DefaultTimeout
+	}
 	pass := func() (*report.Report, error) {
-		ctx, cancel := context.WithTimeoutCause(ctx, opts.Timeout, fmt.Errorf("the pass took longer than --timeout %s", opts.Timeout))
+		ctx, cancel := context.WithTimeoutCause(ctx, passTimeout, fmt.Errorf("the pass took longer than %s", passTimeout))
 		defer cancel()
 		rep, err := r.Pass(ctx)
 		if err != nil && ctx.Err() != nil {
@@ -93,6 +108,9 @@ func Run(ctx context.Context, opts *Options) error {
 			_ = present.Pass(opts.Streams.Out, rep)
 		}
 		return rep, err
+	}
+	if opts.Follow {
+		return follow(ctx, opts, cfg, pass)
 	}
 	if opts.Interval <= 0 {
 		rep, err := pass()

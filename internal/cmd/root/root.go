@@ -13,6 +13,7 @@ import (
 	"github.com/gitmig/gitmig/internal/cmd/plan"
 	"github.com/gitmig/gitmig/internal/cmd/pr"
 	"github.com/gitmig/gitmig/internal/cmd/reconcile"
+	"github.com/gitmig/gitmig/internal/cmd/serve"
 	"github.com/gitmig/gitmig/internal/cmd/status"
 	"github.com/gitmig/gitmig/internal/cmd/step"
 	"github.com/gitmig/gitmig/internal/cmd/verify"
@@ -50,6 +51,7 @@ pull request each, waiting for Argo CD or Flux to apply every step.`,
 		demo.NewCmd(streams),
 		migrate.NewCmd(streams, g),
 		reconcile.NewCmd(streams, g),
+		serve.NewCmd(streams, g),
 		status.NewCmd(streams, g),
 		plan.NewCmd(streams, g),
 		pr.NewCmd(streams, g),

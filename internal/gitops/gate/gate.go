@@ -29,6 +29,9 @@ type Result struct {
 	// AppliedAt is when the engine finished applying the step, when it says; the drain
 	// counts from it.
 	AppliedAt time.Time `json:"appliedAt,omitzero"`
+	// RecheckAt, on a Wait, is when the answer changes by the clock alone (the end of
+	// the drain), so that a caller need not ask before then, nor wait for an event.
+	RecheckAt time.Time `json:"recheckAt,omitzero"`
 }
 
 // Passed, Waiting and Failed build results.
@@ -151,8 +154,11 @@ func hold(req Request, res Result, d time.Duration, doing, what string) Result {
 	}
 	elapsed := req.Now.Sub(since)
 	if elapsed < d {
-		return Waiting("%s %s: %s of %s since %s %s at %s (%s)",
+		wait := Waiting("%s %s: %s of %s since %s %s at %s (%s)",
 			doing, req.Cluster, max(elapsed, 0).Truncate(time.Second), d, what, how, since.UTC().Format(time.RFC3339), res.Reason)
+		// The hold ends by the clock alone: a follower sleeps until then, not polling.
+		wait.RecheckAt = since.Add(d)
+		return wait
 	}
 	if d > 0 {
 		res.Reason = fmt.Sprintf("%s; %s %s", res.Reason, strings.TrimSuffix(doing, "ing")+"ed", d)

@@ -199,19 +199,21 @@ func TestHoldSettlesTheRouteAndDrainsTheFlip(t *testing.T) {
 		now     time.Time
 		verdict Verdict
 		reason  string
+		// recheck is when the hold ends, on a Wait: the answer changes then.
+		recheck time.Time
 	}{
-		{3, applied.Add(4 * time.Minute), Wait, "draining edge: 4m0s of 5m0s since the flip applied at 2026-05-04T09:02:00Z"},
-		{3, applied.Add(5 * time.Minute), Pass, "applied; drained 5m0s"},
-		{2, applied.Add(10 * time.Second), Wait, "settling cloud: 10s of 15s since the route applied at 2026-05-04T09:02:00Z"},
-		{2, applied.Add(15 * time.Second), Pass, "applied; settled 15s"},
-		{1, applied, Pass, "applied"},
-		{4, applied, Pass, "applied"},
+		{3, applied.Add(4 * time.Minute), Wait, "draining edge: 4m0s of 5m0s since the flip applied at 2026-05-04T09:02:00Z", applied.Add(5 * time.Minute)},
+		{3, applied.Add(5 * time.Minute), Pass, "applied; drained 5m0s", time.Time{}},
+		{2, applied.Add(10 * time.Second), Wait, "settling cloud: 10s of 15s since the route applied at 2026-05-04T09:02:00Z", applied.Add(15 * time.Second)},
+		{2, applied.Add(15 * time.Second), Pass, "applied; settled 15s", time.Time{}},
+		{1, applied, Pass, "applied", time.Time{}},
+		{4, applied, Pass, "applied", time.Time{}},
 	} {
 		req := request(tt.step)
 		req.Now = tt.now
 		res, err := d.Check(context.Background(), req)
-		if err != nil || res.Verdict != tt.verdict || !strings.Contains(res.Reason, tt.reason) {
-			t.Errorf("step %d at %s: got %s %q, want %s %q", tt.step, tt.now, res.Verdict, res.Reason, tt.verdict, tt.reason)
+		if err != nil || res.Verdict != tt.verdict || !strings.Contains(res.Reason, tt.reason) || !res.RecheckAt.Equal(tt.recheck) {
+			t.Errorf("step %d at %s: got %s %q recheck %s, want %s %q recheck %s", tt.step, tt.now, res.Verdict, res.Reason, res.RecheckAt, tt.verdict, tt.reason, tt.recheck)
 		}
 	}
 	// Without an applied time the drain counts from the merge.
