@@ -400,7 +400,13 @@ func (f *Fleet) WaitForPhase(phase record.Phase) time.Time {
 		if err != nil {
 			return err
 		}
-		names := strings.Fields(string(out))
+		// migrations/ holds each record, <id>.yaml, beside a folder of its step files.
+		var names []string
+		for _, name := range strings.Fields(string(out)) {
+			if strings.HasSuffix(name, ".yaml") {
+				names = append(names, name)
+			}
+		}
 		if len(names) != 1 {
 			return fmt.Errorf("migration records: %q", names)
 		}
