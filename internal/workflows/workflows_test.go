@@ -495,7 +495,7 @@ func TestGitmigJob(t *testing.T) {
 
 func TestCIJob(t *testing.T) {
 	wf := load(t, "ci.yml")
-	for _, want := range []string{"gofmt -l", "go vet ./...", "golangci/golangci-lint-action@", "go test -race ./...", "go run ./cmd/gitmig verify", "actionlint"} {
+	for _, want := range []string{"gofmt -l", "go vet ./...", "golangci/golangci-lint-action@", "go test -race -timeout 45m ./...", "go run ./cmd/gitmig verify", "actionlint"} {
 		wf.step(t, want)
 	}
 	steps := wf.steps()
