@@ -131,9 +131,9 @@ func (h Hold) Check(ctx context.Context, req Request) (Result, error) {
 	}
 	switch req.Step {
 	case step.Route:
-		return hold(req, res, h.Settle, "settling", "the route"), nil
+		return hold(req, res, h.Settle, "settling", "settled", "the route"), nil
 	case step.Flip:
-		if res = hold(req, res, h.Drain, "draining", "the flip"); res.Verdict != Pass || h.Idle == nil {
+		if res = hold(req, res, h.Drain, "draining", "drained", "the flip"); res.Verdict != Pass || h.Idle == nil {
 			return res, nil
 		}
 		idle := h.Idle.check(ctx, req)
@@ -147,7 +147,7 @@ func (h Hold) Check(ctx context.Context, req Request) (Result, error) {
 
 // hold turns the inner gate's Pass into a Wait until d has passed since the step was
 // applied.
-func hold(req Request, res Result, d time.Duration, doing, what string) Result {
+func hold(req Request, res Result, d time.Duration, doing, done, what string) Result {
 	since, how := req.MergedAt, "merged"
 	if !res.AppliedAt.IsZero() {
 		since, how = res.AppliedAt, "applied"
@@ -161,7 +161,7 @@ func hold(req Request, res Result, d time.Duration, doing, what string) Result {
 		return wait
 	}
 	if d > 0 {
-		res.Reason = fmt.Sprintf("%s; %s %s", res.Reason, strings.TrimSuffix(doing, "ing")+"ed", d)
+		res.Reason = fmt.Sprintf("%s; %s %s", res.Reason, done, d)
 	}
 	return res
 }
