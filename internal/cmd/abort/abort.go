@@ -74,11 +74,7 @@ func Run(ctx context.Context, opts *Options) error {
 			return fmt.Errorf("%s must be one line", flag)
 		}
 	}
-	cfg, err := opts.Globals.LoadConfig()
-	if err != nil {
-		return err
-	}
-	r, err := gitops.NewReconciler(cfg, opts.Globals.Repo, opts.Env, opts.Now, cmdutil.Builder(opts.Streams))
+	r, _, err := opts.Globals.Reconciler(opts.Streams, opts.Env, opts.Now, nil)
 	if err != nil {
 		return err
 	}

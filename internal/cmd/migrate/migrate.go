@@ -159,20 +159,9 @@ func printJudgement(ctx context.Context, opts *Options, model *fleet.Model, from
 
 // start records the migration and opens its first pull request.
 func start(ctx context.Context, opts *Options) error {
-	cfg, err := opts.Globals.LoadConfig()
+	r, _, err := opts.Globals.Reconciler(opts.Streams, opts.Env, opts.Now, &opts.Metrics)
 	if err != nil {
 		return err
-	}
-	r, err := gitops.NewReconciler(cfg, opts.Globals.Repo, opts.Env, opts.Now, cmdutil.Builder(opts.Streams))
-	if err != nil {
-		return err
-	}
-	// The plan's queries come from each pass's gitmig.yaml, the base branch's.
-	r.MetricsFor = opts.Metrics.Source
-	if opts.Metrics.Time != "" {
-		if r.At, err = opts.Metrics.EvaluationTime(opts.Now()); err != nil {
-			return err
-		}
 	}
 	report, err := r.Start(ctx, gitops.StartRequest{Service: opts.Service, From: opts.From, To: opts.To, Reason: opts.Reason, Force: opts.Force})
 	if report != nil {

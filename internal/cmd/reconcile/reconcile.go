@@ -77,22 +77,11 @@ func Run(ctx context.Context, opts *Options) error {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	cfg, err := opts.Globals.LoadConfig()
-	if err != nil {
-		return err
-	}
-	r, err := gitops.NewReconciler(cfg, opts.Globals.Repo, opts.Env, opts.Now, cmdutil.Builder(opts.Streams))
+	r, cfg, err := opts.Globals.Reconciler(opts.Streams, opts.Env, opts.Now, &opts.Metrics)
 	if err != nil {
 		return err
 	}
 	r.DryRun = opts.DryRun
-	// The plan's queries come from each pass's gitmig.yaml, the base branch's.
-	r.MetricsFor = opts.Metrics.Source
-	if opts.Metrics.Time != "" {
-		if r.At, err = opts.Metrics.EvaluationTime(opts.Now()); err != nil {
-			return err
-		}
-	}
 	passTimeout := opts.Timeout
 	if opts.Follow {
 		passTimeout = DefaultTimeout
