@@ -1,7 +1,6 @@
 package dataplane_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -46,17 +45,8 @@ const settle = 3 * time.Second
 
 // TestMain keeps the git server's line per HTTP request out of the output.
 func TestMain(m *testing.M) {
-	log.SetOutput(dropRequests{os.Stderr})
+	log.SetOutput(engines.QuietGitLog(os.Stderr))
 	os.Exit(m.Run())
-}
-
-type dropRequests struct{ w io.Writer }
-
-func (d dropRequests) Write(p []byte) (int, error) {
-	if bytes.Contains(p, []byte(" request: GET ")) || bytes.Contains(p, []byte(" request: POST ")) {
-		return len(p), nil
-	}
-	return d.w.Write(p)
 }
 
 // TestZeroDowntime moves a service with real Flux (or Argo CD) and gitmig's reconcile

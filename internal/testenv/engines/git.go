@@ -1,6 +1,8 @@
 package engines
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -65,4 +67,18 @@ func (g *GitServer) notify(next http.Handler) http.Handler {
 			go f()
 		}
 	})
+}
+
+// QuietGitLog is w without the git server's line per HTTP request (the git test server
+// logs through the standard logger), which would bury a failing test's messages; its errors still
+// show.
+func QuietGitLog(w io.Writer) io.Writer { return dropRequests{w} }
+
+type dropRequests struct{ w io.Writer }
+
+func (d dropRequests) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte(" request: GET ")) || bytes.Contains(p, []byte(" request: POST ")) {
+		return len(p), nil
+	}
+	return d.w.Write(p)
 }

@@ -1,11 +1,9 @@
 package engines_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"log"
 	"os"
@@ -58,17 +56,8 @@ var (
 // standard logger) out of the output, where it would bury a failure's messages; its
 // errors still show.
 func TestMain(m *testing.M) {
-	log.SetOutput(dropRequests{os.Stderr})
+	log.SetOutput(engines.QuietGitLog(os.Stderr))
 	os.Exit(m.Run())
-}
-
-type dropRequests struct{ w io.Writer }
-
-func (d dropRequests) Write(p []byte) (int, error) {
-	if bytes.Contains(p, []byte(" request: GET ")) || bytes.Contains(p, []byte(" request: POST ")) {
-		return len(p), nil
-	}
-	return d.w.Write(p)
 }
 
 func TestMigrationWithArgoCD(t *testing.T) { testMigration(t, config.EngineArgoCD) }
