@@ -55,6 +55,10 @@ type Config struct {
 	// GitOps is the repository gitmig edits, where its pull requests live and the
 	// engine that applies the overlays.
 	GitOps GitOps `json:"gitops"`
+
+	// source is the document Parse decoded, so that a reader of the same bytes can
+	// take this Config instead of decoding a fleet's worth of YAML again.
+	source []byte
 }
 
 // Cluster is one Kubernetes cluster of the fleet and its kustomize overlay.

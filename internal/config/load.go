@@ -76,7 +76,14 @@ func Parse(data []byte) (*Config, error) {
 		return nil, unknown
 	}
 	cfg.Default()
+	cfg.source = data
 	return &cfg, nil
+}
+
+// DecodedFrom reports whether Parse made c from exactly data: a Config is not changed
+// after Parse, so a reader of the same bytes may share it.
+func (c *Config) DecodedFrom(data []byte) bool {
+	return c != nil && c.source != nil && bytes.Equal(c.source, data)
 }
 
 // DefaultPolicy is the policy gitmig applies where gitmig.yaml says nothing;

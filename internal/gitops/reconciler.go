@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"time"
 
 	"github.com/gitmig/gitmig/internal/config"
@@ -51,14 +50,18 @@ type Reconciler struct {
 	// checked remembers, by branch and commit, why a commit is not gitmig's own ("" when
 	// it is): a commit does not change, and judging it renders a step.
 	checked map[string]string
+	// lastConfig is the base branch's gitmig.yaml the last pass decoded, kept for the
+	// next pass to share while the file's bytes stay the same.
+	lastConfig *config.Config
 	// followed is the gitmig.yaml Gate and Metrics were last made from.
 	followed *config.Config
 }
 
 // follow makes the gate and the metrics source from cfg, the pass's gitmig.yaml,
-// unless they were made from the same one.
+// unless they were made from the same one: a file whose bytes are unchanged is the
+// same *config.Config from pass to pass.
 func (r *Reconciler) follow(cfg *config.Config) error {
-	if r.followed != nil && reflect.DeepEqual(r.followed, cfg) {
+	if r.followed == cfg {
 		return nil
 	}
 	if r.GateFor != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"reflect"
 	"slices"
 	"sort"
 
@@ -99,7 +98,7 @@ func (r *Reconciler) load(ctx context.Context, ws *workspace.Workspace) (*state,
 	if err := r.follow(st.cfg); err != nil {
 		return nil, fmt.Errorf("gitmig.yaml on %s at %s: %w", ws.Branch(), short(st.head), err)
 	}
-	if r.WorkTree != nil && r.Config == nil && !reflect.DeepEqual(r.WorkTree, st.cfg) {
+	if r.WorkTree != nil && r.Config == nil && st.cfg != r.WorkTree {
 		st.notes = append(st.notes, fmt.Sprintf("gitmig.yaml here differs from %s's at %s: this pass follows %s's", ws.Branch(), short(st.head), ws.Branch()))
 	}
 	records, invalid, err := record.LoadAll(st.tree, st.cfg)
@@ -146,6 +145,10 @@ func (r *Reconciler) load(ctx context.Context, ws *workspace.Workspace) (*state,
 }
 
 // config is the gitmig.yaml the pass runs with: the one given, or the base branch's.
+// The base branch's is decoded only when its bytes are new: a steady pass reads the
+// same file as the pass before and as the work tree, and at thousands of services
+// decoding it again would be most of the pass's CPU. It is validated every time,
+// against the tree it comes with.
 func (r *Reconciler) config(files fs.FS) (*config.Config, error) {
 	if r.Config != nil {
 		return r.Config, nil
@@ -154,13 +157,21 @@ func (r *Reconciler) config(files fs.FS) (*config.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading gitmig.yaml from the base branch: %w", err)
 	}
-	cfg, err := config.Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("gitmig.yaml on the base branch: %w", err)
+	var cfg *config.Config
+	switch {
+	case r.WorkTree.DecodedFrom(data):
+		cfg = r.WorkTree
+	case r.lastConfig.DecodedFrom(data):
+		cfg = r.lastConfig
+	default:
+		if cfg, err = config.Parse(data); err != nil {
+			return nil, fmt.Errorf("gitmig.yaml on the base branch: %w", err)
+		}
 	}
 	if err := cfg.Validate(files); err != nil {
 		return nil, fmt.Errorf("gitmig.yaml on the base branch: %w", err)
 	}
+	r.lastConfig = cfg
 	return cfg, nil
 }
 
