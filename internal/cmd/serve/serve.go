@@ -23,6 +23,7 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/server"
 	"github.com/gitmig/gitmig/internal/redact"
 	"github.com/gitmig/gitmig/internal/report"
+	"github.com/gitmig/gitmig/internal/text"
 )
 
 // Options are the inputs of the serve command.
@@ -122,7 +123,10 @@ func Run(ctx context.Context, opts *Options) error {
 			if err != nil {
 				return nil, nil, err
 			}
-			return func(res runner.Result) { reconcile.AfterPass(w, log, res) }, w.Synced(), nil
+			return func(res runner.Result) {
+				logActions(log, res.Report)
+				reconcile.AfterPass(w, log, res)
+			}, w.Synced(), nil
 		},
 		Log: log,
 	}
@@ -139,6 +143,18 @@ func Run(ctx context.Context, opts *Options) error {
 		}
 	}
 	return server.Run(ctx, s)
+}
+
+// logActions logs what a pass did, one line per action as `reconcile` prints them:
+// serve prints no pass summary, and the log is where an operator sees which pull
+// request opened when.
+func logActions(log *slog.Logger, rep *report.Report) {
+	if rep == nil {
+		return
+	}
+	for _, a := range rep.Actions {
+		log.Info("action", "kind", a.Kind, "migration", a.Migration, "detail", text.Printable(a.Detail), "dryRun", a.DryRun)
+	}
 }
 
 func logger(opts *Options) *slog.Logger {

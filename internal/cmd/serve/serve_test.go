@@ -267,6 +267,9 @@ func TestLeaderKilledMidMigrationSurvivorFinishes(t *testing.T) {
 		t.Errorf("b, standing by, answers a webhook with %d", got)
 	}
 	eventually(t, "a's first pass opens step 1", has(1, forge.StateOpen), a, b)
+	eventually(t, "a logs the pull request it opened", func() bool {
+		return strings.Contains(a.log.String(), `"msg":"action","kind":"create-pr"`) && strings.Contains(a.log.String(), `[1/4 deploy]"`)
+	}, a)
 
 	merge(1)
 	if got := a.push(t); got != http.StatusAccepted {
