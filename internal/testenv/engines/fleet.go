@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/gitmig/gitmig/internal/cmd/reconcile"
+	"github.com/gitmig/gitmig/internal/cmd/serve"
 	"github.com/gitmig/gitmig/internal/cmdutil"
 	"github.com/gitmig/gitmig/internal/config"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
@@ -62,6 +63,8 @@ type FleetOptions struct {
 	Node func(config.Cluster) Node
 	// AllowEmpty is ArgoCDOptions.AllowEmpty.
 	AllowEmpty bool
+	// Loop is how Reconcile runs gitmig; the zero Loop is `reconcile --interval 1s`.
+	Loop Loop
 }
 
 // Fleet is a fleet repository on simulated clusters (a management cluster "mgmt" and
@@ -82,6 +85,8 @@ type Fleet struct {
 	Log *LineLog
 	// NoReceiver is set when Flux runs without the push webhook.
 	NoReceiver bool
+	// Loop is how Reconcile runs gitmig.
+	Loop Loop
 
 	// MetricsPath is the snapshot file the fleet's gitmig commands read.
 	MetricsPath string
@@ -92,7 +97,10 @@ type Fleet struct {
 func NewFleet(t *testing.T, opts FleetOptions) *Fleet {
 	t.Helper()
 	dir := t.TempDir()
-	f := &Fleet{T: t, Engine: opts.Engine, MetricsPath: filepath.Join(dir, "metrics.yaml")}
+	f := &Fleet{T: t, Engine: opts.Engine, MetricsPath: filepath.Join(dir, "metrics.yaml"), Loop: opts.Loop}
+	if f.Loop == (Loop{}) {
+		f.Loop = Loop{Interval: ReconcileInterval}
+	}
 	original, err := fs.ReadFile(opts.Files, "gitmig.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -218,30 +226,74 @@ func (f *Fleet) gitmigYAML(original []byte, cfg *config.Config, url string, opts
 	return out, nil
 }
 
-// Reconcile runs `gitmig reconcile --interval 1s --metrics <snapshot>` in the checkout
+// Loop is how gitmig runs beside a Fleet: `reconcile --interval Interval`, a pass
+// every Interval, or, with Serve, `gitmig serve`, a pass whenever a watched engine
+// object or workload changes, its --interval only a safety net.
+type Loop struct {
+	Serve    bool
+	Interval time.Duration
+}
+
+// ServeSafetyNet is serve's --interval in a Fleet: longer than a migration takes, so
+// that every pass is one an event started.
+const ServeSafetyNet = 10 * time.Minute
+
+// LoopFromEnv reads a Loop from GITMIG_ENGINES_LOOP: empty for `reconcile --interval
+// 1s`, a duration for another interval, or serve.
+func LoopFromEnv() (Loop, error) {
+	v := os.Getenv("GITMIG_ENGINES_LOOP")
+	switch v {
+	case "":
+		return Loop{Interval: ReconcileInterval}, nil
+	case "serve":
+		return Loop{Serve: true, Interval: ServeSafetyNet}, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return Loop{}, fmt.Errorf("GITMIG_ENGINES_LOOP=%q: want serve or a positive duration", v)
+	}
+	return Loop{Interval: d}, nil
+}
+
+func (l Loop) String() string {
+	if l.Serve {
+		return "serve --interval " + l.Interval.String()
+	}
+	return "reconcile --interval " + l.Interval.String()
+}
+
+// Reconcile runs gitmig's loop (f.Loop, with --metrics <snapshot>) in the checkout
 // until the test ends.
 func (f *Fleet) Reconcile() {
+	l := f.Loop
 	f.Log = &LineLog{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	globals := &cmdutil.Globals{Repo: f.Repo, Config: f.ConfigPath}
+	streams := cmdutil.Streams{Out: f.Log, Err: f.Log}
+	metrics := cmdutil.MetricsFlags{Metrics: f.MetricsPath}
+	noEnv := func(string) string { return "" }
 	go func() {
+		if l.Serve {
+			done <- serve.Run(ctx, &serve.Options{
+				Globals: globals, Streams: streams, Metrics: metrics,
+				Interval: l.Interval, Env: noEnv, Now: time.Now,
+			})
+			return
+		}
 		done <- reconcile.Run(ctx, &reconcile.Options{
-			Globals:  &cmdutil.Globals{Repo: f.Repo, Config: f.ConfigPath},
-			Streams:  cmdutil.Streams{Out: f.Log, Err: f.Log},
-			Metrics:  cmdutil.MetricsFlags{Metrics: f.MetricsPath},
-			Interval: ReconcileInterval,
-			Env:      func(string) string { return "" },
-			Now:      time.Now,
+			Globals: globals, Streams: streams, Metrics: metrics,
+			Interval: l.Interval, Env: noEnv, Now: time.Now,
 		})
 	}()
 	f.T.Cleanup(func() {
 		cancel()
 		// Stopped by the test, the loop says so; any other end is an error.
 		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			f.T.Errorf("gitmig reconcile: %v", err)
+			f.T.Errorf("gitmig %s: %v", l, err)
 		}
 		if f.T.Failed() {
-			f.T.Logf("gitmig reconcile's last output:\n%s", f.Log.Tail(40))
+			f.T.Logf("gitmig %s's last output:\n%s", l, f.Log.Tail(40))
 		}
 	})
 }
@@ -506,16 +558,28 @@ func containsAll(s string, parts []string) bool {
 	return true
 }
 
-// Passes estimates the durations of the passes: each prints "Pass at" when it ends and
-// the next starts interval later.
+// Passes returns the durations of the passes: serve logs each one's; reconcile prints
+// "Pass at" when one ends and the next starts interval later.
 func (l *LineLog) Passes(interval time.Duration) []time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var ends []time.Time
+	var logged []time.Duration
 	for _, line := range l.lines {
 		if strings.HasPrefix(line.text, "Pass at ") {
 			ends = append(ends, line.at)
 		}
+		if _, rest, ok := strings.Cut(line.text, " msg=pass "); ok {
+			if _, v, ok := strings.Cut(rest, "duration="); ok {
+				v, _, _ = strings.Cut(v, " ")
+				if d, err := time.ParseDuration(v); err == nil {
+					logged = append(logged, d)
+				}
+			}
+		}
+	}
+	if len(logged) > 0 {
+		return logged
 	}
 	var out []time.Duration
 	for i := 1; i < len(ends); i++ {

@@ -90,7 +90,7 @@ func testMigration(t *testing.T, engine string) {
 		s.assertLive(step, baseline)
 	}
 	s.WaitForPhase(record.Completed)
-	timeline[3].GateSeen = s.Log.Seen(s.t, timeline[3].Merged, "record ", ": gitmig: complete ")
+	timeline[3].GateSeen = s.Log.Seen(s.t, timeline[3].Merged, "record ", "gitmig: complete ")
 	s.report(timeline)
 }
 
@@ -168,7 +168,12 @@ func newScenario(t *testing.T, engine, stepTimeout string, cloudNode *engines.No
 	if err != nil {
 		t.Fatal(err)
 	}
+	loop, err := engines.LoopFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
 	fleet := engines.NewFleet(t, engines.FleetOptions{
+		Loop:        loop,
 		Engine:      engine,
 		Files:       gitmig.Example,
 		Bootstrap:   filepath.Join("..", "..", "..", engine),
@@ -411,10 +416,12 @@ type stepTiming struct {
 type timelineRecord struct {
 	Engine string `json:"engine"`
 	// NoReceiver is set for Flux without the push webhook Receiver.
-	NoReceiver bool          `json:"noReceiver,omitempty"`
-	Interval   time.Duration `json:"interval"`
-	Drain      time.Duration `json:"drain"`
-	Steps      []stepTiming  `json:"steps"`
+	NoReceiver bool `json:"noReceiver,omitempty"`
+	// Loop is how gitmig ran: reconcile or serve, and its --interval.
+	Loop     string        `json:"loop"`
+	Interval time.Duration `json:"interval"`
+	Drain    time.Duration `json:"drain"`
+	Steps    []stepTiming  `json:"steps"`
 	// Passes are the durations of gitmig's reconcile passes.
 	Passes []time.Duration `json:"passes"`
 }
@@ -422,9 +429,9 @@ type timelineRecord struct {
 // report logs the timeline and appends it, as one JSON line, to the file named by
 // GITMIG_ENGINES_TIMELINE when set (docs/performance.md is made from such lines).
 func (s *scenario) report(steps []stepTiming) {
-	rec := timelineRecord{Engine: s.Engine, NoReceiver: s.NoReceiver, Interval: engines.ReconcileInterval, Drain: drain, Steps: steps, Passes: s.Log.Passes(engines.ReconcileInterval)}
+	rec := timelineRecord{Engine: s.Engine, NoReceiver: s.NoReceiver, Loop: s.Loop.String(), Interval: s.Loop.Interval, Drain: drain, Steps: steps, Passes: s.Log.Passes(s.Loop.Interval)}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s timeline (reconcile --interval %s, drain %s):\n", s.Engine, engines.ReconcileInterval, drain)
+	fmt.Fprintf(&b, "%s timeline (%s, drain %s):\n", s.Engine, s.Loop, drain)
 	var total time.Duration
 	for _, st := range steps {
 		fmt.Fprintf(&b, "  step %d %-7s %-5s merge→applied %6.1fs  applied→gate %6.1fs  total %6.1fs\n", st.Step, st.Name, st.Cluster,
