@@ -10,9 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
+	reconcilecmd "github.com/gitmig/gitmig/internal/cmd/reconcile"
 	"github.com/gitmig/gitmig/internal/config"
 )
 
@@ -233,7 +235,7 @@ func TestGitmigSchedule(t *testing.T) {
 func TestTriggers(t *testing.T) {
 	for file, want := range map[string][]string{
 		"ci.yml":     {"pull_request", "push"},
-		"gitmig.yml": {"schedule", "workflow_dispatch"},
+		"gitmig.yml": {"pull_request", "push", "repository_dispatch", "schedule", "workflow_dispatch"},
 	} {
 		if got := slices.Sorted(maps.Keys(load(t, file).triggers())); !slices.Equal(got, want) {
 			t.Errorf("%s triggers on %v, want %v", file, got, want)
@@ -457,7 +459,7 @@ func TestGitmigJob(t *testing.T) {
 		t.Errorf("the App token step needs an id and must be skipped when no App is configured: id %q if %q", app["id"], app["if"])
 	}
 
-	reconcile := wf.step(t, "reconcile --once")
+	reconcile := wf.step(t, "reconcile --follow")
 	migrate := wf.step(t, "migrate")
 	for name, s := range map[string]map[string]any{"reconcile": reconcile, "migrate": migrate} {
 		// The token under the name gitmig.yaml's gitops.github.tokenEnv gives, from the
@@ -467,8 +469,8 @@ func TestGitmigJob(t *testing.T) {
 			t.Errorf("%s: env %s = %q, want the App's token falling back to GITHUB_TOKEN", name, cfg.GitOps.GitHub.TokenEnv, token)
 		}
 	}
-	if !strings.Contains(str(reconcile["if"]), "schedule") || !strings.Contains(str(migrate["if"]), "workflow_dispatch") {
-		t.Errorf("reconcile runs if %q, migrate if %q: want the schedule and the dispatch", reconcile["if"], migrate["if"])
+	if !strings.Contains(str(reconcile["if"]), "!= 'workflow_dispatch'") || !strings.Contains(str(migrate["if"]), "== 'workflow_dispatch'") {
+		t.Errorf("reconcile runs if %q, migrate if %q: want every event but the dispatch, and the dispatch", reconcile["if"], migrate["if"])
 	}
 	for env, want := range map[string]string{"GITMIG_PROMETHEUS_URL": "vars.", "GITMIG_PROMETHEUS_TOKEN": "secrets.", "GITMIG_PROMETHEUS_USERNAME": "secrets.", "GITMIG_PROMETHEUS_PASSWORD": "secrets."} {
 		for name, job := range map[string]map[string]any{"reconcile": reconcile, "migrate": migrate} {
@@ -512,5 +514,18 @@ func TestCIJob(t *testing.T) {
 				t.Errorf("setup-go without the module cache or go.mod's version: %v", s["with"])
 			}
 		}
+	}
+}
+
+// The project's own job follows, as the fleet example's does: a run triggered by a
+// merge keeps passing while the step waits for the engine, and the job outlives it.
+func TestGitmigFollows(t *testing.T) {
+	wf := load(t, "gitmig.yml")
+	reconcile := wf.step(t, "reconcile --follow")
+	if run := strings.TrimSpace(str(reconcile["run"])); run != "gitmig reconcile --follow --timeout 15m" {
+		t.Errorf("the pass runs %q", run)
+	}
+	if minutes, _ := strconv.Atoi(fmt.Sprint(wf.jobs()["gitmig"]["timeout-minutes"])); time.Duration(minutes)*time.Minute < 15*time.Minute+reconcilecmd.DefaultTimeout {
+		t.Errorf("timeout-minutes %v cuts the follow short", wf.jobs()["gitmig"]["timeout-minutes"])
 	}
 }
