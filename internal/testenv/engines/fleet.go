@@ -3,9 +3,15 @@ package engines
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,6 +37,7 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/forge/local"
 	"github.com/gitmig/gitmig/internal/gitops/gate"
 	"github.com/gitmig/gitmig/internal/gitops/record"
+	"github.com/gitmig/gitmig/internal/gitops/server"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
 	"github.com/gitmig/gitmig/internal/testenv/kubeenv"
 )
@@ -87,6 +94,8 @@ type Fleet struct {
 	NoReceiver bool
 	// Loop is how Reconcile runs gitmig.
 	Loop Loop
+	// webhook is where serve takes GitHub's deliveries, once Reconcile runs it.
+	webhook string
 
 	// MetricsPath is the snapshot file the fleet's gitmig commands read.
 	MetricsPath string
@@ -273,11 +282,25 @@ func (f *Fleet) Reconcile() {
 	streams := cmdutil.Streams{Out: f.Log, Err: f.Log}
 	metrics := cmdutil.MetricsFlags{Metrics: f.MetricsPath}
 	noEnv := func(string) string { return "" }
+	var listener net.Listener
+	if l.Serve {
+		var err error
+		if listener, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			f.T.Fatal(err)
+		}
+		f.webhook = "http://" + listener.Addr().String() + "/webhooks/github"
+	}
 	go func() {
 		if l.Serve {
+			env := func(name string) string {
+				if name == server.WebhookSecretEnv {
+					return webhookSecret
+				}
+				return ""
+			}
 			done <- serve.Run(ctx, &serve.Options{
-				Globals: globals, Streams: streams, Metrics: metrics,
-				Interval: l.Interval, Env: noEnv, Now: time.Now,
+				Globals: globals, Streams: streams, Metrics: metrics, Listener: listener,
+				Interval: l.Interval, LogFormat: "text", Env: env, Now: time.Now,
 			})
 			return
 		}
@@ -323,14 +346,70 @@ func (f *Fleet) WaitForPR(title string) forge.PullRequest {
 	return found
 }
 
-// Merge merges a pull request as a reviewer would.
+// Merge merges a pull request as a reviewer would, and, when gitmig runs as serve,
+// delivers the pull_request event GitHub would send it.
 func (f *Fleet) Merge(pr forge.PullRequest) forge.PullRequest {
 	f.T.Helper()
 	merged, err := f.Forge.Merge(context.Background(), pr.Number, "")
 	if err != nil {
 		f.T.Fatalf("merging #%d: %v", pr.Number, err)
 	}
+	var event struct {
+		Action      string `json:"action"`
+		PullRequest struct {
+			Merged bool `json:"merged"`
+			Head   struct {
+				Ref string `json:"ref"`
+			} `json:"head"`
+			Base struct {
+				Ref string `json:"ref"`
+			} `json:"base"`
+		} `json:"pull_request"`
+	}
+	event.Action, event.PullRequest.Merged = "closed", true
+	event.PullRequest.Head.Ref, event.PullRequest.Base.Ref = pr.Head, f.Config.GitOps.Branch
+	f.deliver("pull_request", event)
 	return merged
+}
+
+// Pushed tells gitmig, when it runs as serve, of a push to the base branch that the
+// test made, as GitHub's push event would.
+func (f *Fleet) Pushed() {
+	f.T.Helper()
+	f.deliver("push", map[string]string{"ref": "refs/heads/" + f.Config.GitOps.Branch})
+}
+
+// webhookSecret signs the test's deliveries to serve.
+const webhookSecret = "engines-test-webhook-secret"
+
+// deliver posts a GitHub webhook event to serve, signed as GitHub signs it; it does
+// nothing when gitmig runs as reconcile.
+func (f *Fleet) deliver(event string, payload any) {
+	f.T.Helper()
+	if f.webhook == "" {
+		return
+	}
+	body, err := json.Marshal(payload)
+	if err != nil {
+		f.T.Fatal(err)
+	}
+	mac := hmac.New(sha256.New, []byte(webhookSecret))
+	mac.Write(body)
+	req, err := http.NewRequest(http.MethodPost, f.webhook, bytes.NewReader(body))
+	if err != nil {
+		f.T.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", event)
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.T.Fatalf("delivering the %s event to gitmig serve: %v", event, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		f.T.Fatalf("gitmig serve answered the %s event with %s, want 202", event, resp.Status)
+	}
 }
 
 // Refresh has Argo CD compare the cluster's Application with Git now, as a push
