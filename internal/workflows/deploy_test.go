@@ -1,19 +1,23 @@
 package workflows
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/gitmig/gitmig/internal/fleet"
+	"github.com/gitmig/gitmig/internal/testenv/engines"
 	"github.com/gitmig/gitmig/internal/testenv/kubeenv"
 )
 
 // deploy/ builds with kustomize and applies to a real kube-apiserver, every field
-// checked by the server: the ServiceMonitor, whose CRD the Prometheus Operator
-// installs, is checked against the Service it scrapes instead. Its RBAC grants what
-// serve uses and nothing more.
+// checked by the server, the ServiceMonitor against the Prometheus Operator's CRD
+// (generated from its API module by hack/crds/build.sh) and against the Service it
+// scrapes. Its RBAC grants what serve uses and nothing more.
 func TestDeployAppliesToARealAPIServer(t *testing.T) {
 	repo, _ := rootRepo(t, "")
 	yaml, err := fleet.NewBuilder(nil, 1).BuildYAML(repo, "deploy")
@@ -25,16 +29,24 @@ func TestDeployAppliesToARealAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	byKind := map[string][]*unstructured.Unstructured{}
-	var apply []*unstructured.Unstructured
 	for _, o := range objs {
 		byKind[o.GetKind()] = append(byKind[o.GetKind()], o)
-		if o.GetKind() != "ServiceMonitor" {
-			apply = append(apply, o)
-		}
+	}
+	crdFile := engines.CachedTool(t, "hack/crds/build.sh", "prometheus-operator-crds", prometheusOperatorVersion(t), "monitoring.coreos.com_servicemonitors.yaml")
+	crdYAML, err := os.ReadFile(crdFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crds, err := kubeenv.ParseYAML(crdYAML)
+	if err != nil {
+		t.Fatalf("%s: %v", crdFile, err)
 	}
 
 	env := kubeenv.Start(t, "mgmt")
 	mgmt := env.Cluster("mgmt")
+	if err := kubeenv.InstallCRDs(t.Context(), mgmt, crds); err != nil {
+		t.Fatal(err)
+	}
 	// The engines' namespaces exist where gitmig is installed.
 	var namespaces []*unstructured.Unstructured
 	for _, name := range []string{"argocd", "flux-system"} {
@@ -43,7 +55,7 @@ func TestDeployAppliesToARealAPIServer(t *testing.T) {
 	if err := mgmt.Applier("deploy").Apply(t.Context(), namespaces); err != nil {
 		t.Fatal(err)
 	}
-	if err := mgmt.Applier("deploy").Apply(t.Context(), apply); err != nil {
+	if err := mgmt.Applier("deploy").Apply(t.Context(), objs); err != nil {
 		t.Fatalf("deploy/ does not apply: %v", err)
 	}
 
@@ -107,4 +119,19 @@ func TestDeployAppliesToARealAPIServer(t *testing.T) {
 	if len(byKind["ClusterRole"]) != 0 {
 		t.Error("deploy/ grants cluster-wide access")
 	}
+}
+
+// prometheusOperatorVersion is the version of the Prometheus Operator's API module that
+// hack/crds/build.sh generates the CRDs from, as its go.mod pins it.
+func prometheusOperatorVersion(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, "hack", "crds", "prometheus-operator", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*(?:require\s+)?github\.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring (v\S+)`).FindSubmatch(data)
+	if m == nil {
+		t.Fatal("hack/crds/prometheus-operator/go.mod does not require the Prometheus Operator's API module")
+	}
+	return string(m[1])
 }
