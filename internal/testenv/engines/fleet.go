@@ -354,21 +354,10 @@ func (f *Fleet) Merge(pr forge.PullRequest) forge.PullRequest {
 	if err != nil {
 		f.T.Fatalf("merging #%d: %v", pr.Number, err)
 	}
-	var event struct {
-		Action      string `json:"action"`
-		PullRequest struct {
-			Merged bool `json:"merged"`
-			Head   struct {
-				Ref string `json:"ref"`
-			} `json:"head"`
-			Base struct {
-				Ref string `json:"ref"`
-			} `json:"base"`
-		} `json:"pull_request"`
-	}
-	event.Action, event.PullRequest.Merged = "closed", true
-	event.PullRequest.Head.Ref, event.PullRequest.Base.Ref = pr.Head, f.Config.GitOps.Branch
-	f.deliver("pull_request", event)
+	// The fields of GitHub's pull_request event that serve reads.
+	f.deliver("pull_request", map[string]any{"action": "closed", "pull_request": map[string]any{
+		"merged": true, "head": map[string]string{"ref": pr.Head}, "base": map[string]string{"ref": f.Config.GitOps.Branch},
+	}})
 	return merged
 }
 

@@ -73,7 +73,7 @@ func testMigration(t *testing.T, engine string) {
 	var timeline []stepTiming
 	for step := 1; step <= 4; step++ {
 		name := gitmigstep.Step(step).Name()
-		title := fmt.Sprintf("gitmig: move orc8r edge→cloud [%d/4 %s]", step, name)
+		title := stepTitle(step)
 		pr := s.WaitForPR(title)
 		if step > 1 {
 			timeline[step-2].GateSeen = s.Log.Seen(s.t, timeline[step-2].Merged, "create-pr ", title)
@@ -103,13 +103,13 @@ func testRollback(t *testing.T, engine string) {
 	s := newScenario(t, engine, stepTimeout.String(), small, argoAllowsEmpty(t))
 	baseline := s.fingerprints()
 	s.Reconcile()
-	pr := s.WaitForPR("gitmig: move orc8r edge→cloud [1/4 deploy]")
+	pr := s.WaitForPR(stepTitle(1))
 	merged := s.Merge(pr)
 	if err := s.Eventually(engines.StepWait, func() error { return s.pending("cloud") }); err != nil {
 		t.Fatalf("step 1 in cloud: %v", err)
 	}
 	s.assertEdgeServes("step 1 merged")
-	undo := s.WaitForPR("gitmig: rollback move orc8r edge→cloud [undo 1/4 deploy]")
+	undo := s.WaitForPR(undoTitle(1))
 	if wait := undo.CreatedAt.Sub(merged.MergedAt); wait < stepTimeout {
 		t.Errorf("the rollback opened %s after the merge, before stepTimeout %s", wait, stepTimeout)
 	}
