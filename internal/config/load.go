@@ -76,7 +76,8 @@ func Parse(data []byte) (*Config, error) {
 		return nil, unknown
 	}
 	cfg.Default()
-	cfg.source = data
+	// A copy: the caller may reuse its buffer.
+	cfg.source = bytes.Clone(data)
 	return &cfg, nil
 }
 
