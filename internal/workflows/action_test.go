@@ -27,6 +27,7 @@ import (
 
 	"github.com/gitmig/gitmig/internal/example"
 	"github.com/gitmig/gitmig/internal/gitops/workspace"
+	"github.com/gitmig/gitmig/internal/testenv/gittest"
 )
 
 // action is action.yml.
@@ -500,7 +501,9 @@ func TestActionInstallsARelease(t *testing.T) {
 // with full history would, and returns the clone.
 func fleetRepo(t *testing.T) string {
 	t.Helper()
-	git(t, "", "version")
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
 	dir := t.TempDir()
 	remote := filepath.Join(dir, "fleet.git")
 	files := fstest.MapFS{}
@@ -522,25 +525,8 @@ func fleetRepo(t *testing.T) string {
 		t.Fatal(err)
 	}
 	work := filepath.Join(dir, "fleet")
-	git(t, "", "clone", "--quiet", remote, work)
+	gittest.Run(t, "", "clone", "--quiet", remote, work)
 	return work
-}
-
-// git runs the git CLI in dir, or skips the test without git.
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git is not installed")
-	}
-	if dir != "" {
-		args = append([]string{"-C", dir}, args...)
-	}
-	cmd := exec.Command("git", append([]string{"-c", "user.name=Someone", "-c", "user.email=someone@example.com"}, args...)...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
 }
 
 // TestActionBuildsFromSourceAndRunsOnAFleet runs the action as this repository's own

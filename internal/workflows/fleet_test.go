@@ -18,6 +18,7 @@ import (
 	reconcilecmd "github.com/gitmig/gitmig/internal/cmd/reconcile"
 	rootcmd "github.com/gitmig/gitmig/internal/cmd/root"
 	"github.com/gitmig/gitmig/internal/cmdutil"
+	"github.com/gitmig/gitmig/internal/testenv/gittest"
 )
 
 const fleetWorkflows = "examples/fleet-repo/.github/workflows/"
@@ -227,12 +228,12 @@ func TestFleetCIOnTheExampleFleet(t *testing.T) {
 	if out, err := cli("migrate checkout --to cloud --force", ""); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out)
 	}
-	git(t, work, "fetch", "--quiet", "origin")
-	branch := git(t, work, "for-each-ref", "--format=%(refname:lstrip=3)", "refs/remotes/origin/gitmig/")
+	gittest.Run(t, work, "fetch", "--quiet", "origin")
+	branch := gittest.Run(t, work, "for-each-ref", "--format=%(refname:lstrip=3)", "refs/remotes/origin/gitmig/")
 	if !regexp.MustCompile(`^gitmig/checkout-edge-to-cloud-\d{8}-\d{4}/1-deploy$`).MatchString(branch) {
 		t.Fatalf("gitmig pushed %q, want one step 1 branch", branch)
 	}
-	head := git(t, work, "rev-parse", "origin/"+branch)
+	head := gittest.Run(t, work, "rev-parse", "origin/"+branch)
 	out, err := cli(commands["step-branch"], branch)
 	if err != nil || !strings.Contains(out, "ok: "+branch+" ("+head[:7]+") is exactly step 1-deploy") {
 		t.Fatalf("%s on gitmig's own step: %v\n%s", commands["step-branch"], err, out)
@@ -244,25 +245,25 @@ func TestFleetCIOnTheExampleFleet(t *testing.T) {
 
 	// Someone amends the step's overlay and force-pushes.
 	kustomization := "clusters/cloud/kustomization.yaml"
-	git(t, work, "checkout", "--quiet", "-b", "tamper", "origin/"+branch)
+	gittest.Run(t, work, "checkout", "--quiet", "-b", "tamper", "origin/"+branch)
 	appendFile(t, filepath.Join(work, kustomization), "# tuned by hand\n")
-	git(t, work, "commit", "--quiet", "--amend", "--all", "--no-edit")
-	git(t, work, "push", "--quiet", "--force", "origin", "HEAD:"+branch)
-	git(t, work, "fetch", "--quiet", "origin")
+	gittest.Run(t, work, "commit", "--quiet", "--amend", "--all", "--no-edit")
+	gittest.Run(t, work, "push", "--quiet", "--force", "origin", "HEAD:"+branch)
+	gittest.Run(t, work, "fetch", "--quiet", "origin")
 	out, err = cli(commands["step-branch"], branch)
 	if err == nil || !strings.Contains(out, branch+": "+kustomization+": differs from what gitmig writes for step 1-deploy") {
 		t.Errorf("an amended step passed, or the file is not named: %v\n%s", err, out)
 	}
 
 	// Someone adds a commit on top of gitmig's.
-	git(t, work, "reset", "--quiet", "--hard", head)
+	gittest.Run(t, work, "reset", "--quiet", "--hard", head)
 	if err := os.WriteFile(filepath.Join(work, "clusters/cloud/debug.yaml"), []byte("kind: ConfigMap\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	git(t, work, "add", "clusters/cloud/debug.yaml")
-	git(t, work, "commit", "--quiet", "-m", "Debug the cloud")
-	git(t, work, "push", "--quiet", "--force", "origin", "HEAD:"+branch)
-	git(t, work, "fetch", "--quiet", "origin")
+	gittest.Run(t, work, "add", "clusters/cloud/debug.yaml")
+	gittest.Run(t, work, "commit", "--quiet", "-m", "Debug the cloud")
+	gittest.Run(t, work, "push", "--quiet", "--force", "origin", "HEAD:"+branch)
+	gittest.Run(t, work, "fetch", "--quiet", "origin")
 	out, err = cli(commands["step-branch"], branch)
 	for _, want := range []string{"2 commits on top of main", `"Debug the cloud"`, "clusters/cloud/debug.yaml: on the branch, but not in what gitmig writes"} {
 		if err == nil || !strings.Contains(out, want) {
@@ -272,14 +273,14 @@ func TestFleetCIOnTheExampleFleet(t *testing.T) {
 
 	// Put gitmig's commit back, merge it, and the next pass's step 2 passes too: its
 	// record carries step 1's pull request, which only the forge knew.
-	git(t, work, "push", "--quiet", "--force", "origin", head+":refs/heads/"+branch)
+	gittest.Run(t, work, "push", "--quiet", "--force", "origin", head+":refs/heads/"+branch)
 	if out, err := cli("pr merge 1", ""); err != nil {
 		t.Fatalf("pr merge 1: %v\n%s", err, out)
 	}
 	if out, err := cli("reconcile --once --metrics testdata/fleet-edge-overloaded.yaml", ""); err != nil {
 		t.Fatalf("reconcile --once: %v\n%s", err, out)
 	}
-	git(t, work, "fetch", "--quiet", "origin")
+	gittest.Run(t, work, "fetch", "--quiet", "origin")
 	step2 := strings.Replace(branch, "/1-deploy", "/2-route", 1)
 	if out, err := cli(commands["step-branch"], step2); err != nil || !strings.Contains(out, "is exactly step 2-route") {
 		t.Errorf("step 2: %v\n%s", err, out)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,25 +12,15 @@ import (
 	"github.com/gitmig/gitmig/internal/cmdutil"
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/forge/local"
+	"github.com/gitmig/gitmig/internal/testenv/gittest"
 )
-
-// git runs the git CLI in dir.
-func git(t *testing.T, dir string, args ...string) {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
 
 // editConfig commits edit's change to the base branch's gitmig.yaml, as a maintainer
 // would.
 func editConfig(t *testing.T, remote string, edit func(string) string) {
 	t.Helper()
 	clone := filepath.Join(t.TempDir(), "clone")
-	git(t, filepath.Dir(remote), "clone", "-q", remote, clone)
+	gittest.Run(t, filepath.Dir(remote), "clone", "-q", remote, clone)
 	path := filepath.Join(clone, "gitmig.yaml")
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -40,8 +29,8 @@ func editConfig(t *testing.T, remote string, edit func(string) string) {
 	if err := os.WriteFile(path, []byte(edit(string(data))), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	git(t, clone, "commit", "-qam", "gitmig.yaml: merge every step, hold none")
-	git(t, clone, "push", "-q", "origin", "HEAD:main")
+	gittest.Run(t, clone, "commit", "-qam", "gitmig.yaml: merge every step, hold none")
+	gittest.Run(t, clone, "push", "-q", "origin", "HEAD:main")
 }
 
 // A follow returns as soon as every migration waits for a review; with the later

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -29,6 +28,7 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/forge/local"
 	"github.com/gitmig/gitmig/internal/gitops/server"
 	"github.com/gitmig/gitmig/internal/metrics"
+	"github.com/gitmig/gitmig/internal/testenv/gittest"
 	"github.com/gitmig/gitmig/internal/testenv/kubeenv"
 )
 
@@ -52,16 +52,6 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func git(t *testing.T, dir string, args ...string) {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
 // fleet is the example fleet on the local forge with engine none, in a work tree
 // beside its bare remote, with the route's and the flip's holds at zero so that each
 // step's gate passes on its merge.
@@ -80,7 +70,7 @@ func fleet(t *testing.T) (repo, remote, metricsFile string, at time.Time) {
 		t.Fatal(err)
 	}
 	clone := filepath.Join(root, "clone")
-	git(t, root, "clone", "-q", remote, clone)
+	gittest.Run(t, root, "clone", "-q", remote, clone)
 	path := filepath.Join(clone, "gitmig.yaml")
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -90,8 +80,8 @@ func fleet(t *testing.T) (repo, remote, metricsFile string, at time.Time) {
 	if err := os.WriteFile(path, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	git(t, clone, "commit", "-qam", "gitmig.yaml: hold no step")
-	git(t, clone, "push", "-q", "origin", "HEAD:main")
+	gittest.Run(t, clone, "commit", "-qam", "gitmig.yaml: hold no step")
+	gittest.Run(t, clone, "push", "-q", "origin", "HEAD:main")
 	metricsFile = filepath.Join(root, "metrics.yaml")
 	if err := os.WriteFile(metricsFile, gitmig.ExampleMetrics, 0o644); err != nil {
 		t.Fatal(err)

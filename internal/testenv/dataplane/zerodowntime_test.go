@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"log"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,6 +25,7 @@ import (
 	gitmigstep "github.com/gitmig/gitmig/internal/step"
 	"github.com/gitmig/gitmig/internal/testenv/dataplane"
 	"github.com/gitmig/gitmig/internal/testenv/engines"
+	"github.com/gitmig/gitmig/internal/testenv/gittest"
 )
 
 // optIn turns the test on: it takes minutes, so `go test ./...` skips it and .ci/run
@@ -182,7 +182,7 @@ func runsIn(t *testing.T, f *engines.Fleet, service string) string {
 func negativeControl(t *testing.T, f *engines.Fleet, plane *dataplane.Plane, service, from, to string) *dataplane.Window {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "control")
-	git(t, "", "clone", "--quiet", f.Git.URL, dir)
+	gittest.Run(t, "", "clone", "--quiet", f.Git.URL, dir)
 	for n := 1; n <= 3; n++ {
 		err := step.Run(context.Background(), &step.Options{
 			Globals: &cmdutil.Globals{Repo: dir, Config: filepath.Join(dir, "gitmig.yaml")},
@@ -194,19 +194,19 @@ func negativeControl(t *testing.T, f *engines.Fleet, plane *dataplane.Plane, ser
 		}
 	}
 	dest := overlay(f.Config, to)
-	git(t, dir, "checkout", "--", dest)
-	git(t, dir, "clean", "-fdq", "--", dest)
-	git(t, dir, "add", "-A")
-	git(t, dir, "commit", "-qm", fmt.Sprintf("negative control: flip %s in %s before %s runs or routes it", service, from, to))
+	gittest.Run(t, dir, "checkout", "--", dest)
+	gittest.Run(t, dir, "clean", "-fdq", "--", dest)
+	gittest.Run(t, dir, "add", "-A")
+	gittest.Run(t, dir, "commit", "-qm", fmt.Sprintf("negative control: flip %s in %s before %s runs or routes it", service, from, to))
 	start := time.Now()
-	git(t, dir, "push", "--quiet", "origin", "HEAD:main")
+	gittest.Run(t, dir, "push", "--quiet", "origin", "HEAD:main")
 	f.Refresh(from)
-	f.WaitApplied(from, strings.TrimSpace(git(t, dir, "rev-parse", "HEAD")))
+	f.WaitApplied(from, gittest.Run(t, dir, "rev-parse", "HEAD"))
 	time.Sleep(settle)
-	git(t, dir, "revert", "--no-edit", "HEAD")
-	git(t, dir, "push", "--quiet", "origin", "HEAD:main")
+	gittest.Run(t, dir, "revert", "--no-edit", "HEAD")
+	gittest.Run(t, dir, "push", "--quiet", "origin", "HEAD:main")
 	f.Refresh(from)
-	f.WaitApplied(from, strings.TrimSpace(git(t, dir, "rev-parse", "HEAD")))
+	f.WaitApplied(from, gittest.Run(t, dir, "rev-parse", "HEAD"))
 	// Recovered once every probe has answered for a whole second.
 	err := f.Eventually(engines.StepWait, func() error {
 		since := time.Now().Add(-time.Second)
@@ -253,7 +253,7 @@ func negativeControl(t *testing.T, f *engines.Fleet, plane *dataplane.Plane, ser
 // engine to apply it, as the real-engine scenarios do, until the migration completed.
 func migrateService(t *testing.T, f *engines.Fleet, service, from, to string) []dataplane.StepReport {
 	t.Helper()
-	git(t, f.Repo, "pull", "--quiet", "--ff-only")
+	gittest.Run(t, f.Repo, "pull", "--quiet", "--ff-only")
 	err := migrate.Run(context.Background(), &migrate.Options{
 		Globals: &cmdutil.Globals{Repo: f.Repo, Config: f.ConfigPath},
 		Streams: cmdutil.Streams{Out: io.Discard, Err: io.Discard},
@@ -292,17 +292,4 @@ func overlay(cfg *config.Config, cluster string) string {
 		}
 	}
 	return filepath.Join("clusters", cluster)
-}
-
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	if dir != "" {
-		args = append([]string{"-C", dir}, args...)
-	}
-	args = append([]string{"-c", "user.name=gitmig test", "-c", "user.email=test@localhost"}, args...)
-	out, err := exec.Command("git", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
 }

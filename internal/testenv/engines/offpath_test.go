@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/gitmig/gitmig/internal/gitops/forge"
 	"github.com/gitmig/gitmig/internal/gitops/record"
 	gitmigstep "github.com/gitmig/gitmig/internal/step"
+	"github.com/gitmig/gitmig/internal/testenv/gittest"
 )
 
 // The paths people take when a migration goes sideways, with the real engine applying
@@ -68,12 +68,12 @@ func testHandRevert(t *testing.T, engine string) {
 	cleanup := s.WaitForPR(stepTitle(4))
 
 	dir := filepath.Join(t.TempDir(), "alice")
-	git(t, "", "clone", "--quiet", s.Git.URL, dir)
-	git(t, dir, "-c", "user.name=alice", "-c", "user.email=alice@example.com", "revert", "--no-edit", "-m", "1", flip.MergeCommit)
-	git(t, dir, "push", "--quiet", "origin", "HEAD:main")
+	gittest.Run(t, "", "clone", "--quiet", s.Git.URL, dir)
+	gittest.Run(t, dir, "-c", "user.name=alice", "-c", "user.email=alice@example.com", "revert", "--no-edit", "-m", "1", flip.MergeCommit)
+	gittest.Run(t, dir, "push", "--quiet", "origin", "HEAD:main")
 	s.Pushed()
 	s.Refresh("edge")
-	s.WaitApplied("edge", strings.TrimSpace(git(t, dir, "rev-parse", "HEAD")))
+	s.WaitApplied("edge", gittest.Run(t, dir, "rev-parse", "HEAD"))
 	s.assertEdgeServes("after the hand revert of the flip")
 
 	s.mergeUndos(2, 1)
@@ -153,16 +153,4 @@ func (s *scenario) pr(n int) forge.PullRequest {
 	}
 	s.t.Fatalf("no pull request #%d", n)
 	return forge.PullRequest{}
-}
-
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	if dir != "" {
-		args = append([]string{"-C", dir}, args...)
-	}
-	out, err := exec.Command("git", args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
 }
