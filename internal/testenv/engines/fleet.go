@@ -341,7 +341,7 @@ func (f *Fleet) WaitForPR(title string) forge.PullRequest {
 		return fmt.Errorf("pull requests: %s", strings.Join(titles, ", "))
 	})
 	if err != nil {
-		f.T.Fatalf("waiting for %q: %v\ngitmig reconcile's last output:\n%s", title, err, f.Log.Tail(30))
+		f.T.Fatalf("waiting for %q: %v\ngitmig %s's last output:\n%s", title, err, f.Loop, f.Log.Tail(30))
 	}
 	return found
 }
@@ -391,7 +391,8 @@ func (f *Fleet) deliver(event string, payload any) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-GitHub-Event", event)
 	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-	resp, err := http.DefaultClient.Do(req)
+	// serve answers at once; a bound keeps a hung one from holding the test.
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		f.T.Fatalf("delivering the %s event to gitmig serve: %v", event, err)
 	}
@@ -544,7 +545,7 @@ func (f *Fleet) WaitForPhase(phase record.Phase) time.Time {
 		return nil
 	})
 	if err != nil {
-		f.T.Fatalf("%v\ngitmig reconcile's last output:\n%s", err, f.Log.Tail(30))
+		f.T.Fatalf("%v\ngitmig %s's last output:\n%s", err, f.Loop, f.Log.Tail(30))
 	}
 	return time.Now()
 }
@@ -554,7 +555,8 @@ func (f *Fleet) Eventually(timeout time.Duration, check func() error) error {
 	return kubeenv.Poll(context.Background(), 200*time.Millisecond, timeout, "success", check)
 }
 
-// LineLog keeps gitmig reconcile's output lines with the time each was written.
+// LineLog keeps the output lines of gitmig's loop (reconcile or serve), each with the
+// time it was written.
 type LineLog struct {
 	mu    sync.Mutex
 	buf   bytes.Buffer
@@ -594,7 +596,7 @@ func (l *LineLog) Tail(n int) string {
 	return strings.Join(out, "\n")
 }
 
-// Seen returns when gitmig reconcile first printed, after since, a line holding every
+// Seen returns when gitmig's loop first printed, after since, a line holding every
 // one of parts: the end of the pass that took that action. It waits a little for the
 // pass to print.
 func (l *LineLog) Seen(t testing.TB, since time.Time, parts ...string) time.Time {
@@ -612,7 +614,7 @@ func (l *LineLog) Seen(t testing.TB, since time.Time, parts ...string) time.Time
 		return fmt.Errorf("none after %s", since.Format(time.RFC3339Nano))
 	})
 	if err != nil {
-		t.Fatalf("gitmig reconcile: %v", err)
+		t.Fatalf("gitmig's log: %v", err)
 	}
 	return at
 }
