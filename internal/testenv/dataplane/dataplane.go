@@ -63,12 +63,12 @@ type Plane struct {
 	ca      *testCA
 }
 
-// Node is the node that a cluster of cfg must have for Start: kwok hands out its pod
+// Node is node as a cluster of cfg must have it for Start: kwok hands out its pod
 // addresses from the range the cluster's namespace routes.
-func Node(cfg *config.Config, cluster config.Cluster) engines.Node {
+func Node(cfg *config.Config, cluster config.Cluster, node engines.Node) engines.Node {
 	i := slices.IndexFunc(cfg.Clusters, func(c config.Cluster) bool { return c.Name == cluster.Name })
-	pods, _, _ := podCIDRs(i)
-	return engines.Node{Name: cluster.Name + "-0", CPU: cluster.Capacity.CPU, Memory: cluster.Capacity.Memory, PodCIDR: pods}
+	node.PodCIDR, _, _ = podCIDRs(i)
+	return node
 }
 
 // Available skips the test (fails it in CI) unless everything Start needs is here,
@@ -148,7 +148,7 @@ func (p *Plane) startCluster(t testing.TB, bins binaries, cl config.Cluster) (*p
 	if err := forwardAPIServer(t, cn.ns, c); err != nil {
 		return nil, err
 	}
-	if err := startKubeProxy(t, bins, c, cn, Node(p.fleet.Config, cl).Name, dir); err != nil {
+	if err := startKubeProxy(t, bins, c, cn, engines.NodeName(cl.Name), dir); err != nil {
 		return nil, err
 	}
 	if err := startCoreDNS(t, bins, p.fleet.Config, c, cn, dir); err != nil {

@@ -88,7 +88,7 @@ func TestZeroDowntime(t *testing.T) {
 		Drain:       drain,
 		StepTimeout: 10 * time.Minute,
 		Metrics:     unknownMetrics(cfg),
-		Node:        func(c config.Cluster) engines.Node { return dataplane.Node(cfg, c) },
+		Node:        func(c config.Cluster, n engines.Node) engines.Node { return dataplane.Node(cfg, c, n) },
 	})
 	plane := dataplane.Start(t, fleet, service)
 	from := runsIn(t, fleet, service)

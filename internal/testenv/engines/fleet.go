@@ -55,8 +55,9 @@ type FleetOptions struct {
 	// Engine is config.EngineArgoCD or config.EngineFlux.
 	Engine string
 	// Files are the fleet repository's files, gitmig.yaml at the root. Its clusters,
-	// services and policy are kept; its gitops section, which must come last, is
-	// replaced by one for the simulated clusters, the local forge and Engine.
+	// services and policy are kept, but for policy.drain and stepTimeout; its gitops
+	// section, which must come last, is replaced by one for the simulated clusters,
+	// the local forge and Engine, with the same gitops.dns.
 	Files fs.FS
 	// Bootstrap is the engine's bootstrap folder (the project's argocd/ or flux/, or
 	// the fleet's own), with one Application or Kustomization per cluster.
@@ -65,14 +66,17 @@ type FleetOptions struct {
 	Drain, StepTimeout time.Duration
 	// Metrics is the snapshot `gitmig reconcile --metrics` reads.
 	Metrics []byte
-	// Node gives each cluster's one node; by default named <cluster>-0 with the
-	// cluster's capacity.
-	Node func(config.Cluster) Node
+	// Node gives each cluster's one node, from the default one: named NodeName, with
+	// the cluster's capacity, or 16 cores and 32Gi when gitmig.yaml gives none.
+	Node func(c config.Cluster, byDefault Node) Node
 	// AllowEmpty is ArgoCDOptions.AllowEmpty.
 	AllowEmpty bool
 	// Loop is how Reconcile runs gitmig; the zero Loop is `reconcile --interval 1s`.
 	Loop Loop
 }
+
+// NodeName is the name of a Fleet cluster's node, unless FleetOptions.Node renames it.
+func NodeName(cluster string) string { return cluster + "-0" }
 
 // Fleet is a fleet repository on simulated clusters (a management cluster "mgmt" and
 // one per cluster of its gitmig.yaml, with workers) served over HTTP, applied by a
@@ -126,9 +130,13 @@ func NewFleet(t *testing.T, opts FleetOptions) *Fleet {
 	var workloads []Workload
 	var clusters []*kubeenv.Cluster
 	for _, c := range cfg.Clusters {
-		node := Node{Name: c.Name + "-0", CPU: c.Capacity.CPU, Memory: c.Capacity.Memory}
+		// gitmig.yaml may leave out the capacity of a cluster that it never fills.
+		node := Node{Name: NodeName(c.Name), CPU: "16", Memory: "32Gi"}
+		if c.Capacity != nil {
+			node.CPU, node.Memory = c.Capacity.CPU, c.Capacity.Memory
+		}
 		if opts.Node != nil {
-			node = opts.Node(c)
+			node = opts.Node(c, node)
 		}
 		clusters = append(clusters, f.Env.Cluster(c.Name))
 		workloads = append(workloads, Workload{Cluster: f.Env.Cluster(c.Name), Nodes: []Node{node}})
@@ -203,10 +211,14 @@ func (f *Fleet) gitmigYAML(original []byte, cfg *config.Config, url string, opts
 	data := string(original)
 	for _, r := range []struct{ key, value string }{{"drain", opts.Drain.String()}, {"stepTimeout", opts.StepTimeout.String()}} {
 		re := regexp.MustCompile(`(?m)^(  ` + r.key + `:) \S+$`)
-		if !re.MatchString(data) {
-			return nil, fmt.Errorf("the fleet's gitmig.yaml has no policy.%s", r.key)
+		if re.MatchString(data) {
+			data = re.ReplaceAllString(data, "$1 "+r.value)
+			continue
 		}
-		data = re.ReplaceAllString(data, "$1 "+r.value)
+		if !strings.Contains(data, "\npolicy:\n") {
+			return nil, fmt.Errorf("the fleet's gitmig.yaml has no policy section")
+		}
+		data = strings.Replace(data, "\npolicy:\n", "\npolicy:\n  "+r.key+": "+r.value+"\n", 1)
 	}
 	i := strings.Index(data, "\ngitops:\n")
 	if i < 0 {
@@ -219,7 +231,11 @@ func (f *Fleet) gitmigYAML(original []byte, cfg *config.Config, url string, opts
 	}
 	var b strings.Builder
 	b.WriteString(data[:i+1])
-	fmt.Fprintf(&b, "gitops:\n  remote: %s\n  branch: main\n  engine: %s\n  forge: local\n  dns: externalname\n", url, opts.Engine)
+	dns := cfg.GitOps.DNS
+	if dns == "" {
+		dns = config.DNSExternalName
+	}
+	fmt.Fprintf(&b, "gitops:\n  remote: %s\n  branch: main\n  engine: %s\n  forge: local\n  dns: %s\n", url, opts.Engine, dns)
 	mgmt := f.Env.Cluster("mgmt")
 	switch opts.Engine {
 	case config.EngineArgoCD:
@@ -516,24 +532,39 @@ func (f *Fleet) descends(commit, ancestor string) bool {
 // when the test first saw it.
 func (f *Fleet) WaitForPhase(phase record.Phase) time.Time {
 	f.T.Helper()
-	err := kubeenv.Poll(context.Background(), 100*time.Millisecond, StepWait, "migration "+string(phase), func() error {
-		out, err := exec.Command("git", "-C", f.Git.Dir, "ls-tree", "--name-only", "main", "migrations/").Output()
-		if err != nil {
-			return err
-		}
-		// migrations/ holds each record, <id>.yaml, beside a folder of its step files.
-		var names []string
-		for _, name := range strings.Fields(string(out)) {
-			if strings.HasSuffix(name, ".yaml") {
-				names = append(names, name)
+	return f.WaitForMigration("", phase)
+}
+
+// WaitForMigration waits for the record of migration id on main (the one record there,
+// when id is empty) to reach phase, and returns when the test first saw it.
+func (f *Fleet) WaitForMigration(id string, phase record.Phase) time.Time {
+	f.T.Helper()
+	what := "migration " + string(phase)
+	if id != "" {
+		what = id + " " + string(phase)
+	}
+	err := kubeenv.Poll(context.Background(), 100*time.Millisecond, StepWait, what, func() error {
+		name := "migrations/" + id + ".yaml"
+		if id == "" {
+			out, err := exec.Command("git", "-C", f.Git.Dir, "ls-tree", "--name-only", "main", "migrations/").Output()
+			if err != nil {
+				return err
 			}
+			// migrations/ holds each record, <id>.yaml, beside a folder of its step files.
+			var names []string
+			for _, name := range strings.Fields(string(out)) {
+				if strings.HasSuffix(name, ".yaml") {
+					names = append(names, name)
+				}
+			}
+			if len(names) != 1 {
+				return fmt.Errorf("migration records: %q", names)
+			}
+			name = names[0]
 		}
-		if len(names) != 1 {
-			return fmt.Errorf("migration records: %q", names)
-		}
-		data, err := exec.Command("git", "-C", f.Git.Dir, "show", "main:"+names[0]).Output()
+		data, err := exec.Command("git", "-C", f.Git.Dir, "show", "main:"+name).Output()
 		if err != nil {
-			return err
+			return fmt.Errorf("reading %s on main: %w", name, err)
 		}
 		rec, err := record.Parse(data)
 		if err != nil {

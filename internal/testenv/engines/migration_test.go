@@ -29,13 +29,14 @@ import (
 )
 
 // The scenarios move orc8r from the overloaded edge to cloud, as the example's metrics
-// snapshot decides, with gitmig's own `reconcile --interval` loop opening each pull
-// request, the test merging it as a reviewer would, and real Argo CD or Flux applying
-// it to clusters whose controllers, scheduler and kwok nodes run the pods.
+// snapshot decides (metro_test.go moves a service of a second fleet by hand), with
+// gitmig's own `reconcile --interval` loop opening each pull request, the test merging
+// it as a reviewer would, and real Argo CD or Flux applying it to clusters whose
+// controllers, scheduler and kwok nodes run the pods.
 
 // optIn is the environment variable that turns the scenarios on. They take minutes
-// each, past `go test`'s default timeout for the four of them, so .ci/run runs them
-// on their own with a longer one.
+// each, past `go test`'s default timeout, so .ci/run runs them on their own with a
+// longer one.
 const optIn = "GITMIG_ENGINES_E2E"
 
 // drain is policy.drain in the scenarios: long enough to be seen in the timeline,
@@ -52,6 +53,17 @@ var (
 	ingressRouteUDPs = schema.GroupVersionResource{Group: "traefik.io", Version: "v1alpha1", Resource: "ingressrouteudps"}
 )
 
+// orc8rRoutes are the routes step 2 writes for orc8r: its controller speaks TLS,
+// passed through by an IngressRouteTCP; its rpc and api ports go through
+// IngressRoutes.
+var orc8rRoutes = []route{{ingressRouteTCPs, "orc8r-controller"}, {ingressRoutes, "orc8r-rpc"}, {ingressRoutes, "orc8r-api"}}
+
+// route names a Traefik route by its resource.
+type route struct {
+	res  schema.GroupVersionResource
+	name string
+}
+
 // TestMain keeps the git server's line per HTTP request (gitkit logs through the
 // standard logger) out of the output, where it would bury a failure's messages; its
 // errors still show.
@@ -67,13 +79,13 @@ func TestRollbackWithFlux(t *testing.T)    { testRollback(t, config.EngineFlux) 
 
 // testMigration runs the whole migration and checks the live clusters after each step.
 func testMigration(t *testing.T, engine string) {
-	s := newScenario(t, engine, "30m", nil, false)
+	s := newScenario(t, engine, setup{})
 	baseline := s.fingerprints()
 	s.Reconcile()
 	var timeline []stepTiming
 	for step := 1; step <= 4; step++ {
 		name := gitmigstep.Step(step).Name()
-		title := stepTitle(step)
+		title := orc8rToCloud.title(step)
 		pr := s.WaitForPR(title)
 		if step > 1 {
 			timeline[step-2].GateSeen = s.Log.Seen(s.t, timeline[step-2].Merged, "create-pr ", title)
@@ -100,16 +112,16 @@ func testMigration(t *testing.T, engine string) {
 func testRollback(t *testing.T, engine string) {
 	const stepTimeout = 45 * time.Second
 	small := &engines.Node{Name: "cloud-0", CPU: "1", Memory: "4Gi"}
-	s := newScenario(t, engine, stepTimeout.String(), small, argoAllowsEmpty(t))
+	s := newScenario(t, engine, setup{stepTimeout: stepTimeout, cloudNode: small, allowEmpty: argoAllowsEmpty(t)})
 	baseline := s.fingerprints()
 	s.Reconcile()
-	pr := s.WaitForPR(stepTitle(1))
+	pr := s.WaitForPR(orc8rToCloud.title(1))
 	merged := s.Merge(pr)
 	if err := s.Eventually(engines.StepWait, func() error { return s.pending("cloud") }); err != nil {
 		t.Fatalf("step 1 in cloud: %v", err)
 	}
-	s.assertEdgeServes("step 1 merged")
-	undo := s.WaitForPR(undoTitle(1))
+	s.assertSourceServes(orc8rToCloud, "step 1 merged")
+	undo := s.WaitForPR(orc8rToCloud.undoTitle(1))
 	if wait := undo.CreatedAt.Sub(merged.MergedAt); wait < stepTimeout {
 		t.Errorf("the rollback opened %s after the merge, before stepTimeout %s", wait, stepTimeout)
 	}
@@ -125,7 +137,7 @@ func testRollback(t *testing.T, engine string) {
 	if err != nil {
 		t.Error(err)
 	}
-	s.assertEdgeServes("rolled back")
+	s.assertSourceServes(orc8rToCloud, "rolled back")
 	if diff := diffFingerprints(baseline, s.fingerprints(), "cloud"); diff != "" {
 		t.Errorf("rolled back: clusters changed beyond orc8r in cloud:\n%s", diff)
 	}
@@ -151,22 +163,53 @@ func argoAllowsEmpty(t *testing.T) bool {
 	return true
 }
 
-// scenario is the example fleet on simulated clusters with one engine.
+// scenario is a fleet on simulated clusters with one engine.
 type scenario struct {
 	*engines.Fleet
 	t *testing.T
+	// moving are the Namespaces whose objects the scenario's moves change.
+	moving []string
 }
 
-// newScenario runs the example fleet with nodes of gitmig.yaml's capacity (cloud's
-// replaced by cloudNode when set) and the engine.
-func newScenario(t *testing.T, engine, stepTimeout string, cloudNode *engines.Node, allowEmpty bool) *scenario {
+// setup says how a scenario differs from the example fleet with gitmig.yaml's nodes.
+type setup struct {
+	// files, bootstrap and metrics replace the example fleet's files, the project's
+	// bootstrap folder for the engine and the example's metrics snapshot.
+	files     fs.FS
+	bootstrap string
+	metrics   []byte
+	// moving are the Namespaces whose objects the scenario's moves change; orc8r-ns
+	// by default.
+	moving []string
+	// stepTimeout replaces policy.stepTimeout, 30m by default.
+	stepTimeout time.Duration
+	// cloudNode replaces cloud's node.
+	cloudNode *engines.Node
+	// allowEmpty is engines.FleetOptions.AllowEmpty.
+	allowEmpty bool
+}
+
+// newScenario runs the fleet with nodes of gitmig.yaml's capacity, changed as opts
+// says, and the engine.
+func newScenario(t *testing.T, engine string, opts setup) *scenario {
 	if os.Getenv(optIn) == "" {
 		t.Skipf("real-engine scenario: set %s=1 to run it; it takes minutes (README, Real-engine tests)", optIn)
 	}
 	started := time.Now()
-	timeout, err := time.ParseDuration(stepTimeout)
-	if err != nil {
-		t.Fatal(err)
+	if opts.files == nil {
+		opts.files = gitmig.Example
+	}
+	if opts.metrics == nil {
+		opts.metrics = gitmig.ExampleMetrics
+	}
+	if opts.bootstrap == "" {
+		opts.bootstrap = filepath.Join("..", "..", "..", engine)
+	}
+	if opts.moving == nil {
+		opts.moving = []string{"orc8r-ns"}
+	}
+	if opts.stepTimeout == 0 {
+		opts.stepTimeout = 30 * time.Minute
 	}
 	loop, err := engines.LoopFromEnv()
 	if err != nil {
@@ -175,37 +218,32 @@ func newScenario(t *testing.T, engine, stepTimeout string, cloudNode *engines.No
 	fleet := engines.NewFleet(t, engines.FleetOptions{
 		Loop:        loop,
 		Engine:      engine,
-		Files:       gitmig.Example,
-		Bootstrap:   filepath.Join("..", "..", "..", engine),
+		Files:       opts.files,
+		Bootstrap:   opts.bootstrap,
 		Drain:       drain,
-		StepTimeout: timeout,
-		Metrics:     gitmig.ExampleMetrics,
-		Node: func(c config.Cluster) engines.Node {
-			if c.Name == "cloud" && cloudNode != nil {
-				return *cloudNode
+		StepTimeout: opts.stepTimeout,
+		Metrics:     opts.metrics,
+		Node: func(c config.Cluster, byDefault engines.Node) engines.Node {
+			if c.Name == "cloud" && opts.cloudNode != nil {
+				return *opts.cloudNode
 			}
-			return engines.Node{Name: c.Name + "-0", CPU: c.Capacity.CPU, Memory: c.Capacity.Memory}
+			return byDefault
 		},
-		AllowEmpty: allowEmpty,
+		AllowEmpty: opts.allowEmpty,
 	})
 	t.Logf("%s: clusters, git server and engine up in %s", engine, time.Since(started).Round(time.Second))
-	return &scenario{Fleet: fleet, t: t}
+	return &scenario{Fleet: fleet, t: t, moving: opts.moving}
 }
 
 // assertLive checks the clusters once the engine has applied step.
 func (s *scenario) assertLive(step int, baseline map[string]map[string]string) {
 	s.t.Helper()
 	// Before the flip orc8r must serve in cloud; and it must stay there.
-	if err := s.Eventually(time.Minute, func() error { return s.available("cloud") }); err != nil {
+	if err := s.Eventually(time.Minute, func() error { return s.available(orc8r, "cloud") }); err != nil {
 		s.t.Errorf("after step %d: %v", step, err)
 	}
 	if step >= 2 {
-		// orc8r's controller speaks TLS, passed through by an IngressRouteTCP; its rpc
-		// and api ports go through IngressRoutes.
-		for _, want := range []struct {
-			res  schema.GroupVersionResource
-			name string
-		}{{ingressRouteTCPs, "orc8r-controller"}, {ingressRoutes, "orc8r-rpc"}, {ingressRoutes, "orc8r-api"}} {
+		for _, want := range orc8rRoutes {
 			if s.get("cloud", want.res, "orc8r-ns", want.name) == nil {
 				s.t.Errorf("after step %d: no %s orc8r-ns/%s in cloud", step, want.res.Resource, want.name)
 			}
@@ -222,7 +260,7 @@ func (s *scenario) assertLive(step int, baseline map[string]map[string]string) {
 	}
 	if step < 4 {
 		// Until cleanup edge runs orc8r; until the flip its Service leads there.
-		if err := s.available("edge"); err != nil {
+		if err := s.available(orc8r, "edge"); err != nil {
 			s.t.Errorf("after step %d: %v", step, err)
 		}
 	} else {
@@ -230,7 +268,7 @@ func (s *scenario) assertLive(step int, baseline map[string]map[string]string) {
 			if s.get("edge", deployments, "orc8r-ns", "orc8r") != nil {
 				return fmt.Errorf("Deployment orc8r still in edge")
 			}
-			if n := len(s.podsOf("edge")); n > 0 {
+			if n := len(s.podsOf(orc8r, "edge")); n > 0 {
 				return fmt.Errorf("%d orc8r pods still in edge", n)
 			}
 			return nil
@@ -247,35 +285,41 @@ func (s *scenario) assertLive(step int, baseline map[string]map[string]string) {
 	}
 }
 
-// assertEdgeServes checks that edge still runs orc8r behind its ClusterIP Service.
-func (s *scenario) assertEdgeServes(when string) {
+// assertSourceServes checks that the move's source still runs its workload behind
+// its ClusterIP Service.
+func (s *scenario) assertSourceServes(m move, when string) {
 	s.t.Helper()
-	if err := s.available("edge"); err != nil {
+	if err := s.available(m.app, m.from); err != nil {
 		s.t.Errorf("%s: %v", when, err)
 	}
-	svc := s.get("edge", services, "orc8r-ns", "orc8r")
+	svc := s.get(m.from, services, m.app.namespace, m.app.name)
 	if svc == nil {
-		s.t.Errorf("%s: no Service orc8r in edge", when)
+		s.t.Errorf("%s: no Service %s in %s", when, m.app.name, m.from)
 		return
 	}
 	if typ, _, _ := unstructured.NestedString(svc.Object, "spec", "type"); typ != "ClusterIP" {
-		s.t.Errorf("%s: edge's Service orc8r is %s, not ClusterIP", when, typ)
+		s.t.Errorf("%s: %s's Service %s is %s, not ClusterIP", when, m.from, m.app.name, typ)
 	}
 }
 
-// available returns nil when orc8r's Deployment in cluster is Available with all its
-// replicas, each a Running pod on one of the cluster's kwok nodes.
-func (s *scenario) available(cluster string) error {
-	d := s.get(cluster, deployments, "orc8r-ns", "orc8r")
+// workload names a Deployment and the label selector of its pods.
+type workload struct{ namespace, name, selector string }
+
+var orc8r = workload{namespace: "orc8r-ns", name: "orc8r", selector: "app.kubernetes.io/name=orc8r"}
+
+// available returns nil when the workload's Deployment in cluster is Available with
+// all its replicas, each a Running pod on one of the cluster's kwok nodes.
+func (s *scenario) available(w workload, cluster string) error {
+	d := s.get(cluster, deployments, w.namespace, w.name)
 	if d == nil {
-		return fmt.Errorf("no Deployment orc8r in %s", cluster)
+		return fmt.Errorf("no Deployment %s in %s", w.name, cluster)
 	}
 	if res := gate.EvaluateDeployment(d, cluster); res.Verdict != gate.Pass {
 		return fmt.Errorf("%s", res.Reason)
 	}
 	want, _, _ := unstructured.NestedInt64(d.Object, "spec", "replicas")
 	running := 0
-	for _, p := range s.podsOf(cluster) {
+	for _, p := range s.podsOf(w, cluster) {
 		phase, _, _ := unstructured.NestedString(p.Object, "status", "phase")
 		node, _, _ := unstructured.NestedString(p.Object, "spec", "nodeName")
 		if phase == "Running" && strings.HasPrefix(node, cluster+"-") {
@@ -283,7 +327,7 @@ func (s *scenario) available(cluster string) error {
 		}
 	}
 	if int64(running) < want {
-		return fmt.Errorf("%d of %d orc8r pods Running on %s's nodes", running, want, cluster)
+		return fmt.Errorf("%d of %d %s pods Running on %s's nodes", running, want, w.name, cluster)
 	}
 	return nil
 }
@@ -294,7 +338,7 @@ func (s *scenario) pending(cluster string) error {
 	if s.get(cluster, deployments, "orc8r-ns", "orc8r") == nil {
 		return fmt.Errorf("no Deployment orc8r in %s", cluster)
 	}
-	list := s.podsOf(cluster)
+	list := s.podsOf(orc8r, cluster)
 	if len(list) == 0 {
 		return fmt.Errorf("no orc8r pods in %s", cluster)
 	}
@@ -306,11 +350,11 @@ func (s *scenario) pending(cluster string) error {
 	return nil
 }
 
-func (s *scenario) podsOf(cluster string) []unstructured.Unstructured {
-	list, err := s.Env.Cluster(cluster).Dynamic.Resource(pods).Namespace("orc8r-ns").List(context.Background(),
-		metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=orc8r"})
+func (s *scenario) podsOf(w workload, cluster string) []unstructured.Unstructured {
+	list, err := s.Env.Cluster(cluster).Dynamic.Resource(pods).Namespace(w.namespace).List(context.Background(),
+		metav1.ListOptions{LabelSelector: w.selector})
 	if err != nil {
-		s.t.Fatalf("listing orc8r's pods in %s: %v", cluster, err)
+		s.t.Fatalf("listing %s's pods in %s: %v", w.name, cluster, err)
 	}
 	return list.Items
 }
@@ -335,12 +379,13 @@ func (s *scenario) get(cluster string, res schema.GroupVersionResource, namespac
 }
 
 // fingerprints describes, per workload cluster, every Namespace, Deployment, Service,
-// Pod and IngressRoute outside the system namespaces and outside orc8r-ns, which the
-// migration may change: what must stay as it was.
+// Pod and IngressRoute outside the system namespaces and outside those the scenario's
+// moves change: what must stay as it was.
 func (s *scenario) fingerprints() map[string]map[string]string {
 	out := map[string]map[string]string{}
-	system := []string{"kube-system", "kube-public", "kube-node-lease", "orc8r-ns"}
-	for _, cluster := range []string{"edge", "fog", "cloud"} {
+	system := append([]string{"kube-system", "kube-public", "kube-node-lease"}, s.moving...)
+	for _, c := range s.Config.Clusters {
+		cluster := c.Name
 		prints := map[string]string{}
 		for _, res := range []schema.GroupVersionResource{namespaces, deployments, services, pods, ingressRoutes, ingressRouteTCPs, ingressRouteUDPs} {
 			list, err := s.Env.Cluster(cluster).Dynamic.Resource(res).List(context.Background(), metav1.ListOptions{})
