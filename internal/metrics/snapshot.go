@@ -215,6 +215,17 @@ func ParseSnapshot(data []byte) (*Snapshot, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
+	// An empty list and none read the same, and Marshal writes neither: one form for
+	// both keeps a snapshot equal to itself read back.
+	if len(s.Queries) == 0 {
+		s.Queries = nil
+	}
+	if len(s.Clusters) == 0 {
+		s.Clusters = nil
+	}
+	if len(s.Workloads) == 0 {
+		s.Workloads = nil
+	}
 	return &s, nil
 }
 
