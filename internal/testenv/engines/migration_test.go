@@ -335,7 +335,7 @@ func (s *scenario) available(w workload, cluster string) error {
 // pending returns nil once orc8r's Deployment exists in cluster with every pod
 // Pending, unschedulable.
 func (s *scenario) pending(cluster string) error {
-	if s.get(cluster, deployments, "orc8r-ns", "orc8r") == nil {
+	if s.get(cluster, deployments, orc8r.namespace, orc8r.name) == nil {
 		return fmt.Errorf("no Deployment orc8r in %s", cluster)
 	}
 	list := s.podsOf(orc8r, cluster)

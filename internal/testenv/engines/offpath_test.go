@@ -84,9 +84,8 @@ func (s *scenario) handRevert(m move, byHand bool) {
 	flip := s.mergeSteps(m, 3)
 	cleanup := s.WaitForPR(m.title(4))
 
-	dir := filepath.Join(t.TempDir(), "alice")
-	gittest.Run(t, "", "clone", "--quiet", s.Git.URL, dir)
-	gittest.Run(t, dir, "-c", "user.name=alice", "-c", "user.email=alice@example.com", "revert", "--no-edit", "-m", "1", flip.MergeCommit)
+	dir := s.cloneAsAlice()
+	gittest.Run(t, dir, "revert", "--no-edit", "-m", "1", flip.MergeCommit)
 	gittest.Run(t, dir, "push", "--quiet", "origin", "HEAD:main")
 	s.Pushed()
 	s.Refresh(m.from)
@@ -112,8 +111,7 @@ func testUnwritableStep(t *testing.T, engine string) {
 	s.Reconcile()
 	deploy := s.WaitForPR(orc8rToCloud.title(1))
 
-	dir := filepath.Join(t.TempDir(), "alice")
-	gittest.Run(t, "", "clone", "--quiet", s.Git.URL, dir)
+	dir := s.cloneAsAlice()
 	path := filepath.Join(dir, "gitmig.yaml")
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -133,7 +131,7 @@ func testUnwritableStep(t *testing.T, engine string) {
 	if err := os.WriteFile(path, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	gittest.Run(t, dir, "-c", "user.name=alice", "-c", "user.email=alice@example.com", "commit", "--quiet", "-am", "cloud: api moves to another port")
+	gittest.Run(t, dir, "commit", "--quiet", "-am", "cloud: api moves to another port")
 	gittest.Run(t, dir, "push", "--quiet", "origin", "HEAD:main")
 	s.Pushed()
 
@@ -172,6 +170,17 @@ func testUnwritableStep(t *testing.T, engine string) {
 			t.Errorf("step 2 opened as #%d, though it cannot be written", pr.Number)
 		}
 	}
+}
+
+// cloneAsAlice clones the fleet repository as a person on the team who commits to it
+// by hand, and returns the clone.
+func (s *scenario) cloneAsAlice() string {
+	s.t.Helper()
+	dir := filepath.Join(s.t.TempDir(), "alice")
+	gittest.Run(s.t, "", "clone", "--quiet", s.Git.URL, dir)
+	gittest.Run(s.t, dir, "config", "user.name", "alice")
+	gittest.Run(s.t, dir, "config", "user.email", "alice@example.com")
+	return dir
 }
 
 // move is one migration a scenario runs: a workload from one cluster to another.
